@@ -1,0 +1,3 @@
+"""taskloom: a durable, self-hosted runtime for AI-agent workflows."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,76 @@
+"""Every exception taskloom raises on purpose.
+
+    TaskloomError
+    ├── Unauthenticated          missing or unknown API key
+    ├── NotFound                 no such resource in the caller's organization
+    ├── InvalidRequest           well-formed JSON that breaks a rule (graph, version, limits)
+    ├── Conflict                 the request contradicts the stored state
+    ├── LeaseLost                a worker wrote after losing its task to a newer attempt
+    ├── NodeFailed               a node failed in a way a retry would repeat (task -> error)
+    │   ├── CodeError            user code raised, returned junk or broke a sandbox limit
+    │   └── NodeTimeout          a node ran past its wall-clock limit
+    ├── StopRequested            a stop strategy asked the run to end as `stopped`
+    └── SandboxUnavailable       no interpreter could be started for user code
+
+Nothing here knows about HTTP: `api/errors.py` maps these to responses.
+"""
+
+from __future__ import annotations
+
+
+class TaskloomError(Exception):
+    """Base class of every error taskloom raises on purpose."""
+
+
+class Unauthenticated(TaskloomError):
+    """The request carries no API key, or one that is not known."""
+
+
+class NotFound(TaskloomError):
+    """The resource does not exist in the caller's organization."""
+
+
+class InvalidRequest(TaskloomError):
+    """The request is well-formed but breaks a rule taskloom enforces."""
+
+
+class Conflict(TaskloomError):
+    """The request contradicts the stored state (e.g. a turn while one is running)."""
+
+
+class LeaseLost(TaskloomError):
+    """A worker tried to write to a task it no longer owns."""
+
+    def __init__(self, task_id: str, attempt: int) -> None:
+        super().__init__(f"task {task_id} is no longer owned by attempt {attempt}")
+        self.task_id = task_id
+        self.attempt = attempt
+
+
+class NodeFailed(TaskloomError):
+    """A node failed; running it again would most likely fail the same way."""
+
+    reason = "node_error"
+
+
+class CodeError(NodeFailed):
+    """User code raised, returned something that is not JSON, or broke a sandbox limit."""
+
+
+class NodeTimeout(NodeFailed):
+    """A node ran past its wall-clock limit."""
+
+    reason = "node_timeout"
+
+
+class StopRequested(TaskloomError):
+    """A stop strategy matched: the run ends as `stopped` with this output."""
+
+    def __init__(self, reason: str, output: object) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.output = output
+
+
+class SandboxUnavailable(TaskloomError):
+    """No interpreter for user code could be started."""

@@ -1,0 +1,1 @@
+"""Runs user code (`code` nodes) in warm, sandboxed interpreters outside the server process."""
