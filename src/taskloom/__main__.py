@@ -1,0 +1,5 @@
+"""`python -m taskloom`: the same as the `taskloom` command."""
+
+from taskloom.cli import main
+
+main()

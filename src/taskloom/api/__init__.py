@@ -1,0 +1,1 @@
+"""The HTTP surface: the xpander v1 REST contract on FastAPI."""

@@ -1,0 +1,44 @@
+"""The FastAPI application: routers, error mapping, limits, and the lifespan that owns state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from taskloom import __version__
+from taskloom.api import errors
+from taskloom.api.deps import AppState, KeyCache
+from taskloom.api.limits import BodyLimit
+from taskloom.api.routes import tasks, workflows
+from taskloom.config import Settings
+from taskloom.engine.host import open_host
+
+
+def create_app(settings: Settings) -> FastAPI:
+    api_config = settings.api()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_host(settings, run_worker=settings.embedded_workers) as host:
+            app.state.taskloom = AppState(
+                settings=settings,
+                api=api_config,
+                db=host.db,
+                tasks=host.tasks,
+                keys=KeyCache(ttl_s=api_config.key_cache_s),
+            )
+            yield
+
+    app = FastAPI(title="taskloom", version=__version__, lifespan=lifespan)
+    app.add_middleware(BodyLimit, max_bytes=api_config.max_body_bytes)
+    errors.install(app)
+    app.include_router(workflows.router)
+    app.include_router(tasks.router)
+
+    @app.get("/health", tags=["health"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

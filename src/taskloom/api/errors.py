@@ -1,0 +1,39 @@
+"""The only place that turns taskloom errors into HTTP responses, in FastAPI's error shape."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from taskloom import errors
+
+logger = logging.getLogger(__name__)
+
+_STATUS_BY_ERROR: dict[type[Exception], int] = {
+    errors.Unauthenticated: 401,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.InvalidRequest: 422,
+}
+
+
+def status_for(exc: Exception) -> int:
+    for cls in type(exc).__mro__:  # the most specific class wins
+        if (status := _STATUS_BY_ERROR.get(cls)) is not None:
+            return status
+    return 500
+
+
+async def _taskloom_error(_request: Request, exc: Exception) -> JSONResponse:
+    status = status_for(exc)
+    if status == 500:
+        logger.error("unmapped error", exc_info=exc, extra={"event": "unmapped_error"})
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+    headers = {"WWW-Authenticate": "x-api-key"} if status == 401 else None
+    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(errors.TaskloomError, _taskloom_error)

@@ -1,0 +1,188 @@
+"""Workflows: create, read, edit a draft, deploy numbered versions, invoke (API.md §2.2, §2.4)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import JSONResponse
+
+from taskloom import errors
+from taskloom.api.deps import Caller, State
+from taskloom.api.models import InvokeRequest, page_json, task_json, workflow_json
+from taskloom.clock import utcnow
+from taskloom.store import workflows as workflow_store
+from taskloom.workflows.definition import WorkflowPatch, WorkflowSpec
+from taskloom.workflows.validate import validate_spec
+
+router = APIRouter(prefix="/v1/workflows", tags=["workflows"])
+
+Page = Annotated[int, Query(ge=1)]
+PerPage = Annotated[int, Query(ge=1, le=50)]
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _draft(spec: WorkflowSpec, state: State) -> dict[str, Any]:
+    validate_spec(spec, max_nodes=state.api.max_nodes)
+    return spec.model_dump(mode="json", exclude_none=True)
+
+
+@router.post("", status_code=201)
+async def create_workflow(
+    request: Request, spec: WorkflowSpec, caller: Caller, state: State
+) -> dict[str, Any]:
+    draft = _draft(spec, state)
+    async with state.db.write() as conn:
+        workflow = await workflow_store.create_workflow(
+            conn,
+            workflow_id=str(uuid.uuid4()),
+            organization_id=caller.organization_id,
+            name=spec.name,
+            draft=draft,
+            now=utcnow(),
+        )
+    return workflow_json(workflow, base_url=_base_url(request))
+
+
+@router.get("")
+async def list_workflows(
+    request: Request, caller: Caller, state: State, page: Page = 1, per_page: PerPage = 20
+) -> dict[str, Any]:
+    async with state.db.read() as conn:
+        found, total = await workflow_store.list_workflows(
+            conn, organization_id=caller.organization_id, page=page, per_page=per_page
+        )
+    items = [workflow_json(w, base_url=_base_url(request)) for w in found]
+    return page_json(items, total=total, page=page, per_page=per_page)
+
+
+@router.get("/{workflow_id}")
+async def get_workflow(
+    request: Request, workflow_id: str, caller: Caller, state: State
+) -> dict[str, Any]:
+    async with state.db.read() as conn:
+        workflow = await workflow_store.get_workflow(
+            conn, organization_id=caller.organization_id, workflow_id=workflow_id
+        )
+    return workflow_json(workflow, base_url=_base_url(request))
+
+
+@router.patch("/{workflow_id}")
+async def update_workflow(
+    request: Request,
+    workflow_id: str,
+    patch: WorkflowPatch,
+    caller: Caller,
+    state: State,
+    deploy: bool = False,
+) -> dict[str, Any]:
+    changes = patch.model_dump(exclude_unset=True)
+    if not changes:
+        raise errors.InvalidRequest("give at least one field to change")
+    status = changes.pop("status", None)
+    async with state.db.write() as conn:
+        current = await workflow_store.get_workflow(
+            conn, organization_id=caller.organization_id, workflow_id=workflow_id
+        )
+        spec = WorkflowSpec.model_validate({**current.draft, **changes})
+        workflow = await workflow_store.update_draft(
+            conn,
+            organization_id=caller.organization_id,
+            workflow_id=workflow_id,
+            name=spec.name,
+            draft=_draft(spec, state),
+            status=status or current.status,
+            now=utcnow(),
+        )
+        if deploy:
+            workflow = await workflow_store.deploy_workflow(
+                conn, organization_id=caller.organization_id, workflow_id=workflow_id, now=utcnow()
+            )
+    return workflow_json(workflow, base_url=_base_url(request))
+
+
+@router.put("/{workflow_id}")
+async def deploy_workflow(
+    request: Request, workflow_id: str, caller: Caller, state: State
+) -> dict[str, Any]:
+    async with state.db.write() as conn:
+        workflow = await workflow_store.deploy_workflow(
+            conn, organization_id=caller.organization_id, workflow_id=workflow_id, now=utcnow()
+        )
+    return workflow_json(workflow, base_url=_base_url(request))
+
+
+@router.delete("/{workflow_id}", status_code=202)
+async def delete_workflow(workflow_id: str, caller: Caller, state: State) -> dict[str, Any]:
+    async with state.db.write() as conn:
+        await workflow_store.delete_workflow(
+            conn, organization_id=caller.organization_id, workflow_id=workflow_id
+        )
+    return {"id": workflow_id, "deleted": True}
+
+
+@router.get("/{workflow_id}/nodes")
+async def list_nodes(workflow_id: str, caller: Caller, state: State) -> list[dict[str, Any]]:
+    async with state.db.read() as conn:
+        workflow = await workflow_store.get_workflow(
+            conn, organization_id=caller.organization_id, workflow_id=workflow_id
+        )
+    return [
+        {
+            "id": node["id"],
+            "type": node["type"],
+            "name": node.get("name", ""),
+            "next_node_ids": node.get("next_node_ids", []),
+            "asset_id": node.get("definition", {}).get("asset_id"),
+            "connection_id": node.get("connection_id"),
+            "operation_id": node.get("operation_id"),
+            "target_agent_id": node.get("target_agent_id"),
+        }
+        for node in workflow.draft.get("orchestration_nodes", [])
+    ]
+
+
+# -- invoke ------------------------------------------------------------------------------
+
+Version = Annotated[int | None, Query(ge=1)]
+InvokeBody = Annotated[InvokeRequest, Body()]
+
+
+async def _submit(
+    workflow_id: str, body: InvokeRequest, caller: Caller, state: State, version: int | None
+) -> Any:
+    request = body.model_dump(mode="json", exclude={"input", "id"}, exclude_defaults=True)
+    return await state.tasks.invoke_workflow(
+        organization_id=caller.organization_id,
+        workflow_id=workflow_id,
+        version=version,
+        task_input=body.input.model_dump(mode="json", exclude_none=True),
+        request=request,
+        task_id=body.id,
+    )
+
+
+@router.post("/{workflow_id}/invoke/async")
+async def invoke_async(
+    workflow_id: str, body: InvokeBody, caller: Caller, state: State, version: Version = None
+) -> dict[str, Any]:
+    task = await _submit(workflow_id, body, caller, state, version)
+    return task_json(task)
+
+
+@router.post("/{workflow_id}/invoke", response_model=None)
+async def invoke_sync(
+    workflow_id: str, body: InvokeBody, caller: Caller, state: State, version: Version = None
+) -> dict[str, Any] | JSONResponse:
+    task = await _submit(workflow_id, body, caller, state, version)
+    task = await state.tasks.wait_terminal(
+        organization_id=caller.organization_id, task_id=task.id, timeout_s=state.api.sync_wait_s
+    )
+    if not task.status.is_terminal:
+        # past the wait budget: answer with the running task rather than hang the connection
+        return JSONResponse(task_json(task), status_code=202)
+    return task_json(task)

@@ -1,0 +1,1 @@
+"""The engine: workers that claim tasks, hold leases and walk workflow graphs."""

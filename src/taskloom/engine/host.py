@@ -1,0 +1,59 @@
+"""Opens everything a process needs to run tasks, in order, and closes it in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from taskloom.config import Settings
+from taskloom.engine.notify import Notifier
+from taskloom.engine.runner import Runner
+from taskloom.engine.tasks import TaskService
+from taskloom.engine.worker import Worker
+from taskloom.nodes.base import NodeServices
+from taskloom.sandbox import SandboxPool
+from taskloom.store.database import Database
+from taskloom.store.migrate import upgrade
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    db: Database
+    notifier: Notifier
+    worker: Worker | None
+    tasks: TaskService
+
+
+@contextlib.asynccontextmanager
+async def open_host(settings: Settings, *, run_worker: bool) -> AsyncIterator[Host]:
+    """The database (migrated), and with `run_worker` the sandbox pool and a running worker."""
+    worker_config = settings.worker()
+    async with contextlib.AsyncExitStack() as stack:
+        db = await stack.enter_async_context(Database(settings.database_url))
+        await upgrade(db)
+        notifier = Notifier()
+        worker: Worker | None = None
+        if run_worker:
+            sandbox = await stack.enter_async_context(SandboxPool(settings.sandbox()))
+            runner = Runner(db, NodeServices(sandbox=sandbox), worker_config, notifier)
+            worker = Worker(db, runner, notifier, worker_config)
+        host = Host(
+            db=db,
+            notifier=notifier,
+            worker=worker,
+            tasks=TaskService(db, notifier, worker, worker_config),
+        )
+        if worker is None:
+            yield host
+            return
+        running = asyncio.create_task(worker.run(), name=f"{worker.id}:run")
+        try:
+            yield host
+        finally:
+            worker.stop()
+            await running

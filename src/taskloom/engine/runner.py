@@ -1,0 +1,296 @@
+"""The graph runner: walks one claimed attempt of a task from START to END, node by node.
+
+Before a node runs its checkpoint is looked up, so a resumed attempt reuses every node that
+already completed and picks up at the first unfinished one. Every write is fenced on the
+attempt number: a runner that lost its lease cannot touch a newer attempt's task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from taskloom import errors
+from taskloom.clock import utcnow
+from taskloom.config import WorkerConfig
+from taskloom.engine.notify import Notifier
+from taskloom.nodes.base import JSON, NodeContext, NodeResult, NodeServices
+from taskloom.nodes.registry import NODE_TYPES
+from taskloom.store import node_runs as node_run_store
+from taskloom.store import tasks as task_store
+from taskloom.store import workflows as workflow_store
+from taskloom.store.database import Database
+from taskloom.store.records import NodeRunRecord, NodeRunStatus, TaskRecord, TaskStatus
+from taskloom.workflows.conditions import matches
+from taskloom.workflows.definition import OrchestrationNode
+from taskloom.workflows.graph import Graph
+from taskloom.workflows.output import shape_result
+
+logger = logging.getLogger(__name__)
+
+
+class GraphCache:
+    """Deployed versions are immutable, so a parsed graph can be kept for as long as we like."""
+
+    def __init__(self, db: Database, size: int = 256) -> None:
+        self._db = db
+        self._size = size
+        self._graphs: OrderedDict[tuple[str, int], Graph] = OrderedDict()
+
+    async def get(self, workflow_id: str, version: int) -> Graph:
+        key = (workflow_id, version)
+        graph = self._graphs.get(key)
+        if graph is None:
+            async with self._db.read() as conn:
+                definition = await workflow_store.get_version(
+                    conn, workflow_id=workflow_id, version=version
+                )
+            graph = Graph.from_definition(definition)
+            self._graphs[key] = graph
+            if len(self._graphs) > self._size:
+                self._graphs.popitem(last=False)
+        self._graphs.move_to_end(key)
+        return graph
+
+
+class Runner:
+    def __init__(
+        self,
+        db: Database,
+        services: NodeServices,
+        config: WorkerConfig,
+        notifier: Notifier,
+    ) -> None:
+        self._db = db
+        self._services = services
+        self._config = config
+        self._notifier = notifier
+        self._graphs = GraphCache(db)
+
+    async def run(self, task: TaskRecord) -> None:
+        """Run one claimed attempt to a terminal state (or until the lease is lost)."""
+        try:
+            try:
+                graph = await self._graphs.get(task.agent_id, task.agent_version)
+            except errors.NotFound:
+                await self._finish(
+                    task,
+                    TaskStatus.ERROR,
+                    None,
+                    "workflow_missing",
+                    "the workflow version this task runs no longer exists",
+                )
+                return
+            async with self._db.read() as conn:
+                checkpoints = await node_run_store.completed_outputs(
+                    conn, task_id=task.id, turn=task.turn
+                )
+            attempt = _Attempt(self, task, graph, checkpoints)
+            try:
+                output = await attempt.walk(task.input.get("text", ""))
+            except errors.NodeFailed as exc:
+                await self._finish(task, TaskStatus.ERROR, None, exc.reason, str(exc))
+            except errors.StopRequested as exc:
+                result = shape_result(exc.output, graph.spec.output_format)
+                await self._finish(task, TaskStatus.STOPPED, result, exc.reason, str(exc))
+            else:
+                result = shape_result(output, graph.spec.output_format)
+                await self._finish(task, TaskStatus.COMPLETED, result, None, None)
+        except errors.LeaseLost:
+            # stopped through the API, or requeued after we looked dead: not ours to finish
+            logger.info(
+                "lease lost",
+                extra={"event": "lease_lost", "task_id": task.id, "attempt": task.attempt},
+            )
+        finally:
+            self._notifier.task_changed(task.id)
+
+    async def _finish(
+        self,
+        task: TaskRecord,
+        status: TaskStatus,
+        result: str | None,
+        reason: str | None,
+        message: str | None,
+    ) -> None:
+        async with self._db.write() as conn:
+            await task_store.finish_task(
+                conn,
+                task_id=task.id,
+                attempt=task.attempt,
+                status=status,
+                result=result,
+                reason=reason,
+                message=message,
+                now=utcnow(),
+            )
+
+    async def checkpoint(self, task: TaskRecord, run: NodeRunRecord) -> None:
+        async with self._db.write() as conn:
+            await task_store.touch_owned(
+                conn,
+                task_id=task.id,
+                attempt=task.attempt,
+                now=run.finished_at,
+                last_executed_node_id=run.node_id,
+            )
+            await node_run_store.record_node_run(conn, run)
+
+
+@dataclass
+class _Attempt:
+    """The state of one attempt's walk: the graph, the checkpoints it may reuse, a step count."""
+
+    runner: Runner
+    task: TaskRecord
+    graph: Graph
+    checkpoints: dict[tuple[str, int], NodeRunRecord]
+    node_runs: int = 0
+
+    async def walk(self, data: JSON) -> JSON:
+        node_id = self.graph.entry
+        step = 0
+        while node_id is not None:
+            step += 1
+            node = self.graph.resolve(self.graph.nodes[node_id])
+            result = await self.run_node(node, data, step=str(step))
+            data = result.output
+            if result.end:
+                break
+            node_id = self.graph.next_node(node, data, result.route)
+        return data
+
+    async def run_node(self, node: OrchestrationNode, data: JSON, *, step: str) -> NodeResult:
+        """One node with its strategies: iterations, retries, stop conditions."""
+        iterative = node.iterative_strategy
+        iterations = iterative.max_iterations if iterative and iterative.enabled else 1
+        result = NodeResult(output=data)
+        for iteration in range(iterations):
+            result = await self._run_once(node, result.output, step=step, iteration=iteration)
+            if result.end:
+                break
+            end_condition = iterative.end_condition if iterative else None
+            if end_condition is not None and matches(
+                end_condition, result.output, route=result.route
+            ):
+                break
+        stop = node.stop_strategy
+        stop_on = stop.stop_on_condition if stop and stop.enabled else None
+        if stop_on is not None and matches(stop_on, result.output, route=result.route):
+            raise errors.StopRequested("stop_condition", result.output)
+        return result
+
+    async def _run_once(
+        self, node: OrchestrationNode, data: JSON, *, step: str, iteration: int
+    ) -> NodeResult:
+        done = self.checkpoints.get((step, iteration))
+        if done is not None:  # completed before a crash or a requeue: never run it again
+            return NodeResult(output=done.output, route=done.route, end=node.type == "send_to_end")
+        self.node_runs += 1
+        if self.node_runs > self.runner._config.max_node_runs:
+            raise errors.NodeFailed(
+                f"more than {self.runner._config.max_node_runs} node runs in one turn"
+            )
+        retry = node.retry_strategy
+        retries_allowed = retry.max_retries if retry and retry.enabled else 0
+        for retries in range(retries_allowed + 1):
+            started = utcnow()
+            try:
+                result = await self._execute(node, data, step=step, iteration=iteration)
+            except errors.NodeFailed as exc:
+                await self._record(node, step, iteration, retries, started, None, None, exc)
+                if retries < retries_allowed:
+                    continue
+                return self._after_failure(node, data, exc)
+            await self._record(
+                node, step, iteration, retries, started, result.output, result.route, None
+            )
+            return result
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _after_failure(
+        self, node: OrchestrationNode, data: JSON, exc: errors.NodeFailed
+    ) -> NodeResult:
+        stop = node.stop_strategy
+        if stop is None or not stop.enabled:
+            raise exc
+        if stop.stop_on_failure:
+            raise errors.StopRequested("stop_on_failure", data) from exc
+        return NodeResult(output=data)  # carry on past the failed node with its input
+
+    async def _execute(
+        self, node: OrchestrationNode, data: JSON, *, step: str, iteration: int
+    ) -> NodeResult:
+        kind = NODE_TYPES[node.type]
+        config = kind.config_model.model_validate(node.definition)
+        timeout_s = node.timeout_seconds or self.runner._config.node_timeout_s
+        ctx = NodeContext(
+            task_id=self.task.id,
+            organization_id=self.task.organization_id,
+            turn=self.task.turn,
+            node_id=node.id,
+            node_name=node.label,
+            idempotency_key=f"{self.task.id}/{self.task.turn}/{node.id}@{step}/{iteration}",
+            timeout_s=timeout_s,
+            services=self.runner._services,
+            run_children=lambda children, child_data: self._run_children(
+                children, child_data, step=step
+            ),
+        )
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await kind.run(ctx, config, data)
+        except TimeoutError as exc:
+            raise errors.NodeTimeout(
+                f"node {node.label!r} ran longer than {timeout_s:g} s"
+            ) from exc
+
+    async def _run_children(
+        self, children: Sequence[dict[str, Any]], data: JSON, *, step: str
+    ) -> list[tuple[str, JSON]]:
+        nodes = [OrchestrationNode.model_validate(child) for child in children]
+        async with asyncio.TaskGroup() as group:
+            runs = [
+                group.create_task(
+                    self.run_node(self.graph.resolve(child), data, step=f"{step}.{index}"),
+                    name=f"node:{self.task.id}:{child.id}",
+                )
+                for index, child in enumerate(nodes)
+            ]
+        return [(child.label, run.result().output) for child, run in zip(nodes, runs, strict=True)]
+
+    async def _record(
+        self,
+        node: OrchestrationNode,
+        step: str,
+        iteration: int,
+        retries: int,
+        started: Any,
+        output: JSON,
+        route: str | None,
+        failure: errors.NodeFailed | None,
+    ) -> None:
+        await self.runner.checkpoint(
+            self.task,
+            NodeRunRecord(
+                task_id=self.task.id,
+                turn=self.task.turn,
+                step=step,
+                iteration=iteration,
+                node_id=node.id,
+                node_name=node.label,
+                node_type=node.type,
+                status=NodeRunStatus.FAILED if failure else NodeRunStatus.COMPLETED,
+                task_attempt=self.task.attempt,
+                retries=retries,
+                output=output,
+                route=route,
+                error=str(failure) if failure else None,
+                started_at=started,
+                finished_at=utcnow(),
+            ),
+        )

@@ -1,0 +1,200 @@
+"""A worker: claims pending tasks, keeps their leases alive, and recovers dead workers' tasks.
+
+Three named side loops run beside the claim loop: the heartbeat renews this worker's leases
+(and cancels any task it turns out to no longer own), the sweeper requeues the tasks of
+workers whose leases expired. Each loop is a thin `while` around a step tests can call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from taskloom.clock import utcnow
+from taskloom.config import WorkerConfig
+from taskloom.engine.notify import Notifier
+from taskloom.engine.runner import Runner
+from taskloom.store import tasks as task_store
+from taskloom.store.database import Database
+from taskloom.store.records import TaskRecord
+
+logger = logging.getLogger(__name__)
+
+_CLAIM_BATCH = 32
+
+
+class Worker:
+    def __init__(
+        self,
+        db: Database,
+        runner: Runner,
+        notifier: Notifier,
+        config: WorkerConfig,
+        *,
+        worker_id: str | None = None,
+    ) -> None:
+        self.id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
+        self._db = db
+        self._runner = runner
+        self._notifier = notifier
+        self._config = config
+        self._lease = timedelta(seconds=config.lease_s)
+        self._running: dict[str, tuple[asyncio.Task[None], int]] = {}
+        self._stopping = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Work until stop(); then drain within the grace period and hand back the rest."""
+        logger.info("worker started", extra={"event": "worker_started", "worker_id": self.id})
+        async with asyncio.TaskGroup() as group:
+            side = [
+                group.create_task(
+                    self._every(self._config.heartbeat_s, self.heartbeat_once),
+                    name=f"{self.id}:heartbeat",
+                ),
+                group.create_task(
+                    self._every(self._config.sweep_s, self.sweep_once), name=f"{self.id}:sweeper"
+                ),
+            ]
+            try:
+                await self._claim_loop()
+            finally:
+                await self._drain()
+                for task in side:
+                    task.cancel()
+        logger.info("worker stopped", extra={"event": "worker_stopped", "worker_id": self.id})
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._notifier.work_available()
+
+    def cancel(self, task_id: str) -> bool:
+        """Interrupt a task this worker runs (it was stopped through the API)."""
+        running = self._running.get(task_id)
+        if running is None:
+            return False
+        running[0].cancel()
+        return True
+
+    # -- the claim loop --------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        while not self._stopping.is_set():
+            free = self._config.concurrency - len(self._running)
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                continue
+            if await self.claim_once(min(free, _CLAIM_BATCH)) == 0:
+                await self._notifier.wait_for_work(self._config.poll_s)
+
+    async def claim_once(self, limit: int) -> int:
+        async with self._db.write() as conn:
+            claimed = await task_store.claim_tasks(
+                conn,
+                worker_id=self.id,
+                limit=limit,
+                now=utcnow(),
+                lease_for=self._lease,
+                skip_locked=not self._db.is_sqlite,
+            )
+        for task in claimed:
+            self._start(task)
+        return len(claimed)
+
+    def _start(self, task: TaskRecord) -> None:
+        logger.debug(
+            "task claimed",
+            extra={
+                "event": "task_claimed",
+                "task_id": task.id,
+                "attempt": task.attempt,
+                "worker_id": self.id,
+            },
+        )
+        self._notifier.task_changed(task.id)
+        running = asyncio.create_task(self._execute(task), name=f"task:{task.id}")
+        self._running[task.id] = (running, task.attempt)
+
+    async def _execute(self, task: TaskRecord) -> None:
+        try:
+            await self._runner.run(task)
+        except asyncio.CancelledError:
+            logger.info(
+                "task interrupted",
+                extra={"event": "task_interrupted", "task_id": task.id, "worker_id": self.id},
+            )
+            raise
+        except Exception:
+            # the executor boundary: keep the worker alive; the lease will expire and the
+            # sweeper requeues the task (or fails it after max_attempts)
+            logger.exception(
+                "task crashed the runner", extra={"event": "runner_crashed", "task_id": task.id}
+            )
+        finally:
+            self._running.pop(task.id, None)
+            self._slot_freed.set()
+
+    async def _drain(self) -> None:
+        tasks = [task for task, _ in self._running.values()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=self._config.shutdown_grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self.release_leases()
+
+    async def release_leases(self) -> None:
+        """Hand unfinished tasks back to the queue at once instead of waiting for the sweeper."""
+        async with self._db.write() as conn:
+            released = await task_store.release_leases(conn, worker_id=self.id, now=utcnow())
+        if released:
+            logger.info(
+                "leases released",
+                extra={"event": "leases_released", "worker_id": self.id, "count": released},
+            )
+
+    # -- side loops ------------------------------------------------------------------------
+
+    async def _every(self, interval_s: float, step: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                async with asyncio.timeout(interval_s):
+                    await self._stopping.wait()
+            if self._stopping.is_set():
+                return
+            try:
+                await step()
+            except Exception:
+                logger.exception(
+                    "side loop step failed",
+                    extra={"event": "side_loop_failed", "worker_id": self.id},
+                )
+
+    async def heartbeat_once(self) -> None:
+        # only tasks started before the renewal can be judged by its answer
+        before = dict(self._running)
+        async with self._db.write() as conn:
+            owned = await task_store.renew_leases(
+                conn, worker_id=self.id, now=utcnow(), lease_for=self._lease
+            )
+        for task_id, (task, attempt) in before.items():
+            if owned.get(task_id) != attempt:  # stopped, or requeued to another worker
+                task.cancel()
+
+    async def sweep_once(self) -> None:
+        async with self._db.write() as conn:
+            requeued, failed = await task_store.sweep_expired_leases(conn, now=utcnow())
+        if requeued or failed:
+            logger.warning(
+                "expired leases swept",
+                extra={"event": "leases_swept", "requeued": requeued, "failed": failed},
+            )
+            if requeued:
+                self._notifier.work_available()

@@ -1,0 +1,1 @@
+"""Node types: one module each, all behind the small contract in `base.py`."""

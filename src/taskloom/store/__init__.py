@@ -1,0 +1,1 @@
+"""Persistence: tables, queries and migrations over SQLAlchemy Core (SQLite and PostgreSQL)."""

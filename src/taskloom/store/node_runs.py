@@ -1,0 +1,59 @@
+"""Node-run queries: the per-node checkpoints a resumed task reuses, and the trace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from taskloom.store.records import NodeRunRecord, NodeRunStatus
+from taskloom.store.tables import node_runs
+
+n = node_runs
+
+
+async def record_node_run(conn: AsyncConnection, run: NodeRunRecord) -> None:
+    values: dict[str, Any] = {
+        "task_id": run.task_id,
+        "turn": run.turn,
+        "step": run.step,
+        "iteration": run.iteration,
+        "node_id": run.node_id,
+        "node_name": run.node_name,
+        "node_type": run.node_type,
+        "status": run.status,
+        "task_attempt": run.task_attempt,
+        "retries": run.retries,
+        "output": run.output,
+        "route": run.route,
+        "error": run.error,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+    }
+    await conn.execute(sa.insert(n).values(values))
+
+
+async def list_node_runs(
+    conn: AsyncConnection, *, task_ids: list[str]
+) -> dict[str, list[NodeRunRecord]]:
+    """Every recorded run of these tasks, in the order they finished."""
+    found: dict[str, list[NodeRunRecord]] = {task_id: [] for task_id in task_ids}
+    if not task_ids:
+        return found
+    rows = await conn.execute(sa.select(n).where(n.c.task_id.in_(task_ids)).order_by(n.c.id))
+    for row in rows.mappings():
+        found[row["task_id"]].append(NodeRunRecord.from_row(row))
+    return found
+
+
+async def completed_outputs(
+    conn: AsyncConnection, *, task_id: str, turn: int
+) -> dict[tuple[str, int], NodeRunRecord]:
+    """Checkpoints of one turn, by (step, iteration): the node runs that completed there."""
+    rows = await conn.execute(
+        sa.select(n).where(
+            n.c.task_id == task_id, n.c.turn == turn, n.c.status == NodeRunStatus.COMPLETED
+        )
+    )
+    return {(r["step"], r["iteration"]): NodeRunRecord.from_row(r) for r in rows.mappings()}

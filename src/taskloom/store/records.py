@@ -1,0 +1,110 @@
+"""Rows as frozen records, and the status enums they carry."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Self
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"  # accepted, waiting for a worker
+    EXECUTING = "executing"  # a worker holds the lease
+    PAUSED = "paused"  # waiting for a human or a webhook; holds no lease
+    COMPLETED = "completed"  # the workflow produced its result
+    ERROR = "error"  # the workflow itself failed (deterministic)
+    FAILED = "failed"  # the platform could not finish it
+    STOPPED = "stopped"  # stopped by the API or a stop strategy
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {TaskStatus.COMPLETED, TaskStatus.ERROR, TaskStatus.FAILED, TaskStatus.STOPPED}
+)
+
+
+class NodeRunStatus(StrEnum):
+    COMPLETED = "completed"  # a checkpoint: its output is reused on resume
+    FAILED = "failed"  # recorded for the trace; never reused
+
+
+class _Record:
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> Self:
+        return cls(**{f.name: row[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Principal(_Record):
+    """Who is calling: resolved from an API key."""
+
+    organization_id: str
+    key_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkflowRecord(_Record):
+    id: str
+    organization_id: str
+    name: str
+    draft: dict[str, Any]
+    has_pending_changes: bool
+    latest_version: int | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskRecord(_Record):
+    id: str
+    organization_id: str
+    agent_id: str
+    agent_version: int
+    status: TaskStatus
+    turn: int
+    input: dict[str, Any]
+    request: dict[str, Any]
+    result: str | None
+    status_reason: str | None
+    status_message: str | None
+    last_executed_node_id: str | None
+    is_manually_stopped: bool
+    attempt: int
+    max_attempts: int
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", TaskStatus(self.status))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeRunRecord(_Record):
+    task_id: str
+    turn: int
+    step: str
+    iteration: int
+    node_id: str
+    node_name: str
+    node_type: str
+    status: NodeRunStatus
+    task_attempt: int
+    retries: int
+    output: Any
+    route: str | None
+    error: str | None
+    started_at: datetime
+    finished_at: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", NodeRunStatus(self.status))

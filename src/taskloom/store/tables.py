@@ -1,0 +1,137 @@
+"""The schema: every table on one MetaData, the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes on both engines (SQLite hands back naive values)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UtcDateTime column")
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if not isinstance(moment, datetime):
+            raise TypeError(f"not a datetime: {value!r}")
+        if moment.tzinfo is None:  # SQLite drops the zone; we only ever store UTC
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+organizations = sa.Table(
+    "organizations",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("organization_id", sa.ForeignKey("organizations.id"), nullable=False, index=True),
+    # sha256 of the key: keys are 256 random bits, so a fast hash is enough and lookups stay cheap
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+workflows = sa.Table(
+    "workflows",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("organization_id", sa.ForeignKey("organizations.id"), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("draft", sa.JSON(), nullable=False),  # the editable definition
+    sa.Column("has_pending_changes", sa.Boolean(), nullable=False),
+    sa.Column("latest_version", sa.Integer(), nullable=True),  # None until first deploy
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_workflows_org_created", "organization_id", "created_at"),
+)
+
+workflow_versions = sa.Table(
+    "workflow_versions",
+    metadata,
+    sa.Column("workflow_id", sa.ForeignKey("workflows.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("definition", sa.JSON(), nullable=False),  # immutable snapshot
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("organization_id", sa.String(64), nullable=False),
+    sa.Column("agent_id", sa.String(64), nullable=False),
+    sa.Column("agent_version", sa.Integer(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("turn", sa.Integer(), nullable=False),
+    sa.Column("input", sa.JSON(), nullable=False),
+    sa.Column("request", sa.JSON(), nullable=False),  # echoed request fields (source, title, ...)
+    sa.Column("result", sa.Text(), nullable=True),
+    sa.Column("status_reason", sa.String(64), nullable=True),
+    sa.Column("status_message", sa.Text(), nullable=True),
+    sa.Column("last_executed_node_id", sa.String(64), nullable=True),
+    sa.Column("is_manually_stopped", sa.Boolean(), nullable=False),
+    # the queue: a pending row is claimable; `attempt` fences every write a worker makes
+    sa.Column("attempt", sa.Integer(), nullable=False),
+    sa.Column("max_attempts", sa.Integer(), nullable=False),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_expires_at", UtcDateTime(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("started_at", UtcDateTime(), nullable=True),
+    sa.Column("finished_at", UtcDateTime(), nullable=True),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_tasks_org_created", "organization_id", "created_at"),
+    sa.Index("ix_tasks_status_created", "status", "created_at"),
+    sa.Index("ix_tasks_lease", "lease_owner"),
+)
+
+node_runs = sa.Table(
+    "node_runs",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("task_id", sa.ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("turn", sa.Integer(), nullable=False),
+    # where in the walk this run sits: "<step>" or "<step>.<child>", plus the iteration
+    sa.Column("step", sa.String(64), nullable=False),
+    sa.Column("iteration", sa.Integer(), nullable=False),
+    sa.Column("node_id", sa.String(64), nullable=False),
+    sa.Column("node_name", sa.String(255), nullable=False),
+    sa.Column("node_type", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("task_attempt", sa.Integer(), nullable=False),
+    sa.Column("retries", sa.Integer(), nullable=False),
+    sa.Column("output", sa.JSON(), nullable=True),
+    sa.Column("route", sa.String(255), nullable=True),  # a classifier's pick, reused on resume
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("started_at", UtcDateTime(), nullable=False),
+    sa.Column("finished_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_node_runs_task", "task_id", "turn"),
+)

@@ -1,0 +1,285 @@
+"""Task queries: the task row is also the queue row, so claiming, leases and fencing live here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from taskloom import errors
+from taskloom.store.records import TERMINAL_STATUSES, TaskRecord, TaskStatus
+from taskloom.store.tables import node_runs, tasks
+
+t = tasks
+_ACTIVE = (TaskStatus.PENDING, TaskStatus.EXECUTING, TaskStatus.PAUSED)
+
+
+async def create_task(
+    conn: AsyncConnection,
+    *,
+    task_id: str,
+    organization_id: str,
+    agent_id: str,
+    agent_version: int,
+    input: dict[str, Any],
+    request: dict[str, Any],
+    max_attempts: int,
+    now: datetime,
+) -> TaskRecord:
+    """Accept a task: one insert puts it in the store and in the queue."""
+    values: dict[str, Any] = {
+        "id": task_id,
+        "organization_id": organization_id,
+        "agent_id": agent_id,
+        "agent_version": agent_version,
+        "status": TaskStatus.PENDING,
+        "turn": 1,
+        "input": input,
+        "request": request,
+        "result": None,
+        "status_reason": None,
+        "status_message": None,
+        "last_executed_node_id": None,
+        "is_manually_stopped": False,
+        "attempt": 0,
+        "max_attempts": max_attempts,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "created_at": now,
+        "started_at": None,
+        "finished_at": None,
+        "updated_at": now,
+    }
+    await conn.execute(sa.insert(t).values(values))
+    return TaskRecord.from_row(values)
+
+
+async def get_task(conn: AsyncConnection, *, organization_id: str, task_id: str) -> TaskRecord:
+    row = (
+        (
+            await conn.execute(
+                sa.select(t).where(t.c.id == task_id, t.c.organization_id == organization_id)
+            )
+        )
+        .mappings()
+        .one_or_none()
+    )
+    if row is None:
+        raise errors.NotFound(f"task {task_id} not found")
+    return TaskRecord.from_row(row)
+
+
+async def task_exists(conn: AsyncConnection, *, task_id: str) -> bool:
+    """Whether any organization owns this id (ids are global: a clash must not cross orgs)."""
+    found = await conn.execute(sa.select(t.c.id).where(t.c.id == task_id))
+    return found.first() is not None
+
+
+async def list_tasks(
+    conn: AsyncConnection,
+    *,
+    organization_id: str,
+    page: int,
+    per_page: int,
+    agent_id: str | None = None,
+    status: TaskStatus | None = None,
+    parent_task_id: str | None = None,
+    user_id: str | None = None,
+) -> tuple[list[TaskRecord], int]:
+    """One page, newest first, and the total that matches."""
+    where = [t.c.organization_id == organization_id]
+    if agent_id is not None:
+        where.append(t.c.agent_id == agent_id)
+    if status is not None:
+        where.append(t.c.status == status)
+    if parent_task_id is not None:
+        where.append(t.c.request["parent_execution_id"].as_string() == parent_task_id)
+    if user_id is not None:
+        where.append(t.c.input["user"]["id"].as_string() == user_id)
+    total = (await conn.execute(sa.select(sa.func.count()).select_from(t).where(*where))).scalar()
+    rows = (
+        await conn.execute(
+            sa.select(t)
+            .where(*where)
+            .order_by(t.c.created_at.desc(), t.c.id)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    ).mappings()
+    return [TaskRecord.from_row(r) for r in rows], int(total or 0)
+
+
+async def claim_tasks(
+    conn: AsyncConnection,
+    *,
+    worker_id: str,
+    limit: int,
+    now: datetime,
+    lease_for: timedelta,
+    skip_locked: bool,
+) -> list[TaskRecord]:
+    """Lease up to `limit` pending tasks, oldest first, to this worker."""
+    pick = (
+        sa.select(t.c.id)
+        .where(t.c.status == TaskStatus.PENDING)
+        .order_by(t.c.created_at)
+        .limit(limit)
+    )
+    if skip_locked:  # PostgreSQL; SQLite serialises writers instead
+        pick = pick.with_for_update(skip_locked=True)
+    claim = (
+        sa.update(t)
+        .where(t.c.id.in_(pick.scalar_subquery()), t.c.status == TaskStatus.PENDING)
+        .values(
+            status=TaskStatus.EXECUTING,
+            lease_owner=worker_id,
+            lease_expires_at=now + lease_for,
+            attempt=t.c.attempt + 1,
+            started_at=sa.func.coalesce(t.c.started_at, now),
+            updated_at=now,
+        )
+        .returning(*t.c)
+    )
+    rows = (await conn.execute(claim)).mappings().all()
+    return sorted((TaskRecord.from_row(r) for r in rows), key=lambda r: r.created_at)
+
+
+async def renew_leases(
+    conn: AsyncConnection, *, worker_id: str, now: datetime, lease_for: timedelta
+) -> dict[str, int]:
+    """Extend every lease this worker holds; returns task id -> attempt it still owns."""
+    rows = await conn.execute(
+        sa.update(t)
+        .where(t.c.lease_owner == worker_id, t.c.status == TaskStatus.EXECUTING)
+        .values(lease_expires_at=now + lease_for)
+        .returning(t.c.id, t.c.attempt)
+    )
+    return {row.id: row.attempt for row in rows}
+
+
+async def sweep_expired_leases(conn: AsyncConnection, *, now: datetime) -> tuple[int, int]:
+    """Requeue tasks whose worker stopped heartbeating; fail those out of attempts.
+
+    Returns (requeued, failed).
+    """
+    expired = (t.c.status == TaskStatus.EXECUTING, t.c.lease_expires_at < now)
+    failed = await conn.execute(
+        sa.update(t)
+        .where(*expired, t.c.attempt >= t.c.max_attempts)
+        .values(
+            status=TaskStatus.FAILED,
+            status_reason="worker_lost",
+            status_message="the worker running this task stopped responding too many times",
+            lease_owner=None,
+            lease_expires_at=None,
+            finished_at=now,
+            updated_at=now,
+        )
+    )
+    requeued = await conn.execute(
+        sa.update(t)
+        .where(*expired)
+        .values(
+            status=TaskStatus.PENDING,
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+    )
+    return requeued.rowcount, failed.rowcount
+
+
+async def release_leases(conn: AsyncConnection, *, worker_id: str, now: datetime) -> int:
+    """Put this worker's executing tasks back in the queue (graceful shutdown)."""
+    released = await conn.execute(
+        sa.update(t)
+        .where(t.c.lease_owner == worker_id, t.c.status == TaskStatus.EXECUTING)
+        .values(status=TaskStatus.PENDING, lease_owner=None, lease_expires_at=None, updated_at=now)
+    )
+    return released.rowcount
+
+
+def _owned(task_id: str, attempt: int) -> tuple[sa.ColumnElement[bool], ...]:
+    return (t.c.id == task_id, t.c.attempt == attempt, t.c.status == TaskStatus.EXECUTING)
+
+
+async def touch_owned(
+    conn: AsyncConnection, *, task_id: str, attempt: int, now: datetime, **values: Any
+) -> None:
+    """A fenced write: only the attempt that holds the lease may change its task."""
+    result = await conn.execute(
+        sa.update(t).where(*_owned(task_id, attempt)).values(updated_at=now, **values)
+    )
+    if result.rowcount != 1:
+        raise errors.LeaseLost(task_id, attempt)
+
+
+async def finish_task(
+    conn: AsyncConnection,
+    *,
+    task_id: str,
+    attempt: int,
+    status: TaskStatus,
+    result: str | None,
+    reason: str | None,
+    message: str | None,
+    now: datetime,
+) -> None:
+    await touch_owned(
+        conn,
+        task_id=task_id,
+        attempt=attempt,
+        now=now,
+        status=status,
+        result=result,
+        status_reason=reason,
+        status_message=message,
+        lease_owner=None,
+        lease_expires_at=None,
+        finished_at=now,
+    )
+
+
+async def stop_task(
+    conn: AsyncConnection, *, organization_id: str, task_id: str, now: datetime
+) -> TaskRecord:
+    """Stop a task that is not finished yet; a finished task is returned as it is."""
+    await conn.execute(
+        sa.update(t)
+        .where(
+            t.c.id == task_id,
+            t.c.organization_id == organization_id,
+            t.c.status.in_(_ACTIVE),
+        )
+        .values(
+            status=TaskStatus.STOPPED,
+            is_manually_stopped=True,
+            status_reason="stopped_by_user",
+            status_message="stopped through the API",
+            lease_owner=None,
+            lease_expires_at=None,
+            finished_at=now,
+            updated_at=now,
+        )
+    )
+    return await get_task(conn, organization_id=organization_id, task_id=task_id)
+
+
+async def delete_task(conn: AsyncConnection, *, organization_id: str, task_id: str) -> None:
+    await get_task(conn, organization_id=organization_id, task_id=task_id)
+    await conn.execute(sa.delete(node_runs).where(node_runs.c.task_id == task_id))
+    await conn.execute(
+        sa.delete(t).where(t.c.id == task_id, t.c.organization_id == organization_id)
+    )
+
+
+async def statuses_of(conn: AsyncConnection, task_ids: Sequence[str]) -> dict[str, TaskStatus]:
+    rows = await conn.execute(sa.select(t.c.id, t.c.status).where(t.c.id.in_(task_ids)))
+    return {row.id: TaskStatus(row.status) for row in rows}
+
+
+def is_terminal(status: str) -> bool:
+    return status in TERMINAL_STATUSES

@@ -1,0 +1,129 @@
+"""Workflow queries: the editable draft and its immutable, numbered versions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from taskloom import errors
+from taskloom.store.records import WorkflowRecord
+from taskloom.store.tables import workflow_versions, workflows
+
+w = workflows
+v = workflow_versions
+
+
+async def create_workflow(
+    conn: AsyncConnection,
+    *,
+    workflow_id: str,
+    organization_id: str,
+    name: str,
+    draft: dict[str, Any],
+    now: datetime,
+) -> WorkflowRecord:
+    values: dict[str, Any] = {
+        "id": workflow_id,
+        "organization_id": organization_id,
+        "name": name,
+        "draft": draft,
+        "has_pending_changes": True,
+        "latest_version": None,
+        "status": "ACTIVE",
+        "created_at": now,
+        "updated_at": now,
+    }
+    await conn.execute(sa.insert(w).values(values))
+    return WorkflowRecord.from_row(values)
+
+
+async def get_workflow(
+    conn: AsyncConnection, *, organization_id: str, workflow_id: str
+) -> WorkflowRecord:
+    row = (
+        (
+            await conn.execute(
+                sa.select(w).where(w.c.id == workflow_id, w.c.organization_id == organization_id)
+            )
+        )
+        .mappings()
+        .one_or_none()
+    )
+    if row is None:
+        raise errors.NotFound(f"workflow {workflow_id} not found")
+    return WorkflowRecord.from_row(row)
+
+
+async def list_workflows(
+    conn: AsyncConnection, *, organization_id: str, page: int, per_page: int
+) -> tuple[list[WorkflowRecord], int]:
+    where = w.c.organization_id == organization_id
+    total = (await conn.execute(sa.select(sa.func.count()).select_from(w).where(where))).scalar()
+    rows = await conn.execute(
+        sa.select(w)
+        .where(where)
+        .order_by(w.c.created_at.desc(), w.c.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return [WorkflowRecord.from_row(r) for r in rows.mappings()], int(total or 0)
+
+
+async def update_draft(
+    conn: AsyncConnection,
+    *,
+    organization_id: str,
+    workflow_id: str,
+    name: str,
+    draft: dict[str, Any],
+    status: str,
+    now: datetime,
+) -> WorkflowRecord:
+    result = await conn.execute(
+        sa.update(w)
+        .where(w.c.id == workflow_id, w.c.organization_id == organization_id)
+        .values(name=name, draft=draft, status=status, has_pending_changes=True, updated_at=now)
+    )
+    if result.rowcount != 1:
+        raise errors.NotFound(f"workflow {workflow_id} not found")
+    return await get_workflow(conn, organization_id=organization_id, workflow_id=workflow_id)
+
+
+async def deploy_workflow(
+    conn: AsyncConnection, *, organization_id: str, workflow_id: str, now: datetime
+) -> WorkflowRecord:
+    """Snapshot the draft as the next version. Run inside a write transaction."""
+    current = await get_workflow(conn, organization_id=organization_id, workflow_id=workflow_id)
+    version = (current.latest_version or 0) + 1
+    await conn.execute(
+        sa.insert(v).values(
+            workflow_id=workflow_id, version=version, definition=current.draft, created_at=now
+        )
+    )
+    await conn.execute(
+        sa.update(w)
+        .where(
+            w.c.id == workflow_id, w.c.latest_version.is_not_distinct_from(current.latest_version)
+        )
+        .values(latest_version=version, has_pending_changes=False, updated_at=now)
+    )
+    return await get_workflow(conn, organization_id=organization_id, workflow_id=workflow_id)
+
+
+async def get_version(conn: AsyncConnection, *, workflow_id: str, version: int) -> dict[str, Any]:
+    found = await conn.execute(
+        sa.select(v.c.definition).where(v.c.workflow_id == workflow_id, v.c.version == version)
+    )
+    definition = found.scalar()
+    if definition is None:
+        raise errors.NotFound(f"workflow {workflow_id} has no version {version}")
+    return dict(definition)
+
+
+async def delete_workflow(conn: AsyncConnection, *, organization_id: str, workflow_id: str) -> None:
+    await get_workflow(conn, organization_id=organization_id, workflow_id=workflow_id)
+    await conn.execute(sa.delete(v).where(v.c.workflow_id == workflow_id))
+    await conn.execute(sa.delete(w).where(w.c.id == workflow_id))

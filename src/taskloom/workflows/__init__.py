@@ -1,0 +1,1 @@
+"""Workflow definitions: their models, validation, graph walking rules and output shaping."""

@@ -1,0 +1,71 @@
+"""A deployed workflow as a walkable graph: entry node, pointer resolution and edge routing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from taskloom.workflows.conditions import matches
+from taskloom.workflows.definition import OrchestrationNode, WorkflowSpec
+
+
+def entry_node_id(nodes: list[OrchestrationNode]) -> str | None:
+    """The first node, in the order given, that no edge points at."""
+    targets = {target for node in nodes for target in node.next_node_ids}
+    return next((node.id for node in nodes if node.id not in targets), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    spec: WorkflowSpec
+    nodes: dict[str, OrchestrationNode]
+    entry: str | None
+
+    @classmethod
+    def from_definition(cls, definition: dict[str, Any]) -> Graph:
+        spec = WorkflowSpec.model_validate(definition)
+        nodes = {node.id: node for node in spec.orchestration_nodes}
+        return cls(spec=spec, nodes=nodes, entry=entry_node_id(spec.orchestration_nodes))
+
+    def resolve(self, node: OrchestrationNode) -> OrchestrationNode:
+        """What actually runs at `node`: a `node_pointer` adopts its source's type, definition,
+        strategies and next edges, and keeps its own id, name and condition."""
+        seen = {node.id}
+        effective = node
+        while effective.type == "node_pointer":
+            source = self.nodes[str(effective.definition["source_node_id"])]
+            if source.id in seen:  # validation forbids this; stay safe on stored data
+                raise ValueError(f"node_pointer cycle at {source.id}")
+            seen.add(source.id)
+            effective = source
+        if effective is node:
+            return node
+        return effective.model_copy(
+            update={"id": node.id, "name": node.name, "condition": node.condition}
+        )
+
+    def next_node(self, node: OrchestrationNode, output: Any, route: str | None) -> str | None:
+        """Where the run goes after `node` produced `output`; None means the END block.
+
+        Edges are tried in order; the first whose condition matches wins, and an `else` edge
+        is taken only when no other matched.
+        """
+        fallback: str | None = None
+        for target_id in node.next_node_ids:
+            condition = self.nodes[target_id].condition
+            if condition is not None and condition.type == "else":
+                fallback = fallback or target_id
+                continue
+            if condition is None or matches(condition, output, route=route):
+                return target_id
+        return fallback
+
+
+def walk_ids(nodes: Iterable[OrchestrationNode]) -> Iterable[OrchestrationNode]:
+    """Every node, parallel children included, depth first."""
+    for node in nodes:
+        yield node
+        if node.type == "parallel":
+            children = node.definition.get("nodes", [])
+            yield from walk_ids(OrchestrationNode.model_validate(c) for c in children)

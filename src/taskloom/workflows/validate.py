@@ -1,0 +1,118 @@
+"""Reject a workflow definition that cannot run, with a message that names the problem."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from pydantic import ValidationError
+
+from taskloom.errors import InvalidRequest
+from taskloom.nodes.registry import NODE_TYPES
+from taskloom.workflows.definition import Condition, OrchestrationNode, WorkflowSpec
+from taskloom.workflows.graph import walk_ids
+
+
+def validate_spec(spec: WorkflowSpec, *, max_nodes: int) -> None:
+    nodes = spec.orchestration_nodes
+    everything = list(walk_ids(nodes))
+    if len(everything) > max_nodes:
+        raise InvalidRequest(
+            f"a workflow may have at most {max_nodes} nodes, got {len(everything)}"
+        )
+    seen: set[str] = set()
+    for node in everything:
+        if node.id in seen:
+            raise InvalidRequest(f"node id {node.id!r} is used more than once")
+        seen.add(node.id)
+        _check_node(node)
+    top = {node.id: node for node in nodes}
+    for node in nodes:
+        for target in node.next_node_ids:
+            if target not in top:
+                raise InvalidRequest(f"node {node.id!r} points at unknown node {target!r}")
+        if node.type == "node_pointer":
+            source = str(node.definition.get("source_node_id"))
+            if source not in top:
+                raise InvalidRequest(f"node_pointer {node.id!r} points at unknown node {source!r}")
+    _check_pointer_chains(top)
+    _check_acyclic(top)
+
+
+def _check_node(node: OrchestrationNode) -> None:
+    kind = NODE_TYPES.get(node.type)
+    if kind is None:
+        known = ", ".join(sorted(NODE_TYPES))
+        raise InvalidRequest(f"node {node.id!r} has unknown type {node.type!r} (known: {known})")
+    try:
+        kind.config_model.model_validate(node.definition)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'definition'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise InvalidRequest(f"node {node.id!r} ({node.type}) definition: {problems}") from exc
+    for condition in _conditions(node):
+        if condition.type == "regex":
+            try:
+                re.compile(condition.term or "")
+            except re.error as exc:
+                raise InvalidRequest(
+                    f"node {node.id!r}: bad regex {condition.term!r}: {exc}"
+                ) from exc
+    if node.type == "parallel":
+        children = [OrchestrationNode.model_validate(c) for c in node.definition["nodes"]]
+        labels = [child.label for child in children]
+        if len(set(labels)) != len(labels):
+            raise InvalidRequest(f"parallel node {node.id!r} has branches with the same name")
+        if any(child.next_node_ids for child in children):
+            raise InvalidRequest(f"parallel node {node.id!r}: branches cannot have next_node_ids")
+
+
+def _conditions(node: OrchestrationNode) -> Iterable[Condition]:
+    if node.condition is not None:
+        yield node.condition
+    if node.iterative_strategy and node.iterative_strategy.end_condition:
+        yield node.iterative_strategy.end_condition
+    if node.stop_strategy and node.stop_strategy.stop_on_condition:
+        yield node.stop_strategy.stop_on_condition
+
+
+def _check_pointer_chains(top: dict[str, OrchestrationNode]) -> None:
+    for node in top.values():
+        seen = {node.id}
+        current = node
+        while current.type == "node_pointer":
+            current = top[str(current.definition["source_node_id"])]
+            if current.id in seen:
+                raise InvalidRequest(f"node_pointer {node.id!r} points into a pointer cycle")
+            seen.add(current.id)
+
+
+def _check_acyclic(top: dict[str, OrchestrationNode]) -> None:
+    """Edges must form a DAG; loops are only made with node_pointer (bounded at run time)."""
+    done: set[str] = set()
+    for start in top:
+        if start in done:
+            continue
+        path: list[str] = []
+        on_path: set[str] = set()
+        stack: list[tuple[str, int]] = [(start, 0)]
+        while stack:
+            node_id, index = stack.pop()
+            if index == 0:
+                path.append(node_id)
+                on_path.add(node_id)
+            targets = top[node_id].next_node_ids
+            if index < len(targets):
+                stack.append((node_id, index + 1))
+                target = targets[index]
+                if target in on_path:
+                    cycle = " -> ".join([*path[path.index(target) :], target])
+                    raise InvalidRequest(f"the graph has a cycle: {cycle}")
+                if target not in done:
+                    stack.append((target, 0))
+            else:
+                path.pop()
+                on_path.discard(node_id)
+                done.add(node_id)
