@@ -1,116 +1,192 @@
-"""The database handle: engines, transactions and every dialect difference (pragmas, WAL, locks)."""
+"""The database handle: connections, transactions and every dialect difference.
+
+SQLite runs on the event loop thread through the stdlib driver. Its statements take tens of
+microseconds, while a hop to a driver thread (aiosqlite) costs more than the statement
+itself. The only wait that could block the loop, taking the write lock while another process
+holds it, is done with a zero busy-timeout and retried with an async back-off instead.
+
+PostgreSQL runs on asyncpg through SQLAlchemy's async engine; row locks
+(`FOR UPDATE SKIP LOCKED`) serialise workers there.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.engine import CursorResult, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.pool import QueuePool
+from sqlalchemy.sql.base import Executable
 
 from taskloom import errors
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 
-def async_url(url: str) -> str:
-    """Map the user-facing URL (`sqlite:///x.db`, `postgresql://...`) to its async driver."""
+_WRITE_LOCK_BACKOFF_S = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05)
+
+
+def driver_url(url: str) -> tuple[str, str]:
+    """The dialect and SQLAlchemy URL for a user-facing URL (`sqlite:///x.db`, `postgresql://`)."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return str(parsed.set(drivername="sqlite+aiosqlite"))
+        return "sqlite", str(parsed.set(drivername="sqlite+pysqlite"))
     if backend in ("postgresql", "postgres"):
-        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
-    raise errors.InvalidRequest(f"unsupported database URL {parsed.drivername!r}")
+        async_url = parsed.set(drivername="postgresql+asyncpg")
+        return "postgresql", async_url.render_as_string(hide_password=False)
+    raise errors.InvalidRequest(f"unsupported database URL scheme {parsed.drivername!r}")
+
+
+class Connection:
+    """What query functions get: `execute` a Core statement inside the caller's transaction."""
+
+    async def execute(self, statement: Executable) -> CursorResult[Any]:
+        raise NotImplementedError
+
+    async def run_sync(self, fn: Callable[[sa.Connection], T]) -> T:
+        raise NotImplementedError
+
+
+class _SqliteConnection(Connection):
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, statement: Executable) -> CursorResult[Any]:
+        return self._conn.execute(statement)
+
+    async def run_sync(self, fn: Callable[[sa.Connection], T]) -> T:
+        return fn(self._conn)
+
+
+class _AsyncConnection(Connection):
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def execute(self, statement: Executable) -> CursorResult[Any]:
+        return await self._conn.execute(statement)
+
+    async def run_sync(self, fn: Callable[[sa.Connection], T]) -> T:
+        return await self._conn.run_sync(fn)
 
 
 class Database:
-    """Owns the engines. SQLite: one writer connection per process, pooled readers (WAL).
-
-    PostgreSQL: one pool; row locks (`FOR UPDATE SKIP LOCKED`) do the serialising.
-    """
+    """Owns the connections. Open with `async with`; write with `db.write()`, read with
+    `db.read()`; each is one transaction."""
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
-        self._async_url = async_url(url)
-        self.is_sqlite = make_url(self._async_url).get_backend_name() == "sqlite"
+        self.dialect, self._driver_url = driver_url(url)
+        self.is_sqlite = self.dialect == "sqlite"
         self._write_lock = asyncio.Lock()
         if self.is_sqlite:
             self._prepare_sqlite_file()
-            # one writer: SQLite serialises writers anyway, and BEGIN IMMEDIATE in-process
-            # would only turn lock waits into busy-timeouts
-            self._writer = self._sqlite_engine(immediate=True, pool_size=1)
-            self._reader = self._sqlite_engine(immediate=False, pool_size=pool_size)
-        else:
-            engine = create_async_engine(
-                self._async_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+            self._sqlite = sa.create_engine(
+                self._driver_url,
+                poolclass=QueuePool,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                connect_args={"check_same_thread": False, "isolation_level": None},
             )
-            self._writer = engine
-            self._reader = engine
+            event.listen(self._sqlite, "connect", _configure_sqlite)
+            self._sqlite_writer: sa.Connection | None = None
+        else:
+            self._pg = create_async_engine(
+                self._driver_url, pool_size=pool_size, max_overflow=pool_size
+            )
 
     def _prepare_sqlite_file(self) -> None:
-        database = make_url(self._async_url).database
+        database = make_url(self._driver_url).database
         if database and database != ":memory:":
             Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
 
-    def _sqlite_engine(self, *, immediate: bool, pool_size: int) -> AsyncEngine:
-        engine = create_async_engine(
-            self._async_url,
-            pool_size=pool_size,
-            max_overflow=0,
-            connect_args={"timeout": 30},
-        )
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            # take transaction control away from the driver so that BEGIN is ours to issue
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _on_begin(connection: sa.Connection) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-        return engine
-
-    @property
-    def dialect(self) -> str:
-        return "sqlite" if self.is_sqlite else "postgresql"
-
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
+    async def write(self) -> AsyncIterator[Connection]:
         """A write transaction: committed on exit, rolled back on error."""
-        if self.is_sqlite:
-            async with self._write_lock, self._writer.begin() as conn:
-                yield conn
-        else:
-            async with self._writer.begin() as conn:
-                yield conn
+        if not self.is_sqlite:
+            async with self._pg.begin() as pg_conn:
+                yield _AsyncConnection(pg_conn)
+            return
+        async with self._write_lock:
+            writer = self._writer()
+            await self._begin_immediate(writer)
+            try:
+                yield _SqliteConnection(writer)
+            except BaseException:
+                writer.exec_driver_sql("ROLLBACK")
+                raise
+            writer.exec_driver_sql("COMMIT")
+
+    def _writer(self) -> sa.Connection:
+        if self._sqlite_writer is None or self._sqlite_writer.closed:
+            # AUTOCOMMIT: SQLAlchemy leaves BEGIN/COMMIT to us
+            self._sqlite_writer = self._sqlite.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            )
+            self._sqlite_writer.exec_driver_sql("PRAGMA busy_timeout=0")
+        return self._sqlite_writer
+
+    async def _begin_immediate(self, conn: sa.Connection) -> None:
+        """Take SQLite's write lock without blocking the loop while another process has it."""
+        attempt = 0
+        while True:
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except sa.exc.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+            delay = _WRITE_LOCK_BACKOFF_S[min(attempt, len(_WRITE_LOCK_BACKOFF_S) - 1)]
+            attempt += 1
+            await asyncio.sleep(delay)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only snapshot."""
-        async with self._reader.connect() as conn:
-            yield conn
+    async def read(self) -> AsyncIterator[Connection]:
+        """A consistent read-only snapshot."""
+        if not self.is_sqlite:
+            async with self._pg.connect() as pg_conn:
+                yield _AsyncConnection(pg_conn)
+            return
+        with self._sqlite.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("BEGIN")
+            try:
+                yield _SqliteConnection(conn)
+            finally:
+                conn.exec_driver_sql("COMMIT")
 
     async def close(self) -> None:
-        await self._writer.dispose()
-        if self._reader is not self._writer:
-            await self._reader.dispose()
+        if self.is_sqlite:
+            if self._sqlite_writer is not None:
+                self._sqlite_writer.close()
+            self._sqlite.dispose()
+        else:
+            await self._pg.dispose()
 
     async def __aenter__(self) -> Database:
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.close()
+
+
+def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # readers rarely wait (only on WAL recovery); writers take the lock in _begin_immediate
+    cursor.execute("PRAGMA busy_timeout=1000")
+    cursor.close()
+
+
+def _is_busy(exc: sa.exc.OperationalError) -> bool:
+    return isinstance(exc.orig, sqlite3.OperationalError) and "locked" in str(exc.orig)

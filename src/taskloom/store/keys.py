@@ -9,8 +9,8 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from taskloom.store.database import Connection
 from taskloom.store.records import Principal
 from taskloom.store.tables import api_keys, organizations
 
@@ -21,7 +21,7 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def ensure_organization(conn: AsyncConnection, *, name: str, now: datetime) -> str:
+async def ensure_organization(conn: Connection, *, name: str, now: datetime) -> str:
     """The id of the organization with this name, created on first use."""
     found = await conn.execute(sa.select(organizations.c.id).where(organizations.c.name == name))
     if (org_id := found.scalar()) is not None:
@@ -31,7 +31,7 @@ async def ensure_organization(conn: AsyncConnection, *, name: str, now: datetime
     return org_id
 
 
-async def create_api_key(conn: AsyncConnection, *, organization_id: str, now: datetime) -> str:
+async def create_api_key(conn: Connection, *, organization_id: str, now: datetime) -> str:
     """Store a new key's digest and return the key itself: the only time it is seen."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     await conn.execute(
@@ -46,7 +46,7 @@ async def create_api_key(conn: AsyncConnection, *, organization_id: str, now: da
     return key
 
 
-async def find_principal(conn: AsyncConnection, *, key: str) -> Principal | None:
+async def find_principal(conn: Connection, *, key: str) -> Principal | None:
     digest = hash_key(key)
     row = (
         await conn.execute(

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from taskloom.store.database import Connection
 from taskloom.store.records import NodeRunRecord, NodeRunStatus
 from taskloom.store.tables import node_runs
 
 n = node_runs
 
 
-async def record_node_run(conn: AsyncConnection, run: NodeRunRecord) -> None:
+async def record_node_run(conn: Connection, run: NodeRunRecord) -> None:
     values: dict[str, Any] = {
         "task_id": run.task_id,
         "turn": run.turn,
@@ -35,7 +35,7 @@ async def record_node_run(conn: AsyncConnection, run: NodeRunRecord) -> None:
 
 
 async def list_node_runs(
-    conn: AsyncConnection, *, task_ids: list[str]
+    conn: Connection, *, task_ids: list[str]
 ) -> dict[str, list[NodeRunRecord]]:
     """Every recorded run of these tasks, in the order they finished."""
     found: dict[str, list[NodeRunRecord]] = {task_id: [] for task_id in task_ids}
@@ -48,7 +48,7 @@ async def list_node_runs(
 
 
 async def completed_outputs(
-    conn: AsyncConnection, *, task_id: str, turn: int
+    conn: Connection, *, task_id: str, turn: int
 ) -> dict[tuple[str, int], NodeRunRecord]:
     """Checkpoints of one turn, by (step, iteration): the node runs that completed there."""
     rows = await conn.execute(

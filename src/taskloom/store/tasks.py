@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from taskloom import errors
+from taskloom.store.database import Connection
 from taskloom.store.records import TERMINAL_STATUSES, TaskRecord, TaskStatus
 from taskloom.store.tables import node_runs, tasks
 
@@ -18,7 +18,7 @@ _ACTIVE = (TaskStatus.PENDING, TaskStatus.EXECUTING, TaskStatus.PAUSED)
 
 
 async def create_task(
-    conn: AsyncConnection,
+    conn: Connection,
     *,
     task_id: str,
     organization_id: str,
@@ -57,7 +57,7 @@ async def create_task(
     return TaskRecord.from_row(values)
 
 
-async def get_task(conn: AsyncConnection, *, organization_id: str, task_id: str) -> TaskRecord:
+async def get_task(conn: Connection, *, organization_id: str, task_id: str) -> TaskRecord:
     row = (
         (
             await conn.execute(
@@ -72,14 +72,14 @@ async def get_task(conn: AsyncConnection, *, organization_id: str, task_id: str)
     return TaskRecord.from_row(row)
 
 
-async def task_exists(conn: AsyncConnection, *, task_id: str) -> bool:
+async def task_exists(conn: Connection, *, task_id: str) -> bool:
     """Whether any organization owns this id (ids are global: a clash must not cross orgs)."""
     found = await conn.execute(sa.select(t.c.id).where(t.c.id == task_id))
     return found.first() is not None
 
 
 async def list_tasks(
-    conn: AsyncConnection,
+    conn: Connection,
     *,
     organization_id: str,
     page: int,
@@ -113,7 +113,7 @@ async def list_tasks(
 
 
 async def claim_tasks(
-    conn: AsyncConnection,
+    conn: Connection,
     *,
     worker_id: str,
     limit: int,
@@ -148,7 +148,7 @@ async def claim_tasks(
 
 
 async def renew_leases(
-    conn: AsyncConnection, *, worker_id: str, now: datetime, lease_for: timedelta
+    conn: Connection, *, worker_id: str, now: datetime, lease_for: timedelta
 ) -> dict[str, int]:
     """Extend every lease this worker holds; returns task id -> attempt it still owns."""
     rows = await conn.execute(
@@ -160,7 +160,7 @@ async def renew_leases(
     return {row.id: row.attempt for row in rows}
 
 
-async def sweep_expired_leases(conn: AsyncConnection, *, now: datetime) -> tuple[int, int]:
+async def sweep_expired_leases(conn: Connection, *, now: datetime) -> tuple[int, int]:
     """Requeue tasks whose worker stopped heartbeating; fail those out of attempts.
 
     Returns (requeued, failed).
@@ -192,7 +192,7 @@ async def sweep_expired_leases(conn: AsyncConnection, *, now: datetime) -> tuple
     return requeued.rowcount, failed.rowcount
 
 
-async def release_leases(conn: AsyncConnection, *, worker_id: str, now: datetime) -> int:
+async def release_leases(conn: Connection, *, worker_id: str, now: datetime) -> int:
     """Put this worker's executing tasks back in the queue (graceful shutdown)."""
     released = await conn.execute(
         sa.update(t)
@@ -207,7 +207,7 @@ def _owned(task_id: str, attempt: int) -> tuple[sa.ColumnElement[bool], ...]:
 
 
 async def touch_owned(
-    conn: AsyncConnection, *, task_id: str, attempt: int, now: datetime, **values: Any
+    conn: Connection, *, task_id: str, attempt: int, now: datetime, **values: Any
 ) -> None:
     """A fenced write: only the attempt that holds the lease may change its task."""
     result = await conn.execute(
@@ -218,7 +218,7 @@ async def touch_owned(
 
 
 async def finish_task(
-    conn: AsyncConnection,
+    conn: Connection,
     *,
     task_id: str,
     attempt: int,
@@ -244,7 +244,7 @@ async def finish_task(
 
 
 async def stop_task(
-    conn: AsyncConnection, *, organization_id: str, task_id: str, now: datetime
+    conn: Connection, *, organization_id: str, task_id: str, now: datetime
 ) -> TaskRecord:
     """Stop a task that is not finished yet; a finished task is returned as it is."""
     await conn.execute(
@@ -268,7 +268,7 @@ async def stop_task(
     return await get_task(conn, organization_id=organization_id, task_id=task_id)
 
 
-async def delete_task(conn: AsyncConnection, *, organization_id: str, task_id: str) -> None:
+async def delete_task(conn: Connection, *, organization_id: str, task_id: str) -> None:
     await get_task(conn, organization_id=organization_id, task_id=task_id)
     await conn.execute(sa.delete(node_runs).where(node_runs.c.task_id == task_id))
     await conn.execute(
@@ -276,7 +276,7 @@ async def delete_task(conn: AsyncConnection, *, organization_id: str, task_id: s
     )
 
 
-async def statuses_of(conn: AsyncConnection, task_ids: Sequence[str]) -> dict[str, TaskStatus]:
+async def statuses_of(conn: Connection, task_ids: Sequence[str]) -> dict[str, TaskStatus]:
     rows = await conn.execute(sa.select(t.c.id, t.c.status).where(t.c.id.in_(task_ids)))
     return {row.id: TaskStatus(row.status) for row in rows}
 

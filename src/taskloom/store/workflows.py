@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from taskloom import errors
+from taskloom.store.database import Connection
 from taskloom.store.records import WorkflowRecord
 from taskloom.store.tables import workflow_versions, workflows
 
@@ -17,7 +17,7 @@ v = workflow_versions
 
 
 async def create_workflow(
-    conn: AsyncConnection,
+    conn: Connection,
     *,
     workflow_id: str,
     organization_id: str,
@@ -41,7 +41,7 @@ async def create_workflow(
 
 
 async def get_workflow(
-    conn: AsyncConnection, *, organization_id: str, workflow_id: str
+    conn: Connection, *, organization_id: str, workflow_id: str
 ) -> WorkflowRecord:
     row = (
         (
@@ -58,7 +58,7 @@ async def get_workflow(
 
 
 async def list_workflows(
-    conn: AsyncConnection, *, organization_id: str, page: int, per_page: int
+    conn: Connection, *, organization_id: str, page: int, per_page: int
 ) -> tuple[list[WorkflowRecord], int]:
     where = w.c.organization_id == organization_id
     total = (await conn.execute(sa.select(sa.func.count()).select_from(w).where(where))).scalar()
@@ -73,7 +73,7 @@ async def list_workflows(
 
 
 async def update_draft(
-    conn: AsyncConnection,
+    conn: Connection,
     *,
     organization_id: str,
     workflow_id: str,
@@ -93,7 +93,7 @@ async def update_draft(
 
 
 async def deploy_workflow(
-    conn: AsyncConnection, *, organization_id: str, workflow_id: str, now: datetime
+    conn: Connection, *, organization_id: str, workflow_id: str, now: datetime
 ) -> WorkflowRecord:
     """Snapshot the draft as the next version. Run inside a write transaction."""
     current = await get_workflow(conn, organization_id=organization_id, workflow_id=workflow_id)
@@ -113,7 +113,7 @@ async def deploy_workflow(
     return await get_workflow(conn, organization_id=organization_id, workflow_id=workflow_id)
 
 
-async def get_version(conn: AsyncConnection, *, workflow_id: str, version: int) -> dict[str, Any]:
+async def get_version(conn: Connection, *, workflow_id: str, version: int) -> dict[str, Any]:
     found = await conn.execute(
         sa.select(v.c.definition).where(v.c.workflow_id == workflow_id, v.c.version == version)
     )
@@ -123,7 +123,7 @@ async def get_version(conn: AsyncConnection, *, workflow_id: str, version: int) 
     return dict(definition)
 
 
-async def delete_workflow(conn: AsyncConnection, *, organization_id: str, workflow_id: str) -> None:
+async def delete_workflow(conn: Connection, *, organization_id: str, workflow_id: str) -> None:
     await get_workflow(conn, organization_id=organization_id, workflow_id=workflow_id)
     await conn.execute(sa.delete(v).where(v.c.workflow_id == workflow_id))
     await conn.execute(sa.delete(w).where(w.c.id == workflow_id))

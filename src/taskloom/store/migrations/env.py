@@ -1,41 +1,19 @@
-"""Alembic environment: runs migrations over the async engine taskloom itself uses."""
+"""Alembic environment: migrations run on a connection taskloom hands over (store/migrate.py)."""
 
 from __future__ import annotations
 
-import asyncio
-
 from alembic import context
-from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from taskloom.store.database import async_url
 from taskloom.store.tables import metadata
 
-config = context.config
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations with `taskloom migrate`, which provides the connection")
 
-
-def _run(connection: Connection) -> None:
-    context.configure(
-        connection=connection,
-        target_metadata=metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-async def _main() -> None:
-    engine = create_async_engine(async_url(config.get_main_option("sqlalchemy.url") or ""))
-    try:
-        async with engine.connect() as conn:
-            await conn.run_sync(_run)
-            await conn.commit()
-    finally:
-        await engine.dispose()
-
-
-connection = config.attributes.get("connection")
-if connection is not None:
-    _run(connection)
-else:
-    asyncio.run(_main())
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,24 @@
+# The two commands of the README work on a fresh machine: each makes its own virtualenv.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: serve test check bench
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+serve: $(STAMP)
+	$(VENV)/bin/taskloom serve
+
+test: $(STAMP)
+	scripts/test
+
+check: $(STAMP)
+	scripts/check
+
+bench: $(STAMP)
+	$(VENV)/bin/python bench/run.py --backend both
