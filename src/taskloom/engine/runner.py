@@ -17,6 +17,7 @@ from typing import Any
 from taskloom import errors
 from taskloom.clock import utcnow
 from taskloom.config import WorkerConfig
+from taskloom.engine import lifecycle
 from taskloom.engine.notify import Notifier
 from taskloom.nodes.base import JSON, NodeContext, NodeResult, NodeServices
 from taskloom.nodes.registry import NODE_TYPES
@@ -117,8 +118,9 @@ class Runner:
         reason: str | None,
         message: str | None,
     ) -> None:
+        now = utcnow()
         async with self._db.write() as conn:
-            await task_store.finish_task(
+            done = await task_store.finish_task(
                 conn,
                 task_id=task.id,
                 attempt=task.attempt,
@@ -126,19 +128,19 @@ class Runner:
                 result=result,
                 reason=reason,
                 message=message,
-                now=utcnow(),
+                now=now,
             )
+            next_turn = await lifecycle.finished(conn, done, now=now)
+        if next_turn is not None:
+            self._notifier.work_available()
+
+    async def node_started(self, task: TaskRecord, node: dict[str, Any]) -> None:
+        async with self._db.write() as conn:
+            await lifecycle.node_started(conn, task, node=node, now=utcnow())
 
     async def checkpoint(self, task: TaskRecord, run: NodeRunRecord) -> None:
         async with self._db.write() as conn:
-            await task_store.touch_owned(
-                conn,
-                task_id=task.id,
-                attempt=task.attempt,
-                now=run.finished_at,
-                last_executed_node_id=run.node_id,
-            )
-            await node_run_store.record_node_run(conn, run)
+            await lifecycle.node_finished(conn, task, run)
 
 
 @dataclass
@@ -197,6 +199,17 @@ class _Attempt:
             )
         retry = node.retry_strategy
         retries_allowed = retry.max_retries if retry and retry.enabled else 0
+        await self.runner.node_started(
+            self.task,
+            {
+                "node_id": node.id,
+                "node_name": node.label,
+                "node_type": node.type,
+                "step": step,
+                "iteration": iteration,
+                "attempt": self.task.attempt,
+            },
+        )
         for retries in range(retries_allowed + 1):
             started = utcnow()
             try:

@@ -1,24 +1,69 @@
-"""Task operations behind the API: accept an invoke, wait for an outcome, stop, delete."""
+"""Task operations behind the API: accept an invoke (or a conversation's next turn), wait
+for an outcome, follow the event log, stop, delete."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 import uuid
-from typing import Any
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
 
 from taskloom import errors
 from taskloom.clock import utcnow
 from taskloom.config import WorkerConfig
+from taskloom.engine import lifecycle
 from taskloom.engine.notify import Notifier
 from taskloom.engine.worker import Worker
+from taskloom.store import events as event_store
+from taskloom.store import idempotency
 from taskloom.store import node_runs as node_run_store
 from taskloom.store import tasks as task_store
+from taskloom.store import turns as turn_store
 from taskloom.store import workflows as workflow_store
-from taskloom.store.database import Database
-from taskloom.store.records import NodeRunRecord, TaskRecord
+from taskloom.store.database import Connection, Database
+from taskloom.store.records import EventRecord, NodeRunRecord, TaskRecord, TaskStatus, TurnRecord
 
 # in-process changes wake waiters at once; this re-read covers tasks run by other processes
 _RECHECK_S = 0.1
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+BusyPolicy = Literal["reject", "enqueue"]
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """What an invoke asks for, as the API parsed it."""
+
+    organization_id: str
+    workflow_id: str
+    version: int | None
+    input: dict[str, Any]
+    request: dict[str, Any]
+    task_id: str | None = None
+    idempotency_key: str | None = None
+    busy_policy: BusyPolicy | None = None
+
+    def fingerprint(self) -> str:
+        body = {
+            "workflow": self.workflow_id,
+            "version": self.version,
+            "input": self.input,
+            "request": self.request,
+            "id": self.task_id,
+        }
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    task: TaskRecord
+    first_seq: int  # the stream of this invoke starts after this event sequence number
+    replayed: bool = False  # an idempotent repeat: no new run was started
 
 
 class TaskService:
@@ -30,48 +75,114 @@ class TaskService:
         self._worker = worker
         self._config = config
 
-    async def invoke_workflow(
-        self,
-        *,
-        organization_id: str,
-        workflow_id: str,
-        version: int | None,
-        task_input: dict[str, Any],
-        request: dict[str, Any],
-        task_id: str | None,
-    ) -> TaskRecord:
+    # -- invoke ----------------------------------------------------------------------------
+
+    async def invoke(self, call: Invocation) -> Accepted:
         """Accept a run: the task is in the store (and the queue) before this returns."""
+        now = utcnow()
         async with self._db.write() as conn:
+            if call.idempotency_key is not None:
+                seen = await idempotency.find_key(
+                    conn,
+                    organization_id=call.organization_id,
+                    key=call.idempotency_key,
+                    not_before=now - IDEMPOTENCY_WINDOW,
+                )
+                if seen is not None:
+                    return await self._replay(conn, call, *seen)
             workflow = await workflow_store.get_workflow(
-                conn, organization_id=organization_id, workflow_id=workflow_id
+                conn, organization_id=call.organization_id, workflow_id=call.workflow_id
             )
-            if workflow.latest_version is None:
-                raise errors.Conflict(
-                    f"workflow {workflow_id} has never been deployed: deploy it with "
-                    "PUT /v1/workflows/{id} or PATCH ?deploy=true first"
+            version = _pick_version(workflow.id, workflow.latest_version, call.version)
+            accepted = await self._accept(conn, call, version, workflow.draft)
+            if call.idempotency_key is not None:
+                await idempotency.remember_key(
+                    conn,
+                    organization_id=call.organization_id,
+                    key=call.idempotency_key,
+                    request_hash=call.fingerprint(),
+                    task_id=accepted.task.id,
+                    now=now,
+                    window=IDEMPOTENCY_WINDOW,
                 )
-            if version is None:
-                version = workflow.latest_version
-            elif not 1 <= version <= workflow.latest_version:
-                raise errors.NotFound(f"workflow {workflow_id} has no version {version}")
-            if task_id is not None and await task_store.task_exists(conn, task_id=task_id):
-                raise errors.Conflict(
-                    f"task {task_id} already exists; continuing a conversation is not "
-                    "supported for this task"
-                )
-            task = await task_store.create_task(
-                conn,
-                task_id=task_id or str(uuid.uuid4()),
-                organization_id=organization_id,
-                agent_id=workflow_id,
-                agent_version=version,
-                input=task_input,
-                request=request,
-                max_attempts=self._config.max_attempts,
-                now=utcnow(),
-            )
         self._notifier.work_available()
-        return task
+        self._notifier.task_changed(accepted.task.id)
+        return accepted
+
+    async def _replay(
+        self, conn: Connection, call: Invocation, request_hash: str, task_id: str
+    ) -> Accepted:
+        if request_hash != call.fingerprint():
+            raise errors.Conflict(
+                f"Idempotency-Key {call.idempotency_key!r} was used with a different request"
+            )
+        task = await task_store.get_task(
+            conn, organization_id=call.organization_id, task_id=task_id
+        )
+        return Accepted(task=task, first_seq=0, replayed=True)
+
+    async def _accept(
+        self, conn: Connection, call: Invocation, version: int, draft: dict[str, Any]
+    ) -> Accepted:
+        now = utcnow()
+        if call.task_id is not None:
+            owner = await task_store.owner_of(conn, task_id=call.task_id)
+            if owner is not None:
+                return await self._next_turn(conn, call, call.task_id, owner, version, draft)
+        task = await lifecycle.accept_task(
+            conn,
+            now=now,
+            task_id=call.task_id or str(uuid.uuid4()),
+            organization_id=call.organization_id,
+            agent_id=call.workflow_id,
+            agent_version=version,
+            input=call.input,
+            request=call.request,
+            max_attempts=self._config.max_attempts,
+        )
+        return Accepted(task=task, first_seq=task.event_seq)
+
+    async def _next_turn(
+        self,
+        conn: Connection,
+        call: Invocation,
+        task_id: str,
+        owner: str,
+        version: int,
+        draft: dict[str, Any],
+    ) -> Accepted:
+        """Continue the conversation `task_id` with this invoke's input as its next turn."""
+        now = utcnow()
+        if owner != call.organization_id:
+            raise errors.Conflict(f"task id {task_id} is already in use")
+        current = await task_store.get_task(conn, organization_id=owner, task_id=task_id)
+        if current.agent_id != call.workflow_id:
+            raise errors.Conflict(
+                f"task {task_id} belongs to {current.agent_id}, not {call.workflow_id}"
+            )
+        first_seq = current.event_seq
+        turn = await lifecycle.accept_turn(
+            conn,
+            organization_id=owner,
+            task_id=current.id,
+            agent_version=version,
+            input=call.input,
+            request=call.request,
+            now=now,
+        )
+        if turn is not None:
+            return Accepted(task=turn, first_seq=first_seq)
+        if _busy_policy(call, draft) == "enqueue":
+            await lifecycle.queue_turn(
+                conn, task_id=current.id, input=call.input, request=call.request, now=now
+            )
+            return Accepted(task=current, first_seq=first_seq)
+        raise errors.Conflict(
+            f"task {current.id} is still {current.status.value}: wait for it to finish, or "
+            "send the turn with ?busy=enqueue"
+        )
+
+    # -- reading -----------------------------------------------------------------------------
 
     async def get(self, *, organization_id: str, task_id: str) -> TaskRecord:
         async with self._db.read() as conn:
@@ -85,25 +196,66 @@ class TaskService:
             trace = await node_run_store.list_node_runs(conn, task_ids=[task_id])
         return task, trace[task_id]
 
-    async def wait_terminal(
+    async def turns(self, *, organization_id: str, task_id: str) -> list[TurnRecord]:
+        async with self._db.read() as conn:
+            await task_store.get_task(conn, organization_id=organization_id, task_id=task_id)
+            return await turn_store.list_turns(conn, task_id=task_id)
+
+    async def wait_settled(
         self, *, organization_id: str, task_id: str, timeout_s: float
     ) -> TaskRecord:
-        """The task once it is terminal, or as it stands when `timeout_s` runs out."""
+        """The task once it is terminal or paused, or as it stands when `timeout_s` runs out."""
         deadline = time.monotonic() + timeout_s
         while True:
             with self._notifier.watch(task_id) as watch:
                 task = await self.get(organization_id=organization_id, task_id=task_id)
                 remaining = deadline - time.monotonic()
-                if task.status.is_terminal or remaining <= 0:
+                settled = task.status.is_terminal or task.status == TaskStatus.PAUSED
+                if settled or remaining <= 0:
                     return task
                 await watch.wait(min(remaining, _RECHECK_S))
 
+    async def follow(
+        self, *, organization_id: str, task_id: str, after_seq: int
+    ) -> AsyncIterator[EventRecord]:
+        """Events after `after_seq`, as they are written, until the task's turn is over.
+
+        It ends once the task is terminal and every event up to its `task_finished` is out
+        (written in one transaction with the terminal status); a queued turn that started
+        meanwhile keeps it going.
+        """
+        await self.get(organization_id=organization_id, task_id=task_id)  # 404 before streaming
+        last = after_seq
+        while True:
+            with self._notifier.watch(task_id) as watch:
+                async with self._db.read() as conn:
+                    batch = await event_store.events_after(conn, task_id=task_id, after_seq=last)
+                    task = await task_store.get_task(
+                        conn, organization_id=organization_id, task_id=task_id
+                    )
+                for event in batch:
+                    last = event.seq
+                    yield event
+                if len(batch) == event_store.PAGE:
+                    continue  # more is waiting: no need to sleep
+                if task.status.is_terminal and task.event_seq <= last:
+                    return  # its task_finished is out, and no newer turn has begun
+                if not batch:
+                    await watch.wait(_RECHECK_S)
+
+    # -- control -----------------------------------------------------------------------------
+
     async def stop(self, *, organization_id: str, task_id: str) -> TaskRecord:
+        now = utcnow()
         async with self._db.write() as conn:
-            task = await task_store.stop_task(
-                conn, organization_id=organization_id, task_id=task_id, now=utcnow()
+            task, stopped = await task_store.stop_task(
+                conn, organization_id=organization_id, task_id=task_id, now=now
             )
-        if self._worker is not None:
+            if stopped:
+                # a queued turn does not start after a stop: the user asked for silence
+                await turn_store.drop_queued(conn, task_id=task_id)
+                await lifecycle.finished(conn, task, now=now)
+        if stopped and self._worker is not None:
             # interrupt it now if it runs here; elsewhere its worker's heartbeat sees the stop
             self._worker.cancel(task_id)
         self._notifier.task_changed(task_id)
@@ -113,3 +265,24 @@ class TaskService:
         await self.stop(organization_id=organization_id, task_id=task_id)
         async with self._db.write() as conn:
             await task_store.delete_task(conn, organization_id=organization_id, task_id=task_id)
+        self._notifier.task_changed(task_id)
+
+
+def _pick_version(workflow_id: str, latest: int | None, wanted: int | None) -> int:
+    if latest is None:
+        raise errors.Conflict(
+            f"workflow {workflow_id} has never been deployed: deploy it with "
+            "PUT /v1/workflows/{id} or PATCH ?deploy=true first"
+        )
+    if wanted is None:
+        return latest
+    if not 1 <= wanted <= latest:
+        raise errors.NotFound(f"workflow {workflow_id} has no version {wanted}")
+    return wanted
+
+
+def _busy_policy(call: Invocation, draft: dict[str, Any]) -> BusyPolicy:
+    if call.busy_policy is not None:
+        return call.busy_policy
+    strategies = draft.get("task_level_strategies") or {}
+    return "enqueue" if strategies.get("busy_policy") == "enqueue" else "reject"

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from taskloom.clock import utcnow
 from taskloom.config import WorkerConfig
+from taskloom.engine import lifecycle
 from taskloom.engine.notify import Notifier
 from taskloom.engine.runner import Runner
 from taskloom.store import tasks as task_store
@@ -95,15 +96,18 @@ class Worker:
                 await self._notifier.wait_for_work(self._config.poll_s)
 
     async def claim_once(self, limit: int) -> int:
+        now = utcnow()
         async with self._db.write() as conn:
             claimed = await task_store.claim_tasks(
                 conn,
                 worker_id=self.id,
                 limit=limit,
-                now=utcnow(),
+                now=now,
                 lease_for=self._lease,
                 skip_locked=not self._db.is_sqlite,
             )
+            for task in claimed:
+                await lifecycle.publish_task(conn, task, lifecycle.TASK_UPDATED, now=now)
         for task in claimed:
             self._start(task)
         return len(claimed)

@@ -77,6 +77,8 @@ class TaskRecord(_Record):
     is_manually_stopped: bool
     attempt: int
     max_attempts: int
+    attempt_base: int
+    event_seq: int
     lease_owner: str | None
     lease_expires_at: datetime | None
     created_at: datetime
@@ -108,3 +110,26 @@ class NodeRunRecord(_Record):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", NodeRunStatus(self.status))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventRecord(_Record):
+    task_id: str
+    seq: int
+    type: str
+    data: Any
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnRecord(_Record):
+    task_id: str
+    turn: int
+    status: str
+    input: dict[str, Any]
+    request: dict[str, Any]
+    result: str | None
+    status_reason: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None

@@ -102,6 +102,9 @@ tasks = sa.Table(
     # the queue: a pending row is claimable; `attempt` fences every write a worker makes
     sa.Column("attempt", sa.Integer(), nullable=False),
     sa.Column("max_attempts", sa.Integer(), nullable=False),
+    # `attempt` never goes down (it fences writes); a turn's attempts count from here
+    sa.Column("attempt_base", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("event_seq", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("lease_owner", sa.String(64), nullable=True),
     sa.Column("lease_expires_at", UtcDateTime(), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
@@ -134,4 +137,39 @@ node_runs = sa.Table(
     sa.Column("started_at", UtcDateTime(), nullable=False),
     sa.Column("finished_at", UtcDateTime(), nullable=False),
     sa.Index("ix_node_runs_task", "task_id", "turn"),
+)
+
+task_turns = sa.Table(
+    "task_turns",
+    metadata,
+    sa.Column("task_id", sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("turn", sa.Integer(), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),  # `queued` until it becomes the turn
+    sa.Column("input", sa.JSON(), nullable=False),
+    sa.Column("request", sa.JSON(), nullable=False),
+    sa.Column("result", sa.Text(), nullable=True),
+    sa.Column("status_reason", sa.String(64), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("started_at", UtcDateTime(), nullable=True),
+    sa.Column("finished_at", UtcDateTime(), nullable=True),
+)
+
+task_events = sa.Table(
+    "task_events",
+    metadata,
+    sa.Column("task_id", sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("seq", sa.Integer(), primary_key=True),  # per task, from 1, no gaps
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("data", sa.JSON(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("organization_id", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("task_id", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
 )

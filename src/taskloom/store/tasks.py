@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,7 +10,7 @@ import sqlalchemy as sa
 from taskloom import errors
 from taskloom.store.database import Connection
 from taskloom.store.records import TERMINAL_STATUSES, TaskRecord, TaskStatus
-from taskloom.store.tables import node_runs, tasks
+from taskloom.store.tables import node_runs, task_events, task_turns, tasks
 
 t = tasks
 _ACTIVE = (TaskStatus.PENDING, TaskStatus.EXECUTING, TaskStatus.PAUSED)
@@ -46,6 +45,8 @@ async def create_task(
         "is_manually_stopped": False,
         "attempt": 0,
         "max_attempts": max_attempts,
+        "attempt_base": 0,
+        "event_seq": 0,
         "lease_owner": None,
         "lease_expires_at": None,
         "created_at": now,
@@ -72,10 +73,57 @@ async def get_task(conn: Connection, *, organization_id: str, task_id: str) -> T
     return TaskRecord.from_row(row)
 
 
-async def task_exists(conn: Connection, *, task_id: str) -> bool:
-    """Whether any organization owns this id (ids are global: a clash must not cross orgs)."""
-    found = await conn.execute(sa.select(t.c.id).where(t.c.id == task_id))
-    return found.first() is not None
+async def owner_of(conn: Connection, *, task_id: str) -> str | None:
+    """The organization that owns this task id, if any (ids are global)."""
+    found = await conn.execute(sa.select(t.c.organization_id).where(t.c.id == task_id))
+    return found.scalar()
+
+
+async def start_turn(
+    conn: Connection,
+    *,
+    organization_id: str,
+    task_id: str,
+    agent_version: int,
+    input: dict[str, Any],
+    request: dict[str, Any],
+    now: datetime,
+) -> TaskRecord | None:
+    """Re-enter the queue with the next turn's input; None when the task is not finished."""
+    row = (
+        (
+            await conn.execute(
+                sa.update(t)
+                .where(
+                    t.c.id == task_id,
+                    t.c.organization_id == organization_id,
+                    t.c.status.in_(TERMINAL_STATUSES),
+                )
+                .values(
+                    turn=t.c.turn + 1,
+                    status=TaskStatus.PENDING,
+                    agent_version=agent_version,
+                    input=input,
+                    request=request,
+                    result=None,
+                    status_reason=None,
+                    status_message=None,
+                    last_executed_node_id=None,
+                    is_manually_stopped=False,
+                    attempt_base=t.c.attempt,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    started_at=None,
+                    finished_at=None,
+                    updated_at=now,
+                )
+                .returning(*t.c)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else TaskRecord.from_row(row)
 
 
 async def list_tasks(
@@ -160,15 +208,17 @@ async def renew_leases(
     return {row.id: row.attempt for row in rows}
 
 
-async def sweep_expired_leases(conn: Connection, *, now: datetime) -> tuple[int, int]:
+async def sweep_expired_leases(
+    conn: Connection, *, now: datetime
+) -> tuple[list[TaskRecord], list[TaskRecord]]:
     """Requeue tasks whose worker stopped heartbeating; fail those out of attempts.
 
-    Returns (requeued, failed).
+    Returns the requeued and the failed tasks.
     """
     expired = (t.c.status == TaskStatus.EXECUTING, t.c.lease_expires_at < now)
     failed = await conn.execute(
         sa.update(t)
-        .where(*expired, t.c.attempt >= t.c.max_attempts)
+        .where(*expired, t.c.attempt - t.c.attempt_base >= t.c.max_attempts)
         .values(
             status=TaskStatus.FAILED,
             status_reason="worker_lost",
@@ -178,7 +228,9 @@ async def sweep_expired_leases(conn: Connection, *, now: datetime) -> tuple[int,
             finished_at=now,
             updated_at=now,
         )
+        .returning(*t.c)
     )
+    failed_tasks = [TaskRecord.from_row(r) for r in failed.mappings()]
     requeued = await conn.execute(
         sa.update(t)
         .where(*expired)
@@ -188,8 +240,9 @@ async def sweep_expired_leases(conn: Connection, *, now: datetime) -> tuple[int,
             lease_expires_at=None,
             updated_at=now,
         )
+        .returning(*t.c)
     )
-    return requeued.rowcount, failed.rowcount
+    return [TaskRecord.from_row(r) for r in requeued.mappings()], failed_tasks
 
 
 async def release_leases(conn: Connection, *, worker_id: str, now: datetime) -> int:
@@ -227,27 +280,42 @@ async def finish_task(
     reason: str | None,
     message: str | None,
     now: datetime,
-) -> None:
-    await touch_owned(
-        conn,
-        task_id=task_id,
-        attempt=attempt,
-        now=now,
-        status=status,
-        result=result,
-        status_reason=reason,
-        status_message=message,
-        lease_owner=None,
-        lease_expires_at=None,
-        finished_at=now,
+) -> TaskRecord:
+    """Record the attempt's outcome (fenced) and return the finished task."""
+    row = (
+        (
+            await conn.execute(
+                sa.update(t)
+                .where(*_owned(task_id, attempt))
+                .values(
+                    status=status,
+                    result=result,
+                    status_reason=reason,
+                    status_message=message,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    finished_at=now,
+                    updated_at=now,
+                )
+                .returning(*t.c)
+            )
+        )
+        .mappings()
+        .first()
     )
+    if row is None:
+        raise errors.LeaseLost(task_id, attempt)
+    return TaskRecord.from_row(row)
 
 
 async def stop_task(
     conn: Connection, *, organization_id: str, task_id: str, now: datetime
-) -> TaskRecord:
-    """Stop a task that is not finished yet; a finished task is returned as it is."""
-    await conn.execute(
+) -> tuple[TaskRecord, bool]:
+    """Stop a task that is not finished yet; a finished task is returned as it is.
+
+    Returns the task and whether this call stopped it.
+    """
+    stopped = await conn.execute(
         sa.update(t)
         .where(
             t.c.id == task_id,
@@ -265,21 +333,14 @@ async def stop_task(
             updated_at=now,
         )
     )
-    return await get_task(conn, organization_id=organization_id, task_id=task_id)
+    task = await get_task(conn, organization_id=organization_id, task_id=task_id)
+    return task, stopped.rowcount == 1
 
 
 async def delete_task(conn: Connection, *, organization_id: str, task_id: str) -> None:
     await get_task(conn, organization_id=organization_id, task_id=task_id)
-    await conn.execute(sa.delete(node_runs).where(node_runs.c.task_id == task_id))
+    for table in (node_runs, task_events, task_turns):
+        await conn.execute(sa.delete(table).where(table.c.task_id == task_id))
     await conn.execute(
         sa.delete(t).where(t.c.id == task_id, t.c.organization_id == organization_id)
     )
-
-
-async def statuses_of(conn: Connection, task_ids: Sequence[str]) -> dict[str, TaskStatus]:
-    rows = await conn.execute(sa.select(t.c.id, t.c.status).where(t.c.id.in_(task_ids)))
-    return {row.id: TaskStatus(row.status) for row in rows}
-
-
-def is_terminal(status: str) -> bool:
-    return status in TERMINAL_STATUSES

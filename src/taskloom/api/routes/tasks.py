@@ -1,17 +1,23 @@
-"""Tasks: poll, list, stop and delete (API.md §2.3)."""
+"""Tasks: poll (and long-poll), list, follow events, read the thread, stop, delete (API.md §2.3)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import StreamingResponse
 
+from taskloom.api import sse
 from taskloom.api.deps import Caller, State
-from taskloom.api.models import page_json, task_json, task_list_item_json
+from taskloom.api.models import page_json
+from taskloom.api.thread import thread_messages
+from taskloom.engine.wire import task_json, task_list_item_json
 from taskloom.store import tasks as task_store
 from taskloom.store.records import TaskStatus
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+
+MAX_WAIT_S = 60.0
 
 
 @router.get("")
@@ -42,11 +48,53 @@ async def list_tasks(
 
 
 @router.get("/{task_id}")
-async def get_task(task_id: str, caller: Caller, state: State) -> dict[str, Any]:
+async def get_task(
+    task_id: str,
+    caller: Caller,
+    state: State,
+    wait: Annotated[
+        float | None,
+        Query(gt=0, le=MAX_WAIT_S, description="long poll: answer once terminal or paused"),
+    ] = None,
+) -> dict[str, Any]:
+    if wait is not None:
+        await state.tasks.wait_settled(
+            organization_id=caller.organization_id, task_id=task_id, timeout_s=wait
+        )
     task, trace = await state.tasks.get_with_trace(
         organization_id=caller.organization_id, task_id=task_id
     )
     return task_json(task, trace)
+
+
+@router.get("/{task_id}/events", response_model=None)
+async def task_events(
+    task_id: str,
+    caller: Caller,
+    state: State,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    after = sse.parse_last_event_id(last_event_id)
+    # resolve the task (404) before the 200 of the stream goes out
+    await state.tasks.get(organization_id=caller.organization_id, task_id=task_id)
+    events = state.tasks.follow(
+        organization_id=caller.organization_id, task_id=task_id, after_seq=after
+    )
+    return sse.stream(events, caller.organization_id)
+
+
+@router.get("/{task_id}/thread")
+async def task_thread(task_id: str, caller: Caller, state: State) -> list[dict[str, Any]]:
+    turns = await state.tasks.turns(organization_id=caller.organization_id, task_id=task_id)
+    return thread_messages(turns)
+
+
+@router.get("/{task_id}/thread/full")
+async def task_thread_full(
+    task_id: str, caller: Caller, state: State
+) -> dict[str, list[dict[str, Any]]]:
+    turns = await state.tasks.turns(organization_id=caller.organization_id, task_id=task_id)
+    return {"root": thread_messages(turns)}
 
 
 @router.post("/{task_id}/stop")

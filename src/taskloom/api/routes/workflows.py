@@ -5,13 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, Header, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from taskloom import errors
+from taskloom.api import sse
 from taskloom.api.deps import Caller, State
-from taskloom.api.models import InvokeRequest, page_json, task_json, workflow_json
+from taskloom.api.models import InvokeRequest, page_json, workflow_json
 from taskloom.clock import utcnow
+from taskloom.engine.tasks import Accepted, BusyPolicy, Invocation
+from taskloom.engine.wire import task_json
 from taskloom.store import workflows as workflow_store
 from taskloom.workflows.definition import WorkflowPatch, WorkflowSpec
 from taskloom.workflows.validate import validate_spec
@@ -148,41 +151,88 @@ async def list_nodes(workflow_id: str, caller: Caller, state: State) -> list[dic
 
 # -- invoke ------------------------------------------------------------------------------
 
-Version = Annotated[int | None, Query(ge=1)]
+Version = Annotated[int | None, Query(ge=1, description="deployed version; default latest")]
 InvokeBody = Annotated[InvokeRequest, Body()]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+Busy = Annotated[
+    BusyPolicy | None,
+    Query(description="a turn sent while the task runs: reject (409, default) or enqueue"),
+]
 
 
 async def _submit(
-    workflow_id: str, body: InvokeRequest, caller: Caller, state: State, version: int | None
-) -> Any:
-    request = body.model_dump(mode="json", exclude={"input", "id"}, exclude_defaults=True)
-    return await state.tasks.invoke_workflow(
-        organization_id=caller.organization_id,
-        workflow_id=workflow_id,
-        version=version,
-        task_input=body.input.model_dump(mode="json", exclude_none=True),
-        request=request,
-        task_id=body.id,
+    workflow_id: str,
+    body: InvokeRequest,
+    caller: Caller,
+    state: State,
+    version: int | None,
+    idempotency_key: str | None,
+    busy: BusyPolicy | None,
+) -> Accepted:
+    return await state.tasks.invoke(
+        Invocation(
+            organization_id=caller.organization_id,
+            workflow_id=workflow_id,
+            version=version,
+            input=body.input.model_dump(mode="json", exclude_none=True),
+            request=body.model_dump(mode="json", exclude={"input", "id"}, exclude_defaults=True),
+            task_id=body.id,
+            idempotency_key=idempotency_key,
+            busy_policy=busy,
+        )
     )
 
 
 @router.post("/{workflow_id}/invoke/async")
 async def invoke_async(
-    workflow_id: str, body: InvokeBody, caller: Caller, state: State, version: Version = None
+    workflow_id: str,
+    body: InvokeBody,
+    caller: Caller,
+    state: State,
+    version: Version = None,
+    idempotency_key: IdempotencyKey = None,
+    busy: Busy = None,
 ) -> dict[str, Any]:
-    task = await _submit(workflow_id, body, caller, state, version)
-    return task_json(task)
+    accepted = await _submit(workflow_id, body, caller, state, version, idempotency_key, busy)
+    return task_json(accepted.task)
 
 
 @router.post("/{workflow_id}/invoke", response_model=None)
 async def invoke_sync(
-    workflow_id: str, body: InvokeBody, caller: Caller, state: State, version: Version = None
+    workflow_id: str,
+    body: InvokeBody,
+    caller: Caller,
+    state: State,
+    version: Version = None,
+    idempotency_key: IdempotencyKey = None,
+    busy: Busy = None,
 ) -> dict[str, Any] | JSONResponse:
-    task = await _submit(workflow_id, body, caller, state, version)
-    task = await state.tasks.wait_terminal(
-        organization_id=caller.organization_id, task_id=task.id, timeout_s=state.api.sync_wait_s
+    accepted = await _submit(workflow_id, body, caller, state, version, idempotency_key, busy)
+    task = await state.tasks.wait_settled(
+        organization_id=caller.organization_id,
+        task_id=accepted.task.id,
+        timeout_s=state.api.sync_wait_s,
     )
     if not task.status.is_terminal:
         # past the wait budget: answer with the running task rather than hang the connection
         return JSONResponse(task_json(task), status_code=202)
     return task_json(task)
+
+
+@router.post("/{workflow_id}/invoke/stream", response_model=None)
+async def invoke_stream(
+    workflow_id: str,
+    body: InvokeBody,
+    caller: Caller,
+    state: State,
+    version: Version = None,
+    idempotency_key: IdempotencyKey = None,
+    busy: Busy = None,
+) -> StreamingResponse:
+    accepted = await _submit(workflow_id, body, caller, state, version, idempotency_key, busy)
+    events = state.tasks.follow(
+        organization_id=caller.organization_id,
+        task_id=accepted.task.id,
+        after_seq=accepted.first_seq,
+    )
+    return sse.stream(events, caller.organization_id)

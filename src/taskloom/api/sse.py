@@ -1,0 +1,45 @@
+"""Server-sent events in the contract's format (API.md §5): `id: <seq>` and one `data:` line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+from fastapi.responses import StreamingResponse
+
+from taskloom import errors
+from taskloom.engine.wire import iso
+from taskloom.store.records import EventRecord
+
+_HEADERS = {"Cache-Control": "no-cache", "Connection": "keep-alive", "X-Accel-Buffering": "no"}
+
+
+def encode(event: EventRecord, organization_id: str) -> bytes:
+    envelope = {
+        "type": event.type,
+        "task_id": event.task_id,
+        "organization_id": organization_id,
+        "time": iso(event.created_at),
+        "data": event.data,
+    }
+    payload = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+    return f"id: {event.seq}\ndata: {payload}\n\n".encode()
+
+
+def stream(events: AsyncIterator[EventRecord], organization_id: str) -> StreamingResponse:
+    async def body() -> AsyncIterator[bytes]:
+        async for event in events:
+            yield encode(event, organization_id)
+
+    return StreamingResponse(body(), media_type="text/event-stream", headers=_HEADERS)
+
+
+def parse_last_event_id(value: str | None) -> int:
+    """`Last-Event-ID` as a sequence number; absent means from the start."""
+    if value is None or value == "":
+        return 0
+    if not value.isdigit() or len(value) > 12:
+        raise errors.InvalidRequest(
+            f"Last-Event-ID must be a non-negative integer event sequence, got {value!r}"
+        )
+    return int(value)

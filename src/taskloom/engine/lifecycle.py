@@ -1,0 +1,160 @@
+"""Task state changes together with the events they publish, inside the caller's transaction.
+
+Every change a subscriber could see is written in the same transaction as its event, so the
+event log and the task never disagree, and a stream can be replayed from the store alone.
+
+Event types (API.md §5, plus node progress, documented in docs/events.md):
+`task_created`, `task_updated`, `task_finished` carry the Task; `node_started` and
+`node_finished` carry a node run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from taskloom.engine.wire import node_run_json, task_json
+from taskloom.store import events as event_store
+from taskloom.store import node_runs as node_run_store
+from taskloom.store import tasks as task_store
+from taskloom.store import turns as turn_store
+from taskloom.store.database import Connection
+from taskloom.store.records import EventRecord, NodeRunRecord, TaskRecord, TaskStatus
+
+TASK_CREATED = "task_created"
+TASK_UPDATED = "task_updated"
+TASK_FINISHED = "task_finished"
+NODE_STARTED = "node_started"
+NODE_FINISHED = "node_finished"
+
+
+async def publish_task(
+    conn: Connection, task: TaskRecord, kind: str, *, now: datetime, fence: int | None = None
+) -> EventRecord:
+    return await event_store.append_event(
+        conn, task_id=task.id, type=kind, data=task_json(task), now=now, fence_attempt=fence
+    )
+
+
+async def accept_task(conn: Connection, *, now: datetime, **values: Any) -> TaskRecord:
+    """A new task in the queue, its first turn and its `task_created` event."""
+    task = await task_store.create_task(conn, now=now, **values)
+    await turn_store.add_turn(
+        conn,
+        task_id=task.id,
+        turn=1,
+        status=TaskStatus.PENDING,
+        input=task.input,
+        request=task.request,
+        now=now,
+    )
+    await publish_task(conn, task, TASK_CREATED, now=now)
+    return task
+
+
+async def accept_turn(
+    conn: Connection,
+    *,
+    organization_id: str,
+    task_id: str,
+    agent_version: int,
+    input: dict[str, Any],
+    request: dict[str, Any],
+    now: datetime,
+) -> TaskRecord | None:
+    """The next turn of a finished task; None while the previous turn still runs."""
+    task = await task_store.start_turn(
+        conn,
+        organization_id=organization_id,
+        task_id=task_id,
+        agent_version=agent_version,
+        input=input,
+        request=request,
+        now=now,
+    )
+    if task is None:
+        return None
+    await turn_store.add_turn(
+        conn,
+        task_id=task.id,
+        turn=task.turn,
+        status=TaskStatus.PENDING,
+        input=input,
+        request=request,
+        now=now,
+    )
+    await publish_task(conn, task, TASK_CREATED, now=now)
+    return task
+
+
+async def queue_turn(
+    conn: Connection,
+    *,
+    task_id: str,
+    input: dict[str, Any],
+    request: dict[str, Any],
+    now: datetime,
+) -> int:
+    """Keep a turn sent while another runs; it starts when the running one ends."""
+    turn = await turn_store.last_turn_number(conn, task_id=task_id) + 1
+    await turn_store.add_turn(
+        conn,
+        task_id=task_id,
+        turn=turn,
+        status=turn_store.QUEUED,
+        input=input,
+        request=request,
+        now=now,
+    )
+    return turn
+
+
+async def finished(conn: Connection, task: TaskRecord, *, now: datetime) -> TaskRecord | None:
+    """Close the turn that just ended, publish `task_finished`, and start a queued turn if
+    there is one (returned, so the caller can wake the workers)."""
+    await turn_store.close_turn(
+        conn,
+        task_id=task.id,
+        turn=task.turn,
+        status=task.status,
+        result=task.result,
+        reason=task.status_reason,
+        started_at=task.started_at,
+        finished_at=now,
+    )
+    await publish_task(conn, task, TASK_FINISHED, now=now)
+    queued = await turn_store.next_queued_turn(conn, task_id=task.id)
+    if queued is None:
+        return None
+    await turn_store.drop_turn(conn, task_id=task.id, turn=queued.turn)
+    return await accept_turn(
+        conn,
+        organization_id=task.organization_id,
+        task_id=task.id,
+        agent_version=task.agent_version,
+        input=queued.input,
+        request=queued.request,
+        now=now,
+    )
+
+
+async def node_started(
+    conn: Connection, task: TaskRecord, *, node: dict[str, Any], now: datetime
+) -> None:
+    await event_store.append_event(
+        conn, task_id=task.id, type=NODE_STARTED, data=node, now=now, fence_attempt=task.attempt
+    )
+
+
+async def node_finished(conn: Connection, task: TaskRecord, run: NodeRunRecord) -> None:
+    """Checkpoint a node run (fenced on the attempt) and publish it."""
+    await event_store.append_event(
+        conn,
+        task_id=task.id,
+        type=NODE_FINISHED,
+        data=node_run_json(run),
+        now=run.finished_at,
+        fence_attempt=task.attempt,
+        task_values={"last_executed_node_id": run.node_id, "updated_at": run.finished_at},
+    )
+    await node_run_store.record_node_run(conn, run)

@@ -1,0 +1,120 @@
+"""The Task object as it goes on the wire (API.md §3.1): HTTP replies and event payloads alike."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from taskloom.store.records import NodeRunRecord, TaskRecord
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_ZERO_TOKENS = {
+    "completion_tokens": 0,
+    "prompt_tokens": 0,
+    "total_tokens": 0,
+    "cache_read_tokens": 0,
+    "cache_write_tokens": 0,
+}
+
+
+def task_json(task: TaskRecord, trace: list[NodeRunRecord] | None = None) -> dict[str, Any]:
+    """The Task (`AgentExecution`) object, API.md §3.1, plus taskloom's extra fields."""
+    request = task.request
+    body: dict[str, Any] = {
+        "id": task.id,
+        "agent_id": task.agent_id,
+        "organization_id": task.organization_id,
+        "input": task.input,
+        "status": task.status.value,
+        "internal_status": request.get("internal_status"),
+        "last_executed_node_id": task.last_executed_node_id,
+        "agent_version": str(task.agent_version),
+        "turn": task.turn,
+        "created_at": iso(task.created_at),
+        "started_at": iso(task.started_at),
+        "paused_at": None,
+        "finished_at": iso(task.finished_at),
+        "result": task.result,
+        "parent_execution": request.get("parent_execution_id"),
+        "sub_executions": [],
+        "finished_sub_executions": [],
+        "is_manually_stopped": task.is_manually_stopped,
+        "payload_extension": request.get("payload_extension"),
+        "hitl_request": None,
+        "pending_eca_request": None,
+        "source": request.get("source") or "api",
+        "worker_id": request.get("worker_id"),
+        "additional_context": request.get("additional_context"),
+        "instructions_override": request.get("instructions_override"),
+        "expected_output": request.get("expected_output"),
+        "test_run_node_id": request.get("test_run_node_id"),
+        "is_orchestration": True,
+        "output_format": request.get("output_format"),
+        "output_schema": request.get("output_schema"),
+        "voice_id": None,
+        "events_streaming": request.get("events_streaming", False),
+        "used_mutating_tools": False,
+        "is_continuous": False,
+        "mcp_servers": request.get("mcp_servers", []),
+        "triggering_agent_id": request.get("triggering_agent_id"),
+        "title": request.get("title"),
+        "think_mode": request.get("think_mode", "default"),
+        "disable_attachment_injection": request.get("disable_attachment_injection", False),
+        "deep_planning": None,
+        "execution_attempts": max(task.attempt - task.attempt_base, 1),
+        "user_tokens": request.get("user_tokens"),
+        "user_oidc_token": None,  # a credential: accepted, never echoed
+        "return_metrics": request.get("return_metrics", False),
+        "tokens": _ZERO_TOKENS,
+        "llm_model_provider": request.get("llm_model_provider"),
+        "llm_model_name": request.get("llm_model_name"),
+        "llm_reasoning_effort": request.get("llm_reasoning_effort"),
+        "status_reason": task.status_reason,
+        "status_message": task.status_message,
+    }
+    if trace is not None:
+        body["node_runs"] = [node_run_json(run) for run in trace]
+    return body
+
+
+def node_run_json(run: NodeRunRecord) -> dict[str, Any]:
+    return {
+        "node_id": run.node_id,
+        "node_name": run.node_name,
+        "node_type": run.node_type,
+        "turn": run.turn,
+        "step": run.step,
+        "iteration": run.iteration,
+        "status": run.status.value,
+        "attempt": run.task_attempt,
+        "retry": run.retries,
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
+        "error": run.error,
+    }
+
+
+def task_list_item_json(task: TaskRecord) -> dict[str, Any]:
+    """`TasksListItem`, API.md §3.5."""
+    user = task.input.get("user") or {}
+    return {
+        "id": task.id,
+        "agent_id": task.agent_id,
+        "organization_id": task.organization_id,
+        "status": task.status.value,
+        "user_id": user.get("id") if isinstance(user, dict) else None,
+        "parent_task_id": task.request.get("parent_execution_id"),
+        "triggering_agent_id": task.request.get("triggering_agent_id"),
+        "created_at": iso(task.created_at),
+        "updated_at": iso(task.updated_at),
+        "source_node_type": task.request.get("source") or "api",
+        "result": task.result,
+        "title": task.request.get("title"),
+        "status_reason": task.status_reason,
+    }
