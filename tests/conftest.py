@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,13 @@ from taskloom.clock import utcnow
 from taskloom.config import Settings
 from taskloom.store import keys as key_store
 from taskloom.store.database import Database
-from tests.support.databases import create_pg_database, drop_pg_database
+from tests.support.databases import drop_session_database, fresh_pg_database
 
 BACKENDS = ["sqlite", "postgres"]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    asyncio.run(drop_session_database())
 
 
 @pytest.fixture(params=BACKENDS)
@@ -24,11 +29,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'taskloom.db'}"
         return
-    url = await create_pg_database()
-    try:
-        yield url
-    finally:
-        await drop_pg_database(url)
+    yield await fresh_pg_database()
 
 
 def test_settings(database_url: str, **overrides: Any) -> Settings:

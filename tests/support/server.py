@@ -26,7 +26,10 @@ def free_port() -> int:
 def create_key(database_url: str, org: str) -> str:
     done = subprocess.run(
         [*TASKLOOM, "keys", "create", "--org", org, "--database-url", database_url],
-        capture_output=True, text=True, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     return done.stdout.strip().splitlines()[-1]
 
@@ -42,8 +45,11 @@ class Process:
 
     def start(self) -> Process:
         log = self.log.open("ab")
-        self.popen = subprocess.Popen(  # noqa: S603  # our own CLI
-            [*TASKLOOM, *self.args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        self.popen = subprocess.Popen(  # our own CLI
+            [*TASKLOOM, *self.args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         return self

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 
-def code_node(node_id: str, body: str, *, next_ids: list[str] | None = None,
-              **extra: Any) -> dict[str, Any]:
+def code_node(
+    node_id: str, body: str, *, next_ids: list[str] | None = None, **extra: Any
+) -> dict[str, Any]:
     """A code node whose `main(input)` body is `body` (one expression or statements)."""
     source = "def main(input):\n" + "\n".join(f"    {line}" for line in body.splitlines())
     return {
@@ -38,8 +39,13 @@ def w3(branches: int = 20) -> dict[str, Any]:
         "output_format": "json",
         "orchestration_nodes": [
             code_node("start", "return input", next_ids=["fan"]),
-            {"id": "fan", "type": "parallel", "name": "fan", "definition": {"nodes": children},
-             "next_node_ids": ["join"]},
+            {
+                "id": "fan",
+                "type": "parallel",
+                "name": "fan",
+                "definition": {"nodes": children},
+                "next_node_ids": ["join"],
+            },
             code_node("join", "return {'sum': sum(input.values())}"),
         ],
     }

@@ -37,6 +37,8 @@ async def open_host(settings: Settings, *, run_worker: bool) -> AsyncIterator[Ho
         db = await stack.enter_async_context(Database(settings.database_url))
         await upgrade(db)
         notifier = Notifier()
+        if not db.is_sqlite:
+            await stack.enter_async_context(notifier.relay(db))
         worker: Worker | None = None
         if run_worker:
             sandbox = await stack.enter_async_context(SandboxPool(settings.sandbox()))

@@ -1,24 +1,40 @@
-"""In-process wake-ups: new work for the workers, and task changes for waiting requests.
+"""Wake-ups: new work for the workers, and task changes for waiting requests and streams.
 
 They are hints, never the truth: every waiter re-reads the store after waking, and falls back
-to polling so that changes made by other processes are seen too.
+to polling. On PostgreSQL the hints also travel between processes through LISTEN/NOTIFY
+(coalesced, sent after the change committed), so a stream served by one process sees a task
+run by another at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+
+from taskloom.store.database import Database
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "taskloom"
+_WORK = "w"
+_TASK = "t:"
 
 
 class Notifier:
     def __init__(self) -> None:
         self._work = asyncio.Event()
         self._changed: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
+        self._outbox: set[str] = set()
+        self._outbox_ready = asyncio.Event()
+        self._relaying = False
 
     def work_available(self) -> None:
         self._work.set()
+        self._send(_WORK)
 
     async def wait_for_work(self, timeout_s: float) -> None:
         try:
@@ -29,6 +45,10 @@ class Notifier:
         self._work.clear()
 
     def task_changed(self, task_id: str) -> None:
+        self._wake(task_id)
+        self._send(_TASK + task_id)
+
+    def _wake(self, task_id: str) -> None:
         for waiter in self._changed.pop(task_id, ()):
             waiter.set()
 
@@ -46,13 +66,51 @@ class Notifier:
                 if not waiters:
                     del self._changed[task_id]
 
+    # -- between processes (PostgreSQL) ------------------------------------------------------
+
+    def _send(self, payload: str) -> None:
+        if self._relaying:
+            self._outbox.add(payload)
+            self._outbox_ready.set()
+
+    def _receive(self, payload: str) -> None:
+        if payload == _WORK:
+            self._work.set()
+        elif payload.startswith(_TASK):
+            self._wake(payload[len(_TASK) :])
+
+    @contextlib.asynccontextmanager
+    async def relay(self, db: Database) -> AsyncIterator[None]:
+        """Share hints with every other process on this PostgreSQL database while open."""
+        async with db.listen(CHANNEL, self._receive), asyncio.TaskGroup() as group:
+            self._relaying = True
+            sender = group.create_task(self._send_loop(db), name="notify-relay")
+            try:
+                yield
+            finally:
+                self._relaying = False
+                sender.cancel()
+
+    async def _send_loop(self, db: Database) -> None:
+        while True:
+            await self._outbox_ready.wait()
+            self._outbox_ready.clear()
+            payloads, self._outbox = sorted(self._outbox), set()
+            try:
+                await db.notify(CHANNEL, payloads)
+            except Exception:
+                # a lost hint only costs latency: every waiter also polls
+                logger.warning(
+                    "could not send wake-up hints", exc_info=True, extra={"event": "notify_failed"}
+                )
+
 
 class Watch:
     def __init__(self) -> None:
         self.event = asyncio.Event()
 
     async def wait(self, timeout_s: float) -> None:
-        """Return when the watched task changes in this process, or after `timeout_s`."""
+        """Return when the watched task changes, or after `timeout_s`."""
         try:
             async with asyncio.timeout(timeout_s):
                 await self.event.wait()

@@ -1,1 +1,5 @@
 """Runs user code (`code` nodes) in warm, sandboxed interpreters outside the server process."""
+
+from taskloom.sandbox.pool import SandboxPool
+
+__all__ = ["SandboxPool"]

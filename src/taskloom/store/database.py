@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import CursorResult, make_url
@@ -163,6 +164,31 @@ class Database:
             finally:
                 conn.exec_driver_sql("COMMIT")
 
+    @asynccontextmanager
+    async def listen(self, channel: str, on_payload: Callable[[str], None]) -> AsyncIterator[None]:
+        """PostgreSQL only: call `on_payload` for every NOTIFY on `channel` while open."""
+        if self.is_sqlite:
+            raise errors.InvalidRequest("LISTEN needs PostgreSQL")
+        conn = await asyncpg.connect(_asyncpg_dsn(self._driver_url))
+
+        def deliver(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+            on_payload(payload)
+
+        await conn.add_listener(channel, deliver)
+        try:
+            yield
+        finally:
+            await conn.close()
+
+    async def notify(self, channel: str, payloads: list[str]) -> None:
+        """PostgreSQL only: send several NOTIFYs in one round trip."""
+        async with self._pg.connect() as conn:
+            await conn.execute(
+                sa.text("SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) p"),
+                {"channel": channel, "payloads": payloads},
+            )
+            await conn.commit()
+
     async def close(self) -> None:
         if self.is_sqlite:
             if self._sqlite_writer is not None:
@@ -186,6 +212,10 @@ def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: object) -> 
     # readers rarely wait (only on WAL recovery); writers take the lock in _begin_immediate
     cursor.execute("PRAGMA busy_timeout=1000")
     cursor.close()
+
+
+def _asyncpg_dsn(driver_url: str) -> str:
+    return make_url(driver_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _is_busy(exc: sa.exc.OperationalError) -> bool:

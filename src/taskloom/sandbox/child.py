@@ -1,0 +1,166 @@
+"""The in-sandbox loop: reads run frames, executes user `main(input)`, writes result frames.
+
+Stdlib only and never imports taskloom: the parent passes this file's source with `-c`, so it
+runs inside a sandbox that cannot see the taskloom package. Framing is duplicated from
+`protocol.py` (4-byte big-endian length + UTF-8 JSON) for the same reason.
+
+argv[1] is a JSON object of limits: memory_limit_mb, cpu_limit_s, output_limit_bytes,
+nofile, fsize_bytes.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import math
+import os
+import re
+import resource
+import struct
+import sys
+from types import CodeType
+from typing import Any
+
+_HEADER = struct.Struct(">I")
+_CODE_CACHE_MAX = 256
+
+_ = (math, re)  # warmed up once per interpreter, so user code importing them is free
+
+
+class _Sink:
+    """Stands in for sys.stdout/sys.stderr: user prints must never reach the protocol pipe."""
+
+    encoding = "utf-8"
+    errors = "replace"
+
+    def write(self, text: str) -> int:
+        # Dropped, not buffered: a chatty main() must cost no memory.
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+
+def _set_limits(limits: dict[str, int]) -> None:
+    # soft == hard so user code cannot raise them back.
+    mem = limits["memory_limit_mb"] * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+    cpu = limits["cpu_limit_s"]
+    # SIGXCPU at the soft limit, SIGKILL one second later if it is caught.
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limits["nofile"], limits["nofile"]))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["fsize_bytes"], limits["fsize_bytes"]))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _read_exact(fd: int, n: int) -> bytes | None:
+    chunks: list[bytes] = []
+    while n:
+        chunk = os.read(fd, n)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _write_frame(fd: int, payload: bytes) -> None:
+    view = memoryview(_HEADER.pack(len(payload)) + payload)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _describe(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except BaseException:  # a user exception's __str__ may itself raise
+        text = ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _run(
+    cache: dict[str, CodeType], code: str, input_value: Any, limit: int
+) -> tuple[bytes | None, str | None, bool]:
+    """Returns (result_json, error, recycle); recycle asks the parent to retire us."""
+    compiled = cache.get(code)
+    if compiled is None:
+        try:
+            compiled = compile(code, "<code>", "exec")
+        except (SyntaxError, ValueError) as exc:
+            return None, _describe(exc), False
+        if len(cache) >= _CODE_CACHE_MAX:
+            cache.clear()
+        cache[code] = compiled
+    scope: dict[str, Any] = {"__name__": "__sandbox__", "__builtins__": builtins}
+    try:
+        exec(compiled, scope)
+        main = scope.get("main")
+        if not callable(main):
+            return None, "code must define main(input)", False
+        result = main(input_value)
+    except MemoryError:
+        return None, "MemoryError: memory limit exceeded", True
+    except (SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
+        return None, _describe(exc), True
+    except BaseException as exc:
+        return None, _describe(exc), False
+    try:
+        encoded = json.dumps(result, allow_nan=False, ensure_ascii=False).encode()
+    except MemoryError:
+        return None, "MemoryError: memory limit exceeded", True
+    except Exception as exc:
+        return None, f"result is not JSON: {_describe(exc)}", False
+    if len(encoded) > limit:
+        return None, f"output too large: {len(encoded)} bytes > {limit} bytes", False
+    return encoded, None, False
+
+
+def main() -> None:
+    limits: dict[str, int] = json.loads(sys.argv[1])
+    # Keep private copies of the protocol pipes, then point fds 0-2 at /dev/null so neither
+    # print() nor C-level writes by user code can corrupt the frame stream.
+    proto_in = os.dup(0)
+    proto_out = os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    sys.stdin = None
+    sys.stdout = _Sink()
+    sys.stderr = _Sink()
+    _set_limits(limits)
+    limit = limits["output_limit_bytes"]
+    cache: dict[str, CodeType] = {}
+    _write_frame(proto_out, b'{"ready":true}')
+    while True:
+        header = _read_exact(proto_in, _HEADER.size)
+        if header is None:
+            return
+        (size,) = _HEADER.unpack(header)
+        body = _read_exact(proto_in, size)
+        if body is None:
+            return
+        request = json.loads(body)
+        # User code may have replaced them on its previous run.
+        sys.stdout = _Sink()
+        sys.stderr = _Sink()
+        result, error, recycle = _run(cache, request["code"], request["input"], limit)
+        run_id = int(request["id"])
+        if error is None:
+            assert result is not None
+            payload = b'{"id":%d,"ok":true,"result":%s}' % (run_id, result)
+        else:
+            payload = json.dumps(
+                {"id": run_id, "ok": False, "error": error[:4096], "recycle": recycle}
+            ).encode()
+        _write_frame(proto_out, payload)
+
+
+if __name__ == "__main__":
+    main()

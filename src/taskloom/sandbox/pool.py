@@ -1,0 +1,490 @@
+"""The warm pool of sandboxed interpreters: per-org assignment, recycling, limits, run()."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+from collections import deque
+from collections.abc import Coroutine
+from typing import Any, Final
+
+from taskloom.config import SandboxConfig
+from taskloom.errors import CodeError, NodeTimeout, SandboxUnavailable
+from taskloom.sandbox.launcher import Launch, Mode, choose_launch
+from taskloom.sandbox.protocol import FrameTooLarge, encode_frame, read_frame
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S: Final = 15.0
+EXIT_GRACE_S: Final = 1.0
+REAP_GRACE_S: Final = 5.0
+# Room for the response envelope and an error message around a result at the output limit.
+FRAME_SLACK_BYTES: Final = 65_536
+HELLO_MAX_BYTES: Final = 1024
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as f:
+            return [int(child) for child in f.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+class _Interp:
+    """One interpreter process; serves one run at a time and only ever one org."""
+
+    __slots__ = ("org", "proc", "reader", "runs", "writer")
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        self.proc = proc
+        self.reader: asyncio.StreamReader = proc.stdout
+        self.writer: asyncio.StreamWriter = proc.stdin
+        self.org: str | None = None
+        self.runs = 0
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.returncode is None
+
+
+class _Start:
+    """Marker: the caller holds a reserved slot and must start its own interpreter."""
+
+
+_START: Final = _Start()
+_Grant = _Interp | _Start
+
+
+class _Waiter:
+    """A run queued for capacity; `bypassed` counts same-org hand-offs that went past it."""
+
+    __slots__ = ("bypassed", "future", "org")
+
+    def __init__(self, org: str, future: asyncio.Future[_Grant]) -> None:
+        self.org = org
+        self.future = future
+        self.bypassed = 0
+
+
+class SandboxPool:
+    """Runs `main(input)` of `code` nodes in warm, recycled, per-org sandboxed interpreters."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self._config = config
+        self._launch: Launch | None = None
+        self._closed = False
+        self._max_total = max(1, config.pool_size * 4)
+        self._max_idle_per_org = max(1, config.pool_size)
+        self._max_frame = config.output_limit_bytes + FRAME_SLACK_BYTES
+        # Slots: every interpreter that is starting, idle or busy counts against _max_total.
+        self._total = 0
+        self._starting_spares = 0
+        self._spares: list[_Interp] = []
+        self._idle: dict[str, list[_Interp]] = {}
+        # Insertion order = least recently used first, to pick which idle org to evict.
+        self._idle_lru: dict[_Interp, None] = {}
+        self._waiters: deque[_Waiter] = deque()
+        # How often a queued run may be overtaken by hand-offs within another org before an
+        # interpreter is retired to make room for it: bounds starvation by a busy org.
+        self._max_bypass = self._max_total
+        self._live: set[_Interp] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # reapers
+        self._starters: set[asyncio.Task[_Interp]] = set()  # launches in flight
+        self._next_id = 0
+
+    async def __aenter__(self) -> SandboxPool:
+        self._launch = await choose_launch(self._config)
+        self._replenish()
+        starting = [*self._tasks, *self._starters]
+        if starting:
+            await asyncio.gather(*starting, return_exceptions=True)
+        if not self._spares and self._config.pool_size > 0:
+            await self._shutdown()
+            raise SandboxUnavailable(f"no {self._launch.mode} interpreter could be started")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._shutdown()
+
+    @property
+    def mode(self) -> Mode:
+        if self._launch is None:
+            raise SandboxUnavailable("sandbox pool is not started")
+        return self._launch.mode
+
+    async def run(self, *, org_id: str, code: str, input: object, timeout_s: float) -> object:
+        """Run main(input) and return its JSON-able result.
+
+        Raises CodeError when the user code raises, has no main, has a syntax error, returns a
+        non-JSON value, exceeds output/input/code size limits, or the interpreter dies.
+        Raises NodeTimeout past timeout_s (the interpreter is killed and replaced).
+        Cancellation kills the interpreter serving this run and propagates.
+        """
+        if self._launch is None or self._closed:
+            raise SandboxUnavailable("sandbox pool is not running")
+        code_size = len(code.encode())
+        if code_size > self._config.code_limit_bytes:
+            raise CodeError(
+                f"code too large: {code_size} bytes > {self._config.code_limit_bytes} bytes"
+            )
+        try:
+            input_json = json.dumps(input, allow_nan=False, ensure_ascii=False).encode()
+        except (TypeError, ValueError) as exc:
+            raise CodeError(f"input is not JSON: {exc}") from None
+        if len(input_json) > self._config.input_limit_bytes:
+            raise CodeError(
+                f"input too large: {len(input_json)} bytes > {self._config.input_limit_bytes} bytes"
+            )
+        self._next_id += 1
+        run_id = self._next_id
+        frame = encode_frame(
+            b'{"id":%d,"code":%s,"input":%s}' % (run_id, json.dumps(code).encode(), input_json)
+        )
+        interp = await self._acquire(org_id)
+        return await self._execute(interp, run_id, frame, timeout_s)
+
+    async def _execute(
+        self, interp: _Interp, run_id: int, frame: bytes, timeout_s: float
+    ) -> object:
+        healthy = False
+        try:
+            try:
+                async with asyncio.timeout(timeout_s):
+                    interp.writer.write(frame)
+                    await interp.writer.drain()
+                    reply = await read_frame(interp.reader, self._max_frame)
+            except TimeoutError:
+                raise NodeTimeout(f"code ran past its {timeout_s:g}s limit") from None
+            except FrameTooLarge as exc:
+                raise CodeError(
+                    f"output too large: {exc.size} bytes > {self._config.output_limit_bytes} bytes"
+                ) from None
+            except (asyncio.IncompleteReadError, ConnectionError):
+                raise CodeError(await self._death_reason(interp)) from None
+            except ValueError:
+                raise CodeError("sandbox protocol error: malformed reply") from None
+            if not isinstance(reply, dict) or reply.get("id") != run_id:
+                raise CodeError("sandbox protocol error: unexpected reply")
+            interp.runs += 1
+            healthy = not reply.get("recycle", False)
+            if reply.get("ok") is True:
+                return reply.get("result")
+            raise CodeError(str(reply.get("error", "code failed")))
+        finally:
+            # Runs on cancellation too: an unhealthy interpreter is killed, never reused.
+            self._release(interp, healthy=healthy)
+
+    # -- slots -----------------------------------------------------------------------------
+
+    async def _acquire(self, org: str) -> _Interp:
+        # Behind existing waiters when there are any, so freed capacity stays first come first
+        # served; _dispatch() may still grant this one at once.
+        grant = None if self._waiters else self._try_grant(org)
+        if grant is None:
+            waiter = _Waiter(org, asyncio.get_running_loop().create_future())
+            self._waiters.append(waiter)
+            self._dispatch()
+            try:
+                grant = await waiter.future
+            except BaseException:
+                if waiter.future.done() and not waiter.future.cancelled():
+                    self._give_back(waiter.future.result())
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+                raise
+        if isinstance(grant, _Interp):
+            return grant
+        try:
+            interp = await self._start()
+        except BaseException:
+            self._total -= 1
+            self._dispatch()
+            raise
+        interp.org = org
+        if self._closed:
+            self._retire(interp)
+            raise SandboxUnavailable("sandbox pool is shutting down")
+        return interp
+
+    def _give_back(self, grant: _Grant) -> None:
+        if isinstance(grant, _Interp):
+            self._release(grant, healthy=True)
+        else:
+            self._total -= 1
+            self._dispatch()
+
+    def _try_grant(self, org: str) -> _Grant | None:
+        idle = self._idle.get(org)
+        while idle:
+            interp = idle.pop()
+            del self._idle_lru[interp]
+            if not idle:
+                del self._idle[org]
+            if interp.alive:
+                return interp
+            self._retire(interp)
+        while self._spares:
+            interp = self._spares.pop()
+            if not interp.alive:
+                self._retire(interp)
+                continue
+            interp.org = org
+            self._replenish()
+            return interp
+        if self._total < self._max_total:
+            self._total += 1
+            return _START
+        victim = next((i for i in self._idle_lru if i.org != org), None)
+        if victim is not None:
+            self._retire(victim)
+            self._total += 1
+            return _START
+        return None
+
+    def _dispatch(self) -> None:
+        """Hand freed capacity to waiters, oldest first."""
+        while self._waiters:
+            waiter = self._waiters[0]
+            if waiter.future.done():
+                self._waiters.popleft()
+                continue
+            grant = self._try_grant(waiter.org)
+            if grant is None:
+                return
+            self._waiters.popleft()
+            waiter.future.set_result(grant)
+        self._replenish()
+
+    def _release(self, interp: _Interp, *, healthy: bool) -> None:
+        if (
+            self._closed
+            or not healthy
+            or not interp.alive
+            or interp.runs >= self._config.max_runs_per_interpreter
+        ):
+            self._retire(interp)
+            self._dispatch()
+            return
+        if self._hand_off(interp):
+            return
+        assert interp.org is not None
+        idle = self._idle.setdefault(interp.org, [])
+        if len(idle) >= self._max_idle_per_org:
+            self._retire(interp)
+        else:
+            idle.append(interp)
+            self._idle_lru[interp] = None
+        self._dispatch()
+
+    def _hand_off(self, interp: _Interp) -> bool:
+        """Give a released interpreter straight to a queued run of its org, if fair."""
+        head: _Waiter | None = None
+        for index, waiter in enumerate(self._waiters):
+            if waiter.future.done():
+                continue
+            if waiter.org == interp.org:
+                if head is not None:
+                    if head.bypassed >= self._max_bypass:
+                        return False
+                    head.bypassed += 1
+                del self._waiters[index]
+                waiter.future.set_result(interp)
+                return True
+            if head is None:
+                head = waiter
+        return False
+
+    def _retire(self, interp: _Interp) -> None:
+        """Kill an interpreter and free its slot; it is reaped in the background."""
+        if interp not in self._live:
+            return
+        self._live.discard(interp)
+        self._total -= 1
+        if interp.org is not None:
+            idle = self._idle.get(interp.org)
+            if idle and interp in idle:
+                idle.remove(interp)
+            if idle == []:
+                del self._idle[interp.org]
+        self._idle_lru.pop(interp, None)
+        if interp in self._spares:
+            self._spares.remove(interp)
+        self._discard(interp)
+
+    def _discard(self, interp: _Interp) -> None:
+        self._kill(interp)
+        self._spawn(self._reap(interp))
+
+    def _replenish(self) -> None:
+        """Top warm unassigned spares back up to pool_size, in the background."""
+        while (
+            not self._closed
+            and self._launch is not None
+            and not self._waiters
+            and len(self._spares) + self._starting_spares < self._config.pool_size
+            and self._total < self._max_total
+        ):
+            self._total += 1
+            self._starting_spares += 1
+            self._spawn(self._start_spare())
+
+    # -- processes -------------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _start_spare(self) -> None:
+        try:
+            interp = await self._start()
+        except (SandboxUnavailable, asyncio.CancelledError) as exc:
+            self._starting_spares -= 1
+            self._total -= 1
+            if isinstance(exc, SandboxUnavailable) and not self._closed:
+                # No immediate retry: a broken launcher would otherwise spin.
+                log.error("sandbox spare failed to start: %s", exc)
+            return
+        self._starting_spares -= 1
+        if self._closed:
+            self._retire(interp)
+            return
+        self._spares.append(interp)
+        self._dispatch()
+
+    async def _start(self) -> _Interp:
+        """Start one interpreter; holds no slot bookkeeping.
+
+        The launch runs to completion even if the caller is cancelled: a bwrap killed halfway
+        through its setup can leave its namespace init behind, so a cancelled caller leaves the
+        launch to finish and the new interpreter is then retired.
+        """
+        task = asyncio.get_running_loop().create_task(self._launch_one())
+        self._starters.add(task)
+        task.add_done_callback(self._starters.discard)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(self._retire_launched)
+            raise
+
+    def _retire_launched(self, task: asyncio.Task[_Interp]) -> None:
+        # The cancelled caller already gave its slot back: no _retire() bookkeeping here.
+        if not task.cancelled() and task.exception() is None:
+            interp = task.result()
+            self._live.discard(interp)
+            self._discard(interp)
+
+    async def _launch_one(self) -> _Interp:
+        launch = self._launch
+        if launch is None or self._closed:
+            raise SandboxUnavailable("sandbox pool is not running")
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *launch.argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+                env=launch.env,
+                cwd=launch.cwd,
+                start_new_session=launch.own_process_group,
+            )
+        except OSError as exc:
+            raise SandboxUnavailable(f"cannot start interpreter: {exc}") from exc
+        interp = _Interp(proc)
+        try:
+            async with asyncio.timeout(START_TIMEOUT_S):
+                hello = await read_frame(interp.reader, HELLO_MAX_BYTES)
+            if hello != {"ready": True}:
+                raise ValueError(hello)
+        except BaseException as exc:
+            self._discard(interp)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            raise SandboxUnavailable(f"interpreter failed to start: {exc!r}") from None
+        # Only now: shutdown kills what is live, and a launch must not be killed mid-setup.
+        self._live.add(interp)
+        return interp
+
+    def _kill(self, interp: _Interp) -> None:
+        if not interp.alive:
+            return
+        launch = self._launch
+        pid = interp.proc.pid
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if launch is not None and launch.own_process_group:
+                # Reaches anything user code forked, not just the interpreter.
+                os.killpg(pid, signal.SIGKILL)
+                return
+            if launch is not None and launch.mode == "bwrap":
+                inner = _children(pid)
+                if inner:
+                    # Kill bwrap's pid-namespace init, not bwrap itself: the init does not die
+                    # with its parent and would linger; its death takes down every process in
+                    # the namespace and the outer bwrap then exits on its own.
+                    for child in inner:
+                        os.kill(child, signal.SIGKILL)
+                    return
+            interp.proc.kill()
+
+    async def _reap(self, interp: _Interp) -> None:
+        interp.writer.close()
+        try:
+            async with asyncio.timeout(REAP_GRACE_S):
+                await interp.proc.wait()
+            return
+        except TimeoutError:
+            pass
+        # Process.wait() also waits for the pipes to close, which a process user code forked
+        # out of the group could hold forever: kill the launcher and drop our pipe ends.
+        with contextlib.suppress(ProcessLookupError):
+            interp.proc.kill()
+        # asyncio offers no public handle on the stdout pipe.
+        interp.proc._transport.close()  # type: ignore[attr-defined]
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(REAP_GRACE_S):
+                await interp.proc.wait()
+
+    async def _death_reason(self, interp: _Interp) -> str:
+        try:
+            async with asyncio.timeout(EXIT_GRACE_S):
+                code = await interp.proc.wait()
+        except TimeoutError:
+            return "sandbox interpreter stopped answering (closed its pipe)"
+        if code < 0:
+            sig = -code
+        elif code > 128 and self._launch is not None and self._launch.mode == "bwrap":
+            sig = code - 128  # bwrap reports a signalled child as 128 + signal
+        else:
+            return f"sandbox interpreter exited with code {code}"
+        if sig == signal.SIGXCPU:
+            return "sandbox interpreter killed: CPU time limit exceeded"
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        return f"sandbox interpreter killed by {name} (memory or CPU limit?)"
+
+    async def _shutdown(self) -> None:
+        self._closed = True
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.future.done():
+                waiter.future.set_exception(SandboxUnavailable("sandbox pool is shutting down"))
+        for interp in list(self._live):
+            self._retire(interp)
+        self._spares.clear()
+        self._idle.clear()
+        self._idle_lru.clear()
+        # Launches in flight finish first (see _start), then everything is killed and reaped.
+        while self._starters or self._tasks:
+            await asyncio.gather(*self._starters, *self._tasks, return_exceptions=True)
+            for interp in list(self._live):
+                self._retire(interp)
