@@ -1,4 +1,4 @@
-"""`taskloom serve` / `taskloom worker` as real subprocesses on 127.0.0.1, for e2e and crash tests."""
+"""`taskloom serve` and `taskloom worker` as real subprocesses on 127.0.0.1 (e2e, crash tests)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,10 @@ T = TypeVar("T")
 
 
 async def eventually(
-    check: Callable[[], Awaitable[T | None]], *, timeout: float = 10.0, interval: float = 0.02
+    check: Callable[[], Awaitable[T | None]],
+    *,
+    timeout: float = 10.0,  # noqa: ASYNC109  # a deadline for polling other processes
+    interval: float = 0.02,
 ) -> T:
     """Call `check` until it returns something other than None/False, or fail at the deadline."""
     deadline = time.monotonic() + timeout
