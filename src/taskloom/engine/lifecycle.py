@@ -155,6 +155,6 @@ async def node_finished(conn: Connection, task: TaskRecord, run: NodeRunRecord) 
         data=node_run_json(run),
         now=run.finished_at,
         fence_attempt=task.attempt,
-        task_values={"last_executed_node_id": run.node_id, "updated_at": run.finished_at},
+        touch_node_id=run.node_id,
     )
     await node_run_store.record_node_run(conn, run)

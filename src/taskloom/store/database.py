@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import asyncpg
 import sqlalchemy as sa
@@ -51,7 +51,11 @@ def driver_url(url: str) -> tuple[str, str]:
 class Connection:
     """What query functions get: `execute` a Core statement inside the caller's transaction."""
 
-    async def execute(self, statement: Executable) -> CursorResult[Any]:
+    async def execute(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> CursorResult[Any]:
+        """Run a statement. Hot paths pass a prebuilt statement and its `params`: building
+        and cache-keying a new expression per call costs more than SQLite running it."""
         raise NotImplementedError
 
     async def run_sync(self, fn: Callable[[sa.Connection], T]) -> T:
@@ -62,8 +66,10 @@ class _SqliteConnection(Connection):
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
 
-    async def execute(self, statement: Executable) -> CursorResult[Any]:
-        return self._conn.execute(statement)
+    async def execute(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> CursorResult[Any]:
+        return self._conn.execute(statement, params)
 
     async def run_sync(self, fn: Callable[[sa.Connection], T]) -> T:
         return fn(self._conn)
@@ -73,8 +79,10 @@ class _AsyncConnection(Connection):
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def execute(self, statement: Executable) -> CursorResult[Any]:
-        return await self._conn.execute(statement)
+    async def execute(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> CursorResult[Any]:
+        return await self._conn.execute(statement, params)
 
     async def run_sync(self, fn: Callable[[sa.Connection], T]) -> T:
         return await self._conn.run_sync(fn)
@@ -100,6 +108,8 @@ class Database:
             )
             event.listen(self._sqlite, "connect", _configure_sqlite)
             self._sqlite_writer: sa.Connection | None = None
+            self._group: _CommitGroup | None = None
+            self._commits: set[asyncio.Future[None]] = set()
         else:
             self._pg = create_async_engine(
                 self._driver_url, pool_size=pool_size, max_overflow=pool_size
@@ -112,39 +122,72 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Connection]:
-        """A write transaction: committed on exit, rolled back on error."""
+        """A write transaction: committed on exit (the caller resumes only once it is
+        durable), rolled back on error."""
         if not self.is_sqlite:
             async with self._pg.begin() as pg_conn:
                 yield _AsyncConnection(pg_conn)
             return
         async with self._write_lock:
-            writer = self._writer()
-            await self._begin_immediate(writer)
+            writer, raw = self._writer()
+            group = self._group
+            if group is None:
+                await self._begin_immediate(raw)
+                group = self._group = _CommitGroup()
+            raw.execute("SAVEPOINT write")
             try:
                 yield _SqliteConnection(writer)
             except BaseException:
-                writer.exec_driver_sql("ROLLBACK")
+                raw.execute("ROLLBACK TO write")
+                raw.execute("RELEASE write")
                 raise
-            writer.exec_driver_sql("COMMIT")
+            else:
+                raw.execute("RELEASE write")
+            finally:
+                # its own task: a failed or cancelled writer must still see the group committed
+                commit = asyncio.ensure_future(self._commit(group, raw))
+                self._commits.add(commit)
+                commit.add_done_callback(self._commits.discard)
+        await asyncio.shield(commit)
 
-    def _writer(self) -> sa.Connection:
+    async def _commit(self, group: _CommitGroup, raw: sqlite3.Connection) -> None:
+        """Group commit: writers that queued while this one ran joined its transaction (each
+        in a savepoint); the first of them back at the lock commits for all."""
+        if not group.done.done():
+            async with self._write_lock:
+                if self._group is group:
+                    self._group = None
+                    try:
+                        raw.execute("COMMIT")
+                    except Exception as exc:
+                        if raw.in_transaction:
+                            raw.execute("ROLLBACK")
+                        group.done.set_exception(exc)
+                    else:
+                        group.done.set_result(None)
+        await group.done
+
+    def _writer(self) -> tuple[sa.Connection, sqlite3.Connection]:
+        """The writer connection, and its driver connection for transaction control (BEGIN,
+        SAVEPOINT, COMMIT go straight to the driver: SQLAlchemy is in AUTOCOMMIT mode there,
+        tracks no transaction, and its text execution costs more than the statements)."""
         if self._sqlite_writer is None or self._sqlite_writer.closed:
-            # AUTOCOMMIT: SQLAlchemy leaves BEGIN/COMMIT to us
             self._sqlite_writer = self._sqlite.connect().execution_options(
                 isolation_level="AUTOCOMMIT"
             )
             self._sqlite_writer.exec_driver_sql("PRAGMA busy_timeout=0")
-        return self._sqlite_writer
+        raw = cast(sqlite3.Connection, self._sqlite_writer.connection.dbapi_connection)
+        return self._sqlite_writer, raw
 
-    async def _begin_immediate(self, conn: sa.Connection) -> None:
+    async def _begin_immediate(self, raw: sqlite3.Connection) -> None:
         """Take SQLite's write lock without blocking the loop while another process has it."""
         attempt = 0
         while True:
             try:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                raw.execute("BEGIN IMMEDIATE")
                 return
-            except sa.exc.OperationalError as exc:
-                if not _is_busy(exc):
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc):
                     raise
             delay = _WRITE_LOCK_BACKOFF_S[min(attempt, len(_WRITE_LOCK_BACKOFF_S) - 1)]
             attempt += 1
@@ -158,11 +201,13 @@ class Database:
                 yield _AsyncConnection(pg_conn)
             return
         with self._sqlite.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("BEGIN")
+            raw = conn.connection.dbapi_connection
+            assert raw is not None  # a checked-out connection always has one
+            raw.execute("BEGIN")
             try:
                 yield _SqliteConnection(conn)
             finally:
-                conn.exec_driver_sql("COMMIT")
+                raw.execute("COMMIT")
 
     @asynccontextmanager
     async def listen(self, channel: str, on_payload: Callable[[str], None]) -> AsyncIterator[None]:
@@ -191,6 +236,7 @@ class Database:
 
     async def close(self) -> None:
         if self.is_sqlite:
+            await asyncio.gather(*self._commits, return_exceptions=True)
             if self._sqlite_writer is not None:
                 self._sqlite_writer.close()
             self._sqlite.dispose()
@@ -202,6 +248,13 @@ class Database:
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.close()
+
+
+class _CommitGroup:
+    """Writers sharing one SQLite transaction; `done` resolves when it is committed."""
+
+    def __init__(self) -> None:
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
 def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: object) -> None:
@@ -216,7 +269,3 @@ def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: object) -> 
 
 def _asyncpg_dsn(driver_url: str) -> str:
     return make_url(driver_url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def _is_busy(exc: sa.exc.OperationalError) -> bool:
-    return isinstance(exc.orig, sqlite3.OperationalError) and "locked" in str(exc.orig)

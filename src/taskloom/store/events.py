@@ -13,6 +13,38 @@ from taskloom.store.records import EventRecord, TaskStatus
 from taskloom.store.tables import task_events, tasks
 
 e = task_events
+t = tasks
+
+PAGE = 500
+
+
+def _bump(*, fenced: bool, touch: bool) -> sa.Update:
+    statement = sa.update(t).where(t.c.id == sa.bindparam("p_task_id"))
+    if fenced:
+        statement = statement.where(
+            t.c.attempt == sa.bindparam("p_attempt"), t.c.status == TaskStatus.EXECUTING
+        )
+    values: dict[str, Any] = {"event_seq": t.c.event_seq + 1}
+    if touch:
+        values |= {
+            "last_executed_node_id": sa.bindparam("p_node_id"),
+            "updated_at": sa.bindparam("p_now", type_=t.c.updated_at.type),
+        }
+    return statement.values(values).returning(t.c.event_seq)
+
+
+_BUMP = {
+    (fenced, touch): _bump(fenced=fenced, touch=touch)
+    for fenced in (False, True)
+    for touch in (False, True)
+}
+_INSERT = sa.insert(e)
+_AFTER = (
+    sa.select(e)
+    .where(e.c.task_id == sa.bindparam("p_task_id"), e.c.seq > sa.bindparam("p_after"))
+    .order_by(e.c.seq)
+    .limit(sa.bindparam("p_limit"))
+)
 
 
 async def append_event(
@@ -23,43 +55,35 @@ async def append_event(
     data: Any,
     now: datetime,
     fence_attempt: int | None = None,
-    task_values: dict[str, Any] | None = None,
+    touch_node_id: str | None = None,
 ) -> EventRecord:
     """Append the task's next event. Bumping the task's counter takes its row lock, so
     writers of one task's events queue up rather than collide on a sequence number.
 
     With `fence_attempt`, only that executing attempt may append (else LeaseLost);
-    `task_values` are set on the task row in the same statement.
+    `touch_node_id` records the node as the task's last executed one in the same statement.
     """
-    bump = sa.update(tasks).where(tasks.c.id == task_id)
-    if fence_attempt is not None:
-        bump = bump.where(tasks.c.attempt == fence_attempt, tasks.c.status == TaskStatus.EXECUTING)
-    seq = (
-        await conn.execute(
-            bump.values(event_seq=tasks.c.event_seq + 1, **(task_values or {})).returning(
-                tasks.c.event_seq
-            )
-        )
-    ).scalar()
+    fenced, touch = fence_attempt is not None, touch_node_id is not None
+    params = {
+        "p_task_id": task_id,
+        "p_attempt": fence_attempt,
+        "p_node_id": touch_node_id,
+        "p_now": now,
+    }
+    seq = (await conn.execute(_BUMP[fenced, touch], params)).scalar()
     if seq is None:
         raise errors.LeaseLost(task_id, fence_attempt or 0)
     record = EventRecord(task_id=task_id, seq=seq, type=type, data=data, created_at=now)
     await conn.execute(
-        sa.insert(e).values(task_id=task_id, seq=seq, type=type, data=data, created_at=now)
+        _INSERT, {"task_id": task_id, "seq": seq, "type": type, "data": data, "created_at": now}
     )
     return record
-
-
-PAGE = 500
 
 
 async def events_after(
     conn: Connection, *, task_id: str, after_seq: int, limit: int = PAGE
 ) -> list[EventRecord]:
     rows = await conn.execute(
-        sa.select(e)
-        .where(e.c.task_id == task_id, e.c.seq > after_seq)
-        .order_by(e.c.seq)
-        .limit(limit)
+        _AFTER, {"p_task_id": task_id, "p_after": after_seq, "p_limit": limit}
     )
     return [EventRecord.from_row(r) for r in rows.mappings()]

@@ -11,6 +11,7 @@ from taskloom.store.records import NodeRunRecord, NodeRunStatus
 from taskloom.store.tables import node_runs
 
 n = node_runs
+_INSERT = sa.insert(n)
 
 
 async def record_node_run(conn: Connection, run: NodeRunRecord) -> None:
@@ -31,7 +32,7 @@ async def record_node_run(conn: Connection, run: NodeRunRecord) -> None:
         "started_at": run.started_at,
         "finished_at": run.finished_at,
     }
-    await conn.execute(sa.insert(n).values(values))
+    await conn.execute(_INSERT, values)
 
 
 async def list_node_runs(

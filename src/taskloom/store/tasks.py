@@ -13,6 +13,59 @@ from taskloom.store.records import TERMINAL_STATUSES, TaskRecord, TaskStatus
 from taskloom.store.tables import node_runs, task_events, task_turns, tasks
 
 t = tasks
+_INSERT = sa.insert(t)
+_GET = sa.select(t).where(
+    t.c.id == sa.bindparam("p_task_id"), t.c.organization_id == sa.bindparam("p_org")
+)
+
+
+def _claim(*, skip_locked: bool) -> sa.Update:
+    pick = (
+        sa.select(t.c.id)
+        .where(t.c.status == TaskStatus.PENDING)
+        .order_by(t.c.created_at)
+        .limit(sa.bindparam("p_limit"))
+    )
+    if skip_locked:  # PostgreSQL; SQLite serialises writers instead
+        pick = pick.with_for_update(skip_locked=True)
+    return (
+        sa.update(t)
+        .where(t.c.id.in_(pick.scalar_subquery()), t.c.status == TaskStatus.PENDING)
+        .values(
+            status=TaskStatus.EXECUTING,
+            lease_owner=sa.bindparam("p_worker"),
+            lease_expires_at=sa.bindparam("p_expires", type_=t.c.lease_expires_at.type),
+            attempt=t.c.attempt + 1,
+            started_at=sa.func.coalesce(
+                t.c.started_at, sa.bindparam("p_now", type_=t.c.started_at.type)
+            ),
+            updated_at=sa.bindparam("p_now", type_=t.c.updated_at.type),
+        )
+        .returning(*t.c)
+    )
+
+
+_CLAIM = {skip: _claim(skip_locked=skip) for skip in (False, True)}
+_OWNER = sa.select(t.c.organization_id).where(t.c.id == sa.bindparam("p_task_id"))
+_FINISH = (
+    sa.update(t)
+    .where(
+        t.c.id == sa.bindparam("p_task_id"),
+        t.c.attempt == sa.bindparam("p_attempt"),
+        t.c.status == TaskStatus.EXECUTING,
+    )
+    .values(
+        status=sa.bindparam("p_status"),
+        result=sa.bindparam("p_result"),
+        status_reason=sa.bindparam("p_reason"),
+        status_message=sa.bindparam("p_message"),
+        lease_owner=None,
+        lease_expires_at=None,
+        finished_at=sa.bindparam("p_now", type_=t.c.finished_at.type),
+        updated_at=sa.bindparam("p_now", type_=t.c.updated_at.type),
+    )
+    .returning(*t.c)
+)
 _ACTIVE = (TaskStatus.PENDING, TaskStatus.EXECUTING, TaskStatus.PAUSED)
 
 
@@ -54,20 +107,13 @@ async def create_task(
         "finished_at": None,
         "updated_at": now,
     }
-    await conn.execute(sa.insert(t).values(values))
+    await conn.execute(_INSERT, values)
     return TaskRecord.from_row(values)
 
 
 async def get_task(conn: Connection, *, organization_id: str, task_id: str) -> TaskRecord:
-    row = (
-        (
-            await conn.execute(
-                sa.select(t).where(t.c.id == task_id, t.c.organization_id == organization_id)
-            )
-        )
-        .mappings()
-        .one_or_none()
-    )
+    params = {"p_task_id": task_id, "p_org": organization_id}
+    row = (await conn.execute(_GET, params)).mappings().one_or_none()
     if row is None:
         raise errors.NotFound(f"task {task_id} not found")
     return TaskRecord.from_row(row)
@@ -75,8 +121,7 @@ async def get_task(conn: Connection, *, organization_id: str, task_id: str) -> T
 
 async def owner_of(conn: Connection, *, task_id: str) -> str | None:
     """The organization that owns this task id, if any (ids are global)."""
-    found = await conn.execute(sa.select(t.c.organization_id).where(t.c.id == task_id))
-    return found.scalar()
+    return (await conn.execute(_OWNER, {"p_task_id": task_id})).scalar()
 
 
 async def start_turn(
@@ -170,28 +215,8 @@ async def claim_tasks(
     skip_locked: bool,
 ) -> list[TaskRecord]:
     """Lease up to `limit` pending tasks, oldest first, to this worker."""
-    pick = (
-        sa.select(t.c.id)
-        .where(t.c.status == TaskStatus.PENDING)
-        .order_by(t.c.created_at)
-        .limit(limit)
-    )
-    if skip_locked:  # PostgreSQL; SQLite serialises writers instead
-        pick = pick.with_for_update(skip_locked=True)
-    claim = (
-        sa.update(t)
-        .where(t.c.id.in_(pick.scalar_subquery()), t.c.status == TaskStatus.PENDING)
-        .values(
-            status=TaskStatus.EXECUTING,
-            lease_owner=worker_id,
-            lease_expires_at=now + lease_for,
-            attempt=t.c.attempt + 1,
-            started_at=sa.func.coalesce(t.c.started_at, now),
-            updated_at=now,
-        )
-        .returning(*t.c)
-    )
-    rows = (await conn.execute(claim)).mappings().all()
+    params = {"p_limit": limit, "p_worker": worker_id, "p_expires": now + lease_for, "p_now": now}
+    rows = (await conn.execute(_CLAIM[skip_locked], params)).mappings().all()
     return sorted((TaskRecord.from_row(r) for r in rows), key=lambda r: r.created_at)
 
 
@@ -282,27 +307,16 @@ async def finish_task(
     now: datetime,
 ) -> TaskRecord:
     """Record the attempt's outcome (fenced) and return the finished task."""
-    row = (
-        (
-            await conn.execute(
-                sa.update(t)
-                .where(*_owned(task_id, attempt))
-                .values(
-                    status=status,
-                    result=result,
-                    status_reason=reason,
-                    status_message=message,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    finished_at=now,
-                    updated_at=now,
-                )
-                .returning(*t.c)
-            )
-        )
-        .mappings()
-        .first()
-    )
+    params = {
+        "p_task_id": task_id,
+        "p_attempt": attempt,
+        "p_status": status,
+        "p_result": result,
+        "p_reason": reason,
+        "p_message": message,
+        "p_now": now,
+    }
+    row = (await conn.execute(_FINISH, params)).mappings().first()
     if row is None:
         raise errors.LeaseLost(task_id, attempt)
     return TaskRecord.from_row(row)

@@ -11,7 +11,28 @@ from taskloom.store.database import Connection
 from taskloom.store.records import TurnRecord
 from taskloom.store.tables import task_turns
 
-QUEUED = "queued"  # sent while an earlier turn still ran; it starts when that one ends
+_INSERT = sa.insert(task_turns)
+_CLOSE = (
+    sa.update(task_turns)
+    .where(
+        task_turns.c.task_id == sa.bindparam("p_task_id"),
+        task_turns.c.turn == sa.bindparam("p_turn"),
+    )
+    .values(
+        status=sa.bindparam("p_status"),
+        result=sa.bindparam("p_result"),
+        status_reason=sa.bindparam("p_reason"),
+        started_at=sa.bindparam("p_started", type_=task_turns.c.started_at.type),
+        finished_at=sa.bindparam("p_finished", type_=task_turns.c.finished_at.type),
+    )
+)
+QUEUED = "queued"
+_NEXT_QUEUED = (
+    sa.select(task_turns)
+    .where(task_turns.c.task_id == sa.bindparam("p_task_id"), task_turns.c.status == QUEUED)
+    .order_by(task_turns.c.turn)
+    .limit(1)
+)  # sent while an earlier turn still ran; it starts when that one ends
 
 
 async def add_turn(
@@ -25,18 +46,19 @@ async def add_turn(
     now: datetime,
 ) -> None:
     await conn.execute(
-        sa.insert(task_turns).values(
-            task_id=task_id,
-            turn=turn,
-            status=status,
-            input=input,
-            request=request,
-            result=None,
-            status_reason=None,
-            created_at=now,
-            started_at=None,
-            finished_at=None,
-        )
+        _INSERT,
+        {
+            "task_id": task_id,
+            "turn": turn,
+            "status": status,
+            "input": input,
+            "request": request,
+            "result": None,
+            "status_reason": None,
+            "created_at": now,
+            "started_at": None,
+            "finished_at": None,
+        },
     )
 
 
@@ -51,17 +73,16 @@ async def close_turn(
     started_at: datetime | None,
     finished_at: datetime,
 ) -> None:
-    await conn.execute(
-        sa.update(task_turns)
-        .where(task_turns.c.task_id == task_id, task_turns.c.turn == turn)
-        .values(
-            status=status,
-            result=result,
-            status_reason=reason,
-            started_at=started_at,
-            finished_at=finished_at,
-        )
-    )
+    params = {
+        "p_task_id": task_id,
+        "p_turn": turn,
+        "p_status": status,
+        "p_result": result,
+        "p_reason": reason,
+        "p_started": started_at,
+        "p_finished": finished_at,
+    }
+    await conn.execute(_CLOSE, params)
 
 
 async def list_turns(conn: Connection, *, task_id: str) -> list[TurnRecord]:
@@ -72,18 +93,7 @@ async def list_turns(conn: Connection, *, task_id: str) -> list[TurnRecord]:
 
 
 async def next_queued_turn(conn: Connection, *, task_id: str) -> TurnRecord | None:
-    row = (
-        (
-            await conn.execute(
-                sa.select(task_turns)
-                .where(task_turns.c.task_id == task_id, task_turns.c.status == QUEUED)
-                .order_by(task_turns.c.turn)
-                .limit(1)
-            )
-        )
-        .mappings()
-        .first()
-    )
+    row = (await conn.execute(_NEXT_QUEUED, {"p_task_id": task_id})).mappings().first()
     return None if row is None else TurnRecord.from_row(row)
 
 

@@ -14,6 +14,9 @@ from taskloom.store.tables import workflow_versions, workflows
 
 w = workflows
 v = workflow_versions
+_GET = sa.select(w).where(
+    w.c.id == sa.bindparam("p_id"), w.c.organization_id == sa.bindparam("p_org")
+)
 
 
 async def create_workflow(
@@ -43,15 +46,8 @@ async def create_workflow(
 async def get_workflow(
     conn: Connection, *, organization_id: str, workflow_id: str
 ) -> WorkflowRecord:
-    row = (
-        (
-            await conn.execute(
-                sa.select(w).where(w.c.id == workflow_id, w.c.organization_id == organization_id)
-            )
-        )
-        .mappings()
-        .one_or_none()
-    )
+    params = {"p_id": workflow_id, "p_org": organization_id}
+    row = (await conn.execute(_GET, params)).mappings().one_or_none()
     if row is None:
         raise errors.NotFound(f"workflow {workflow_id} not found")
     return WorkflowRecord.from_row(row)

@@ -31,6 +31,7 @@ def validate_spec(spec: WorkflowSpec, *, max_nodes: int) -> None:
         for target in node.next_node_ids:
             if target not in top:
                 raise InvalidRequest(f"node {node.id!r} points at unknown node {target!r}")
+    for node in everything:  # a pointer, even inside a parallel branch, jumps to a top node
         if node.type == "node_pointer":
             source = str(node.definition.get("source_node_id"))
             if source not in top:
