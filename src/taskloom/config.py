@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     max_attempts: int = 3
     node_timeout_s: float = 60.0
     max_node_runs: int = 1000
+    shutdown_grace_s: float = 10.0
 
     sandbox_mode: Literal["auto", "bwrap", "subprocess"] = "auto"
     sandbox_pool_size: int = 4
@@ -89,6 +90,7 @@ class Settings(BaseSettings):
             max_attempts=self.max_attempts,
             node_timeout_s=self.node_timeout_s,
             max_node_runs=self.max_node_runs,
+            shutdown_grace_s=self.shutdown_grace_s,
         )
 
     def sandbox(self) -> SandboxConfig:

@@ -5,6 +5,7 @@
     ├── NotFound                 no such resource in the caller's organization
     ├── InvalidRequest           well-formed JSON that breaks a rule (graph, version, limits)
     ├── Conflict                 the request contradicts the stored state
+    │   └── AlreadyExists        a write collided with a row another request just stored
     ├── LeaseLost                a worker wrote after losing its task to a newer attempt
     ├── NodeFailed               a node failed in a way a retry would repeat (task -> error)
     │   ├── CodeError            user code raised, returned junk or broke a sandbox limit
@@ -38,6 +39,10 @@ class Conflict(TaskloomError):
     """The request contradicts the stored state (e.g. a turn while one is running)."""
 
 
+class AlreadyExists(Conflict):
+    """A write collided with a unique row (a racing request stored it first)."""
+
+
 class LeaseLost(TaskloomError):
     """A worker tried to write to a task it no longer owns."""
 
@@ -66,10 +71,11 @@ class NodeTimeout(NodeFailed):
 class StopRequested(TaskloomError):
     """A stop strategy matched: the run ends as `stopped` with this output."""
 
-    def __init__(self, reason: str, output: object) -> None:
-        super().__init__(reason)
+    def __init__(self, reason: str, output: object, message: str) -> None:
+        super().__init__(message)
         self.reason = reason
         self.output = output
+        self.message = message
 
 
 class SandboxUnavailable(TaskloomError):

@@ -38,7 +38,7 @@ def parse_last_event_id(value: str | None) -> int:
     """`Last-Event-ID` as a sequence number; absent means from the start."""
     if value is None or value == "":
         return 0
-    if not value.isdigit() or len(value) > 12:
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
         raise errors.InvalidRequest(
             f"Last-Event-ID must be a non-negative integer event sequence, got {value!r}"
         )

@@ -96,6 +96,8 @@ async def queue_turn(
     now: datetime,
 ) -> int:
     """Keep a turn sent while another runs; it starts when the running one ends."""
+    # the task row's lock makes concurrent queuers take turns for the next number
+    await task_store.lock_task(conn, task_id=task_id, now=now)
     turn = await turn_store.last_turn_number(conn, task_id=task_id) + 1
     await turn_store.add_turn(
         conn,

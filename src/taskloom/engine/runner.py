@@ -34,6 +34,19 @@ from taskloom.workflows.output import shape_result
 logger = logging.getLogger(__name__)
 
 
+def _most_final(group: BaseExceptionGroup[Exception]) -> Exception:
+    for kind in (errors.LeaseLost, errors.StopRequested, errors.NodeFailed):
+        matched = group.subgroup(kind)
+        if matched is not None:
+            return _first_leaf(matched)
+    return _first_leaf(group)
+
+
+def _first_leaf(group: BaseExceptionGroup[Exception]) -> Exception:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
 class GraphCache:
     """Deployed versions are immutable, so a parsed graph can be kept for as long as we like."""
 
@@ -91,21 +104,30 @@ class Runner:
                     conn, task_id=task.id, turn=task.turn
                 )
             attempt = _Attempt(self, task, graph, checkpoints)
+            # the invoke may ask for another output format than the workflow's own
+            output_format = task.request.get("output_format") or graph.spec.output_format
             try:
                 output = await attempt.walk(task.input.get("text", ""))
             except errors.NodeFailed as exc:
                 await self._finish(task, TaskStatus.ERROR, None, exc.reason, str(exc))
             except errors.StopRequested as exc:
-                result = shape_result(exc.output, graph.spec.output_format)
-                await self._finish(task, TaskStatus.STOPPED, result, exc.reason, str(exc))
+                result = shape_result(exc.output, output_format)
+                await self._finish(task, TaskStatus.STOPPED, result, exc.reason, exc.message)
             else:
-                result = shape_result(output, graph.spec.output_format)
+                result = shape_result(output, output_format)
                 await self._finish(task, TaskStatus.COMPLETED, result, None, None)
         except errors.LeaseLost:
             # stopped through the API, or requeued after we looked dead: not ours to finish
             logger.info(
                 "lease lost",
                 extra={"event": "lease_lost", "task_id": task.id, "attempt": task.attempt},
+            )
+        except Exception as exc:
+            # a bug, not the workflow's fault: say so now rather than let the lease expire and
+            # the same bug repeat on every attempt
+            logger.exception("runner failed", extra={"event": "runner_failed", "task_id": task.id})
+            await self._finish(
+                task, TaskStatus.FAILED, None, "internal_error", f"{type(exc).__name__}: {exc}"
             )
         finally:
             self._notifier.task_changed(task.id)
@@ -183,7 +205,9 @@ class _Attempt:
         stop = node.stop_strategy
         stop_on = stop.stop_on_condition if stop and stop.enabled else None
         if stop_on is not None and matches(stop_on, result.output, route=result.route):
-            raise errors.StopRequested("stop_condition", result.output)
+            raise errors.StopRequested(
+                "stop_condition", result.output, f"node {node.label!r} met its stop condition"
+            )
         return result
 
     async def _run_once(
@@ -232,7 +256,9 @@ class _Attempt:
         if stop is None or not stop.enabled:
             raise exc
         if stop.stop_on_failure:
-            raise errors.StopRequested("stop_on_failure", data) from exc
+            raise errors.StopRequested(
+                "stop_on_failure", data, f"node {node.label!r} failed: {exc}"
+            ) from exc
         return NodeResult(output=data)  # carry on past the failed node with its input
 
     async def _execute(
@@ -266,14 +292,19 @@ class _Attempt:
         self, children: Sequence[dict[str, Any]], data: JSON, *, step: str
     ) -> list[tuple[str, JSON]]:
         nodes = [OrchestrationNode.model_validate(child) for child in children]
-        async with asyncio.TaskGroup() as group:
-            runs = [
-                group.create_task(
-                    self.run_node(self.graph.resolve(child), data, step=f"{step}.{index}"),
-                    name=f"node:{self.task.id}:{child.id}",
-                )
-                for index, child in enumerate(nodes)
-            ]
+        try:
+            async with asyncio.TaskGroup() as group:
+                runs = [
+                    group.create_task(
+                        self.run_node(self.graph.resolve(child), data, step=f"{step}.{index}"),
+                        name=f"node:{self.task.id}:{child.id}",
+                    )
+                    for index, child in enumerate(nodes)
+                ]
+        except* (errors.LeaseLost, errors.StopRequested, errors.NodeFailed) as failed:
+            # one branch's outcome ends the run (the group cancelled the others); the most
+            # final one wins: a lost lease, then a stop, then a node failure
+            raise _most_final(failed) from None
         return [(child.label, run.result().output) for child, run in zip(nodes, runs, strict=True)]
 
     async def _record(
@@ -298,7 +329,7 @@ class _Attempt:
                 node_name=node.label,
                 node_type=node.type,
                 status=NodeRunStatus.FAILED if failure else NodeRunStatus.COMPLETED,
-                task_attempt=self.task.attempt,
+                task_attempt=self.task.attempt - self.task.attempt_base,  # counted per turn
                 retries=retries,
                 output=output,
                 route=route,

@@ -3,6 +3,7 @@ for an outcome, follow the event log, stop, delete."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -64,6 +65,12 @@ class Accepted:
     task: TaskRecord
     first_seq: int  # the stream of this invoke starts after this event sequence number
     replayed: bool = False  # an idempotent repeat: no new run was started
+    queued_turn: int | None = None  # queued behind a running turn: its stream starts later
+
+    @property
+    def turn(self) -> int:
+        """The turn this invoke asked for."""
+        return self.queued_turn if self.queued_turn is not None else self.task.turn
 
 
 class TaskService:
@@ -79,6 +86,29 @@ class TaskService:
 
     async def invoke(self, call: Invocation) -> Accepted:
         """Accept a run: the task is in the store (and the queue) before this returns."""
+        try:
+            accepted = await self._invoke(call)
+        except errors.AlreadyExists as exc:
+            # two requests raced: the same Idempotency-Key (the loser replays the winner's
+            # task) or the same new task id
+            if call.idempotency_key is None:
+                raise errors.Conflict(f"task id {call.task_id} is already in use") from exc
+            async with self._db.read() as conn:
+                seen = await idempotency.find_key(
+                    conn,
+                    organization_id=call.organization_id,
+                    key=call.idempotency_key,
+                    not_before=utcnow() - IDEMPOTENCY_WINDOW,
+                )
+                if seen is None:
+                    raise
+                accepted = await self._replay(conn, call, *seen)
+        if not accepted.replayed:
+            self._notifier.work_available()
+            self._notifier.task_changed(accepted.task.id)
+        return accepted
+
+    async def _invoke(self, call: Invocation) -> Accepted:
         now = utcnow()
         async with self._db.write() as conn:
             if call.idempotency_key is not None:
@@ -94,7 +124,7 @@ class TaskService:
                 conn, organization_id=call.organization_id, workflow_id=call.workflow_id
             )
             version = _pick_version(workflow.id, workflow.latest_version, call.version)
-            accepted = await self._accept(conn, call, version, workflow.draft)
+            accepted = await self._accept(conn, call, version)
             if call.idempotency_key is not None:
                 await idempotency.remember_key(
                     conn,
@@ -105,8 +135,6 @@ class TaskService:
                     now=now,
                     window=IDEMPOTENCY_WINDOW,
                 )
-        self._notifier.work_available()
-        self._notifier.task_changed(accepted.task.id)
         return accepted
 
     async def _replay(
@@ -121,14 +149,12 @@ class TaskService:
         )
         return Accepted(task=task, first_seq=0, replayed=True)
 
-    async def _accept(
-        self, conn: Connection, call: Invocation, version: int, draft: dict[str, Any]
-    ) -> Accepted:
+    async def _accept(self, conn: Connection, call: Invocation, version: int) -> Accepted:
         now = utcnow()
         if call.task_id is not None:
             owner = await task_store.owner_of(conn, task_id=call.task_id)
             if owner is not None:
-                return await self._next_turn(conn, call, call.task_id, owner, version, draft)
+                return await self._next_turn(conn, call, call.task_id, owner, version)
         task = await lifecycle.accept_task(
             conn,
             now=now,
@@ -149,7 +175,6 @@ class TaskService:
         task_id: str,
         owner: str,
         version: int,
-        draft: dict[str, Any],
     ) -> Accepted:
         """Continue the conversation `task_id` with this invoke's input as its next turn."""
         now = utcnow()
@@ -172,11 +197,14 @@ class TaskService:
         )
         if turn is not None:
             return Accepted(task=turn, first_seq=first_seq)
-        if _busy_policy(call, draft) == "enqueue":
-            await lifecycle.queue_turn(
+        deployed = await workflow_store.get_version(
+            conn, workflow_id=call.workflow_id, version=version
+        )
+        if _busy_policy(call, deployed) == "enqueue":
+            queued = await lifecycle.queue_turn(
                 conn, task_id=current.id, input=call.input, request=call.request, now=now
             )
-            return Accepted(task=current, first_seq=first_seq)
+            return Accepted(task=current, first_seq=first_seq, queued_turn=queued)
         raise errors.Conflict(
             f"task {current.id} is still {current.status.value}: wait for it to finish, or "
             "send the turn with ?busy=enqueue"
@@ -202,27 +230,58 @@ class TaskService:
             return await turn_store.list_turns(conn, task_id=task_id)
 
     async def wait_settled(
-        self, *, organization_id: str, task_id: str, timeout_s: float
+        self, *, organization_id: str, task_id: str, timeout_s: float, turn: int | None = None
     ) -> TaskRecord:
-        """The task once it is terminal or paused, or as it stands when `timeout_s` runs out."""
+        """The task once it is terminal or paused (at `turn` or later, when given), or as it
+        stands when `timeout_s` runs out."""
         deadline = time.monotonic() + timeout_s
         while True:
             with self._notifier.watch(task_id) as watch:
                 task = await self.get(organization_id=organization_id, task_id=task_id)
                 remaining = deadline - time.monotonic()
+                if turn is not None and task.turn > turn:
+                    # a queued turn started in the very transaction that ended ours
+                    return await self._as_of_turn(task, turn)
                 settled = task.status.is_terminal or task.status == TaskStatus.PAUSED
+                if turn is not None and task.turn < turn:
+                    settled = False  # still an earlier turn
                 if settled or remaining <= 0:
                     return task
                 await watch.wait(min(remaining, _RECHECK_S))
 
+    async def _as_of_turn(self, task: TaskRecord, turn: int) -> TaskRecord:
+        """The task as it stood when `turn` ended, from that turn's record."""
+        async with self._db.read() as conn:
+            found = await turn_store.get_turn(conn, task_id=task.id, turn=turn)
+        return dataclasses.replace(
+            task,
+            turn=found.turn,
+            status=TaskStatus(found.status),
+            input=found.input,
+            request=found.request,
+            result=found.result,
+            status_reason=found.status_reason,
+            status_message=None,
+            started_at=found.started_at,
+            finished_at=found.finished_at,
+        )
+
     async def follow(
-        self, *, organization_id: str, task_id: str, after_seq: int
+        self,
+        *,
+        organization_id: str,
+        task_id: str,
+        after_seq: int,
+        turn: int | None = None,
+        from_turn: int | None = None,
     ) -> AsyncIterator[EventRecord]:
         """Events after `after_seq`, as they are written, until the task's turn is over.
 
         It ends once the task is terminal and every event up to its `task_finished` is out
         (written in one transaction with the terminal status); a queued turn that started
-        meanwhile keeps it going.
+        meanwhile keeps it going. The stream of one invoke passes its `turn`: it ends with that
+        turn's `task_finished`. With `from_turn`, events before that turn's `task_created` are
+        skipped (the stream of a queued turn).
         """
         await self.get(organization_id=organization_id, task_id=task_id)  # 404 before streaming
         last = after_seq
@@ -235,7 +294,17 @@ class TaskService:
                     )
                 for event in batch:
                     last = event.seq
+                    if from_turn is not None:
+                        if event.type != lifecycle.TASK_CREATED or event.data["turn"] != from_turn:
+                            continue
+                        from_turn = None
                     yield event
+                    if (
+                        turn is not None
+                        and event.type == lifecycle.TASK_FINISHED
+                        and event.data["turn"] == turn
+                    ):
+                        return
                 if len(batch) == event_store.PAGE:
                     continue  # more is waiting: no need to sleep
                 if task.status.is_terminal and task.event_seq <= last:
@@ -281,8 +350,8 @@ def _pick_version(workflow_id: str, latest: int | None, wanted: int | None) -> i
     return wanted
 
 
-def _busy_policy(call: Invocation, draft: dict[str, Any]) -> BusyPolicy:
+def _busy_policy(call: Invocation, definition: dict[str, Any]) -> BusyPolicy:
     if call.busy_policy is not None:
         return call.busy_policy
-    strategies = draft.get("task_level_strategies") or {}
+    strategies = definition.get("task_level_strategies") or {}
     return "enqueue" if strategies.get("busy_policy") == "enqueue" else "reject"

@@ -46,6 +46,7 @@ class Worker:
         self._lease = timedelta(seconds=config.lease_s)
         self._running: dict[str, tuple[asyncio.Task[None], int]] = {}
         self._stopping = asyncio.Event()
+        self._closed = asyncio.Event()
         self._slot_freed = asyncio.Event()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -66,9 +67,12 @@ class Worker:
             try:
                 await self._claim_loop()
             finally:
-                await self._drain()
-                for task in side:
-                    task.cancel()
+                try:
+                    await self._drain()  # heartbeats go on meanwhile: the leases stay ours
+                finally:
+                    self._closed.set()
+                    for task in side:
+                        task.cancel()
         logger.info("worker stopped", extra={"event": "worker_stopped", "worker_id": self.id})
 
     def stop(self) -> None:
@@ -156,13 +160,19 @@ class Worker:
 
     async def release_leases(self) -> None:
         """Hand unfinished tasks back to the queue at once instead of waiting for the sweeper."""
+        now = utcnow()
         async with self._db.write() as conn:
-            released = await task_store.release_leases(conn, worker_id=self.id, now=utcnow())
+            released = await task_store.release_leases(conn, worker_id=self.id, now=now)
+            for task in released:
+                await lifecycle.publish_task(conn, task, lifecycle.TASK_UPDATED, now=now)
         if released:
             logger.info(
                 "leases released",
-                extra={"event": "leases_released", "worker_id": self.id, "count": released},
+                extra={"event": "leases_released", "worker_id": self.id, "count": len(released)},
             )
+            for task in released:
+                self._notifier.task_changed(task.id)
+            self._notifier.work_available()
 
     # -- side loops ------------------------------------------------------------------------
 
@@ -170,8 +180,8 @@ class Worker:
         while True:
             with contextlib.suppress(asyncio.TimeoutError):
                 async with asyncio.timeout(interval_s):
-                    await self._stopping.wait()
-            if self._stopping.is_set():
+                    await self._closed.wait()
+            if self._closed.is_set():
                 return
             try:
                 await step()
@@ -186,19 +196,36 @@ class Worker:
         before = dict(self._running)
         async with self._db.write() as conn:
             owned = await task_store.renew_leases(
-                conn, worker_id=self.id, now=utcnow(), lease_for=self._lease
+                conn,
+                worker_id=self.id,
+                task_ids=list(before),
+                now=utcnow(),
+                lease_for=self._lease,
             )
         for task_id, (task, attempt) in before.items():
             if owned.get(task_id) != attempt:  # stopped, or requeued to another worker
                 task.cancel()
 
     async def sweep_once(self) -> None:
+        """Requeue the tasks of workers that stopped heartbeating; fail those out of
+        attempts (`worker_lost`), which ends their turn like any other outcome."""
+        now = utcnow()
+        started: list[TaskRecord] = []
         async with self._db.write() as conn:
-            requeued, failed = await task_store.sweep_expired_leases(conn, now=utcnow())
-        if requeued or failed:
-            logger.warning(
-                "expired leases swept",
-                extra={"event": "leases_swept", "requeued": requeued, "failed": failed},
-            )
-            if requeued:
-                self._notifier.work_available()
+            requeued, failed = await task_store.sweep_expired_leases(conn, now=now)
+            for task in requeued:
+                await lifecycle.publish_task(conn, task, lifecycle.TASK_UPDATED, now=now)
+            for task in failed:
+                next_turn = await lifecycle.finished(conn, task, now=now)
+                if next_turn is not None:
+                    started.append(next_turn)
+        if not (requeued or failed):
+            return
+        logger.warning(
+            "expired leases swept",
+            extra={"event": "leases_swept", "requeued": len(requeued), "failed": len(failed)},
+        )
+        for task in [*requeued, *failed]:
+            self._notifier.task_changed(task.id)
+        if requeued or started:
+            self._notifier.work_available()

@@ -124,6 +124,14 @@ class Database:
     async def write(self) -> AsyncIterator[Connection]:
         """A write transaction: committed on exit (the caller resumes only once it is
         durable), rolled back on error."""
+        try:
+            async with self._transaction() as conn:
+                yield conn
+        except sa.exc.IntegrityError as exc:
+            raise errors.AlreadyExists(f"conflicting write: {exc.orig}") from exc
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Connection]:
         if not self.is_sqlite:
             async with self._pg.begin() as pg_conn:
                 yield _AsyncConnection(pg_conn)

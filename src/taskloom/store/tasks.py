@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,7 @@ _GET = sa.select(t).where(
 )
 
 
-def _claim(*, skip_locked: bool) -> sa.Update:
+def _pick(*, skip_locked: bool) -> sa.Select[tuple[str]]:
     pick = (
         sa.select(t.c.id)
         .where(t.c.status == TaskStatus.PENDING)
@@ -28,24 +29,28 @@ def _claim(*, skip_locked: bool) -> sa.Update:
     )
     if skip_locked:  # PostgreSQL; SQLite serialises writers instead
         pick = pick.with_for_update(skip_locked=True)
-    return (
-        sa.update(t)
-        .where(t.c.id.in_(pick.scalar_subquery()), t.c.status == TaskStatus.PENDING)
-        .values(
-            status=TaskStatus.EXECUTING,
-            lease_owner=sa.bindparam("p_worker"),
-            lease_expires_at=sa.bindparam("p_expires", type_=t.c.lease_expires_at.type),
-            attempt=t.c.attempt + 1,
-            started_at=sa.func.coalesce(
-                t.c.started_at, sa.bindparam("p_now", type_=t.c.started_at.type)
-            ),
-            updated_at=sa.bindparam("p_now", type_=t.c.updated_at.type),
-        )
-        .returning(*t.c)
+    return pick
+
+
+# Two statements, not `UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)`:
+# PostgreSQL may plan that as a semi-join that re-runs the subquery per row and so claims
+# every pending task, whatever the limit.
+_PICK = {skip: _pick(skip_locked=skip) for skip in (False, True)}
+_CLAIM = (
+    sa.update(t)
+    .where(t.c.id.in_(sa.bindparam("p_ids", expanding=True)), t.c.status == TaskStatus.PENDING)
+    .values(
+        status=TaskStatus.EXECUTING,
+        lease_owner=sa.bindparam("p_worker"),
+        lease_expires_at=sa.bindparam("p_expires", type_=t.c.lease_expires_at.type),
+        attempt=t.c.attempt + 1,
+        started_at=sa.func.coalesce(
+            t.c.started_at, sa.bindparam("p_now", type_=t.c.started_at.type)
+        ),
+        updated_at=sa.bindparam("p_now", type_=t.c.updated_at.type),
     )
-
-
-_CLAIM = {skip: _claim(skip_locked=skip) for skip in (False, True)}
+    .returning(*t.c)
+)
 _OWNER = sa.select(t.c.organization_id).where(t.c.id == sa.bindparam("p_task_id"))
 _FINISH = (
     sa.update(t)
@@ -122,6 +127,11 @@ async def get_task(conn: Connection, *, organization_id: str, task_id: str) -> T
 async def owner_of(conn: Connection, *, task_id: str) -> str | None:
     """The organization that owns this task id, if any (ids are global)."""
     return (await conn.execute(_OWNER, {"p_task_id": task_id})).scalar()
+
+
+async def lock_task(conn: Connection, *, task_id: str, now: datetime) -> None:
+    """Take the task row's write lock until the end of the transaction."""
+    await conn.execute(sa.update(t).where(t.c.id == task_id).values(updated_at=now))
 
 
 async def start_turn(
@@ -215,18 +225,33 @@ async def claim_tasks(
     skip_locked: bool,
 ) -> list[TaskRecord]:
     """Lease up to `limit` pending tasks, oldest first, to this worker."""
-    params = {"p_limit": limit, "p_worker": worker_id, "p_expires": now + lease_for, "p_now": now}
-    rows = (await conn.execute(_CLAIM[skip_locked], params)).mappings().all()
+    ids = list((await conn.execute(_PICK[skip_locked], {"p_limit": limit})).scalars())
+    if not ids:
+        return []
+    params = {"p_ids": ids, "p_worker": worker_id, "p_expires": now + lease_for, "p_now": now}
+    rows = (await conn.execute(_CLAIM, params)).mappings().all()
     return sorted((TaskRecord.from_row(r) for r in rows), key=lambda r: r.created_at)
 
 
 async def renew_leases(
-    conn: Connection, *, worker_id: str, now: datetime, lease_for: timedelta
+    conn: Connection,
+    *,
+    worker_id: str,
+    task_ids: Sequence[str],
+    now: datetime,
+    lease_for: timedelta,
 ) -> dict[str, int]:
-    """Extend every lease this worker holds; returns task id -> attempt it still owns."""
+    """Extend the leases of the tasks this worker still runs; returns task id -> attempt it
+    still owns. A lease it holds on a task it no longer runs is left to expire."""
+    if not task_ids:
+        return {}
     rows = await conn.execute(
         sa.update(t)
-        .where(t.c.lease_owner == worker_id, t.c.status == TaskStatus.EXECUTING)
+        .where(
+            t.c.lease_owner == worker_id,
+            t.c.status == TaskStatus.EXECUTING,
+            t.c.id.in_(task_ids),
+        )
         .values(lease_expires_at=now + lease_for)
         .returning(t.c.id, t.c.attempt)
     )
@@ -270,14 +295,15 @@ async def sweep_expired_leases(
     return [TaskRecord.from_row(r) for r in requeued.mappings()], failed_tasks
 
 
-async def release_leases(conn: Connection, *, worker_id: str, now: datetime) -> int:
+async def release_leases(conn: Connection, *, worker_id: str, now: datetime) -> list[TaskRecord]:
     """Put this worker's executing tasks back in the queue (graceful shutdown)."""
     released = await conn.execute(
         sa.update(t)
         .where(t.c.lease_owner == worker_id, t.c.status == TaskStatus.EXECUTING)
         .values(status=TaskStatus.PENDING, lease_owner=None, lease_expires_at=None, updated_at=now)
+        .returning(*t.c)
     )
-    return released.rowcount
+    return [TaskRecord.from_row(r) for r in released.mappings()]
 
 
 def _owned(task_id: str, attempt: int) -> tuple[sa.ColumnElement[bool], ...]:

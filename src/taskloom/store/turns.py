@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from taskloom import errors
 from taskloom.store.database import Connection
 from taskloom.store.records import TurnRecord
 from taskloom.store.tables import task_turns
@@ -114,3 +115,20 @@ async def drop_queued(conn: Connection, *, task_id: str) -> None:
     await conn.execute(
         sa.delete(task_turns).where(task_turns.c.task_id == task_id, task_turns.c.status == QUEUED)
     )
+
+
+async def get_turn(conn: Connection, *, task_id: str, turn: int) -> TurnRecord:
+    row = (
+        (
+            await conn.execute(
+                sa.select(task_turns).where(
+                    task_turns.c.task_id == task_id, task_turns.c.turn == turn
+                )
+            )
+        )
+        .mappings()
+        .one_or_none()
+    )
+    if row is None:
+        raise errors.NotFound(f"task {task_id} has no turn {turn}")
+    return TurnRecord.from_row(row)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -46,14 +47,16 @@ def as_text(value: Any) -> str:
 def _as_number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
+    number: float | None = None
     if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
+        number = float(value)
+    elif isinstance(value, str):
         try:
-            return float(value.strip())
+            number = float(value.strip())
         except ValueError:
             return None
-    return None
+    # "nan" and "inf" are words here, not numbers: they compare as text
+    return number if number is not None and math.isfinite(number) else None
 
 
 def _equal(left: Any, right: Any) -> bool:

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 ConditionType = Literal[
     "regex", "contains", "else", "equal", "not_equal", "gt", "lt", "gte", "lte", "not_empty"
 ]
 OutputFormat = Literal["text", "markdown", "json", "voice"]
+
+
+def _printable(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_printable)]
 
 
 class _Model(BaseModel):
@@ -44,9 +53,9 @@ class StopStrategy(_Model):
 
 class OrchestrationNode(_Model):
     type: str
-    id: str = Field(min_length=1, max_length=64)
+    id: Name = Field(min_length=1, max_length=64)
     next_node_ids: list[str] = Field(default_factory=list)
-    name: str = ""
+    name: Name = ""
     description: str | None = None
     condition: Condition | None = None
     retry_strategy: RetryStrategy | None = None
@@ -64,7 +73,7 @@ class OrchestrationNode(_Model):
 class WorkflowSpec(_Model):
     """The editable part of a workflow: what a draft holds and a version freezes."""
 
-    name: str = Field(min_length=1, max_length=255)
+    name: Name = Field(min_length=1, max_length=255)
     description: str | None = None
     orchestration_nodes: list[OrchestrationNode] = Field(default_factory=list)
     output_format: OutputFormat = "text"
@@ -77,7 +86,7 @@ class WorkflowSpec(_Model):
 class WorkflowPatch(_Model):
     """PATCH body: every field optional, at least one given."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=255)
+    name: Name | None = Field(default=None, min_length=1, max_length=255)
     description: str | None = None
     orchestration_nodes: list[OrchestrationNode] | None = None
     output_format: OutputFormat | None = None

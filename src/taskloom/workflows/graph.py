@@ -67,5 +67,6 @@ def walk_ids(nodes: Iterable[OrchestrationNode]) -> Iterable[OrchestrationNode]:
     for node in nodes:
         yield node
         if node.type == "parallel":
-            children = node.definition.get("nodes", [])
-            yield from walk_ids(OrchestrationNode.model_validate(c) for c in children)
+            children = node.definition.get("nodes")
+            if isinstance(children, list):  # anything else fails the parallel node's config
+                yield from walk_ids(OrchestrationNode.model_validate(c) for c in children)

@@ -15,7 +15,10 @@ from taskloom.workflows.graph import walk_ids
 
 def validate_spec(spec: WorkflowSpec, *, max_nodes: int) -> None:
     nodes = spec.orchestration_nodes
-    everything = list(walk_ids(nodes))
+    try:
+        everything = list(walk_ids(nodes))
+    except ValidationError as exc:
+        raise InvalidRequest(f"a parallel branch is not a valid node: {_problems(exc)}") from exc
     if len(everything) > max_nodes:
         raise InvalidRequest(
             f"a workflow may have at most {max_nodes} nodes, got {len(everything)}"
@@ -68,6 +71,12 @@ def _check_node(node: OrchestrationNode) -> None:
             raise InvalidRequest(f"parallel node {node.id!r} has branches with the same name")
         if any(child.next_node_ids for child in children):
             raise InvalidRequest(f"parallel node {node.id!r}: branches cannot have next_node_ids")
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'definition'}: {e['msg']}" for e in exc.errors()
+    )
 
 
 def _conditions(node: OrchestrationNode) -> Iterable[Condition]:

@@ -6,7 +6,9 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import ValidationError
 
 from taskloom import errors
 from taskloom.api import sse
@@ -91,7 +93,12 @@ async def update_workflow(
         current = await workflow_store.get_workflow(
             conn, organization_id=caller.organization_id, workflow_id=workflow_id
         )
-        spec = WorkflowSpec.model_validate({**current.draft, **changes})
+        try:
+            spec = WorkflowSpec.model_validate({**current.draft, **changes})
+        except ValidationError as exc:  # e.g. an explicit null for a field that needs a value
+            raise RequestValidationError(
+                [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+            ) from exc
         workflow = await workflow_store.update_draft(
             conn,
             organization_id=caller.organization_id,
@@ -212,8 +219,9 @@ async def invoke_sync(
         organization_id=caller.organization_id,
         task_id=accepted.task.id,
         timeout_s=state.api.sync_wait_s,
+        turn=accepted.turn,
     )
-    if not task.status.is_terminal:
+    if not task.status.is_terminal or task.turn < accepted.turn:
         # past the wait budget: answer with the running task rather than hang the connection
         return JSONResponse(task_json(task), status_code=202)
     return task_json(task)
@@ -234,5 +242,7 @@ async def invoke_stream(
         organization_id=caller.organization_id,
         task_id=accepted.task.id,
         after_seq=accepted.first_seq,
+        turn=accepted.turn,
+        from_turn=accepted.queued_turn,
     )
     return sse.stream(events, caller.organization_id)
