@@ -1,0 +1,98 @@
+"""The benchmark graphs W1 and W3 (BENCHMARKS.md), how to deploy them, and their checks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+W3_BRANCHES = 20
+
+
+def _code(node_id: str, code: str, next_ids: list[str]) -> dict[str, Any]:
+    return {
+        "id": node_id,
+        "type": "code",
+        "name": node_id,
+        "definition": {"code": code},
+        "next_node_ids": next_ids,
+    }
+
+
+def w1_definition() -> dict[str, Any]:
+    """Three code nodes in a chain: upper-case; append " world"; count the characters."""
+    return {
+        "name": "bench-w1",
+        "output_format": "json",
+        "orchestration_nodes": [
+            _code("upper", "def main(input):\n    return input.upper()", ["world"]),
+            _code("world", "def main(input):\n    return input + ' world'", ["count"]),
+            _code(
+                "count",
+                "def main(input):\n    return {'text': input, 'chars': len(input)}",
+                [],
+            ),
+        ],
+    }
+
+
+def w3_definition() -> dict[str, Any]:
+    """A code node, a parallel node of 20 code branches (branch i: len(text) + i), a join."""
+    branches = [
+        _code(f"b{i}", f"def main(input):\n    return len(input) + {i}", [])
+        for i in range(W3_BRANCHES)
+    ]
+    return {
+        "name": "bench-w3",
+        "output_format": "json",
+        "orchestration_nodes": [
+            _code("start", "def main(input):\n    return input", ["fan"]),
+            {
+                "id": "fan",
+                "type": "parallel",
+                "name": "fan",
+                "definition": {"nodes": branches},
+                "next_node_ids": ["join"],
+            },
+            _code("join", "def main(input):\n    return {'sum': sum(input.values())}", []),
+        ],
+    }
+
+
+async def deploy(client: httpx.AsyncClient, definition: dict[str, Any]) -> str:
+    """Create the workflow and deploy version 1; returns its id. Raises on any failure."""
+    created = await client.post("/v1/workflows", json=definition)
+    created.raise_for_status()
+    workflow_id: str = created.json()["id"]
+    deployed = await client.put(f"/v1/workflows/{workflow_id}")
+    deployed.raise_for_status()
+    return workflow_id
+
+
+def _result(task: dict[str, Any]) -> Any:
+    result = task.get("result")
+    return json.loads(result) if isinstance(result, str) else None
+
+
+def w1_ok(text: str, task: dict[str, Any]) -> bool:
+    """W1's result is {"text": TEXT.upper() + " world", "chars": len(text) + 6}."""
+    try:
+        result = _result(task)
+    except ValueError:
+        return False
+    return (
+        isinstance(result, dict)
+        and result.get("chars") == len(text) + 6
+        and result.get("text") == text.upper() + " world"
+    )
+
+
+def w3_ok(text: str, task: dict[str, Any]) -> bool:
+    """W3's result is {"sum": 20 * len(text) + 190}."""
+    try:
+        result = _result(task)
+    except ValueError:
+        return False
+    expected = W3_BRANCHES * len(text) + sum(range(W3_BRANCHES))
+    return isinstance(result, dict) and result.get("sum") == expected

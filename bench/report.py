@@ -1,0 +1,225 @@
+"""Turning runs into figures: the table printed and written to latest.md, and the JSON files.
+
+Every figure is the median over the runs with its min-max spread; targets (from the issue)
+are marked with a check or a cross against the median.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stats import Spread
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    key: str
+    label: str
+    # target per backend: (comparison, threshold); "<=" or ">="
+    targets: Mapping[str, tuple[str, float]] = field(default_factory=dict)
+
+
+def _both(op: str, value: float) -> dict[str, tuple[str, float]]:
+    return {"sqlite": (op, value), "postgres": (op, value)}
+
+
+FIGURES = [
+    Row("w1a.p50_ms", "w1a invoke→terminal p50 (ms)", _both("<=", 5)),
+    Row("w1a.p95_ms", "w1a invoke→terminal p95 (ms)"),
+    Row("w1a.p99_ms", "w1a invoke→terminal p99 (ms)", _both("<=", 20)),
+    Row("w1a.invoke_p50_ms", "w1a invoke call alone p50 (ms)"),
+    Row("w1b.invoke_rps", "w1b invokes/s accepted"),
+    Row(
+        "w1b.tasks_per_s",
+        "w1b tasks/s completed",
+        {"sqlite": (">=", 1000), "postgres": (">=", 400)},
+    ),
+    Row("w1b.server_tasks_per_s", "w1b tasks/s by server clock (created→finished)"),
+    Row("mem.after_w1b_mib", "server peak RSS after w1b (MiB)", _both("<=", 120)),
+    Row("mem.end_mib", "server peak RSS at end (MiB)"),
+    Row("mem.sandbox_rss_end_mib", "sandbox interpreters RSS at end (MiB)"),
+    Row("w1c.rps", "w1c sync invokes/s"),
+    Row("w1c.p50_ms", "w1c p50 (ms)"),
+    Row("w1c.p99_ms", "w1c p99 (ms)"),
+    Row("w1d.rps", "w1d GET task req/s", _both(">=", 3000)),
+    Row("w1d.p50_ms", "w1d p50 (ms)"),
+    Row("w1d.p99_ms", "w1d p99 (ms)"),
+    Row("w1d_raw.rps", "w1d GET task req/s, raw client (driver-ceiling check)", _both(">=", 3000)),
+    Row("w1d_raw.p50_ms", "w1d p50 (ms), raw client"),
+    Row("w3.tasks_per_s", "w3 tasks/s", {"sqlite": (">=", 300)}),
+    Row("w3.p50_ms", "w3 p50 (ms)"),
+    Row("w3.p99_ms", "w3 p99 (ms)"),
+]
+
+BASELINES = [
+    Row("health.rps", "baseline: GET /health req/s (32 clients)"),
+    Row("health.p50_ms", "baseline: GET /health p50 (ms)"),
+    Row("health_raw.rps", "baseline: GET /health req/s, raw client"),
+    Row("baseline.sqlite_loop_tps", "baseline: bare SQLite loop, 5 commits/task (tasks/s)"),
+    Row("baseline.pg_loop_tps", "baseline: bare asyncpg loop, 5 commits/task (tasks/s)"),
+    Row("ratio.w1d_vs_health", "w1d req/s ÷ /health req/s"),
+    Row("ratio.w1d_raw_vs_health_raw", "w1d req/s ÷ /health req/s, raw client"),
+    Row("ratio.w1c_vs_health", "w1c req/s ÷ /health req/s"),
+    Row("ratio.w1b_vs_loop", "w1b tasks/s ÷ bare store loop"),
+    Row("ratio.w1c_vs_loop", "w1c req/s ÷ bare store loop"),
+    Row("ratio.w3_vs_loop", "w3 tasks/s ÷ bare store loop"),
+]
+
+WORKLOADS = ["health", "health_raw", "w1a", "w1b", "w1c", "w1d", "w1d_raw", "w3"]
+CPU_COLUMNS = [
+    ("cpu_server_pct", "server CPU"),
+    ("cpu_sandbox_pct", "sandboxes CPU"),
+    ("cpu_driver_pct", "driver CPU"),
+    ("wait_server_pct", "server waiting for core 0"),
+    ("wait_driver_pct", "driver waiting for core 1"),
+    ("http_requests", "HTTP requests"),
+    ("server_ms_per_request", "server CPU ms / request"),
+    ("cpu_ms_per_task", "server+sandbox CPU ms / task"),
+]
+
+
+def fmt(value: float) -> str:
+    if math.isnan(value):
+        return "—"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def _meets(op: str, threshold: float, value: float) -> bool:
+    return value <= threshold if op == "<=" else value >= threshold
+
+
+def _cell(spread: Spread | None, target: tuple[str, float] | None) -> str:
+    if spread is None or spread.runs == 0:
+        return "—"
+    text = fmt(spread.median)
+    if spread.runs > 1:
+        text += f" ({fmt(spread.low)}-{fmt(spread.high)})"
+    if target is not None:
+        text += " ✓" if _meets(*target, spread.median) else " ✗"
+    return text
+
+
+def _target_text(row: Row, backends: Sequence[str]) -> str:
+    shown = {b: row.targets[b] for b in backends if b in row.targets}
+    if not shown:
+        return ""
+    values = {f"{op} {threshold:,g}" for op, threshold in shown.values()}
+    if len(values) == 1 and len(shown) == len(backends):
+        return values.pop()
+    return ", ".join(f"{op} {threshold:,g} ({b})" for b, (op, threshold) in shown.items())
+
+
+def table(
+    rows: Sequence[Row], summaries: Mapping[str, Mapping[str, Spread]], *, targets: bool = True
+) -> list[str]:
+    """A markdown table: one column per backend, median (min-max) and a check mark."""
+    backends = list(summaries)
+    header = ["figure", *backends] + (["target"] if targets else [])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        if all(summaries[b].get(row.key) is None for b in backends):
+            continue
+        cells = [row.label]
+        cells += [_cell(summaries[b].get(row.key), row.targets.get(b)) for b in backends]
+        if targets:
+            cells.append(_target_text(row, backends))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def cpu_table(backend: str, summary: Mapping[str, Spread]) -> list[str]:
+    """Per workload (rows): where the CPU went, medians over the runs, % of one core."""
+    header = [f"{backend} workload", *(label for _, label in CPU_COLUMNS)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name in WORKLOADS:
+        cells = [summary.get(f"{name}.{key}") for key, _ in CPU_COLUMNS]
+        if all(cell is None for cell in cells):
+            continue
+        shown = [fmt(cell.median) if cell is not None else "—" for cell in cells]
+        lines.append("| " + " | ".join([name, *shown]) + " |")
+    return lines
+
+
+def problems_section(problems: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Loud when anything failed: non-completed tasks, HTTP errors, bad results, crashes."""
+    lines: list[str] = []
+    for backend, detail in problems.items():
+        if detail["total"] == 0:
+            lines.append(
+                f"- {backend}: no errors; {detail['checked']} sampled results checked, all right."
+            )
+            continue
+        lines.append(f"- **!!! {backend}: {detail['total']} PROBLEMS — figures are suspect !!!**")
+        lines += [f"  - {item}" for item in detail["items"]]
+    return lines
+
+
+def markdown(
+    meta: Mapping[str, Any],
+    summaries: Mapping[str, Mapping[str, Spread]],
+    problems: Mapping[str, Mapping[str, Any]],
+) -> str:
+    lines = [
+        "# taskloom benchmark — latest results",
+        "",
+        f"- when: {meta['started_utc']} (UTC); commit `{meta['commit']}`"
+        + (" (src/ had uncommitted changes)" if meta.get("dirty") else ""),
+        f"- command: `{meta['command']}`",
+        f"- machine: {meta['machine']}; load average at start {meta['load_start']}, "
+        f"at end {meta.get('load_end', '?')}",
+        f"- driver: {meta['driver_loop']} event loop, {meta['driver_http']}",
+        f"- server pinned to core 0, driver to core 1; median of {meta['runs_requested']} run(s) "
+        "(min-max) across runs; ✓/✗ = median against the target from the issue.",
+        "",
+        "## Errors",
+        "",
+        *problems_section(problems),
+        "",
+        "Server log tails and per-run details are in the JSON files next to this one.",
+        "",
+        "## Figures",
+        "",
+        *table(FIGURES, summaries),
+        "",
+        "## Baselines (same run) and ratios",
+        "",
+        *table(BASELINES, summaries, targets=False),
+        "",
+        "## Where the time goes: CPU during each workload (medians)",
+        "",
+        "CPU and waiting are % of one core over the workload's wall time. *Waiting* is time",
+        "the threads were ready to run but their core was busy: other processes on the box, or",
+        "the server's own threads and sandboxes queueing behind each other on core 0. The last",
+        "columns are costs: server CPU per HTTP request; server + sandbox CPU per task done.",
+        f"CPU pressure (/proc/pressure/cpu) at start: `{meta['pressure_start']}`;"
+        f" at end: `{meta.get('pressure_end', '?')}`.",
+        "",
+    ]
+    for backend, summary in summaries.items():
+        lines += [*cpu_table(backend, summary), ""]
+    return "\n".join(lines)
+
+
+def write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    """Strict JSON: NaN (a figure that could not be measured) is written as null."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_strict(payload), indent=2, allow_nan=False) + "\n")
+
+
+def _strict(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    return value
