@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from taskloom import __version__
 from taskloom.api import errors
 from taskloom.api.deps import AppState, KeyCache
-from taskloom.api.limits import BodyLimit
+from taskloom.api.guard import RequestGuard
 from taskloom.api.routes import tasks, workflows
 from taskloom.config import Settings
 from taskloom.engine.host import open_host
@@ -32,7 +32,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
 
     app = FastAPI(title="taskloom", version=__version__, lifespan=lifespan)
-    app.add_middleware(BodyLimit, max_bytes=api_config.max_body_bytes)
+    app.add_middleware(RequestGuard, max_bytes=api_config.max_body_bytes)
     errors.install(app)
     app.include_router(workflows.router)
     app.include_router(tasks.router)

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from taskloom.engine.wire import iso
 from taskloom.store.records import WorkflowRecord
+from taskloom.workflows.definition import Name
 
 
 class _Open(BaseModel):
@@ -31,7 +32,7 @@ class InvokeRequest(_Open):
     """`AgentExecutionRequest`: the body of every invoke route."""
 
     input: ExecutionInput
-    id: str | None = Field(default=None, min_length=1, max_length=64)
+    id: Name | None = Field(default=None, min_length=1, max_length=64)
     payload_extension: dict[str, Any] | None = None
     parent_execution_id: str | None = None
     worker_id: str | None = None

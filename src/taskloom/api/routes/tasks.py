@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from taskloom.api import sse
 from taskloom.api.deps import Caller, State
 from taskloom.api.models import page_json
+from taskloom.api.responses import JSONBody
 from taskloom.api.thread import thread_messages
 from taskloom.engine.wire import task_json, task_list_item_json
 from taskloom.store import tasks as task_store
@@ -30,7 +31,7 @@ async def list_tasks(
     status: TaskStatus | None = None,
     parent_task_id: str | None = None,
     user_id: str | None = None,
-) -> dict[str, Any]:
+) -> JSONBody:
     async with state.db.read() as conn:
         found, total = await task_store.list_tasks(
             conn,
@@ -42,9 +43,8 @@ async def list_tasks(
             parent_task_id=parent_task_id,
             user_id=user_id,
         )
-    return page_json(
-        [task_list_item_json(t) for t in found], total=total, page=page, per_page=per_page
-    )
+    items = [task_list_item_json(t) for t in found]
+    return JSONBody(page_json(items, total=total, page=page, per_page=per_page))
 
 
 @router.get("/{task_id}")
@@ -56,7 +56,7 @@ async def get_task(
         float | None,
         Query(gt=0, le=MAX_WAIT_S, description="long poll: answer once terminal or paused"),
     ] = None,
-) -> dict[str, Any]:
+) -> JSONBody:
     if wait is not None:
         await state.tasks.wait_settled(
             organization_id=caller.organization_id, task_id=task_id, timeout_s=wait
@@ -64,7 +64,7 @@ async def get_task(
     task, trace = await state.tasks.get_with_trace(
         organization_id=caller.organization_id, task_id=task_id
     )
-    return task_json(task, trace)
+    return JSONBody(task_json(task, trace))
 
 
 @router.get("/{task_id}/events", response_model=None)
@@ -84,23 +84,21 @@ async def task_events(
 
 
 @router.get("/{task_id}/thread")
-async def task_thread(task_id: str, caller: Caller, state: State) -> list[dict[str, Any]]:
+async def task_thread(task_id: str, caller: Caller, state: State) -> JSONBody:
     turns = await state.tasks.turns(organization_id=caller.organization_id, task_id=task_id)
-    return thread_messages(turns)
+    return JSONBody(thread_messages(turns))
 
 
 @router.get("/{task_id}/thread/full")
-async def task_thread_full(
-    task_id: str, caller: Caller, state: State
-) -> dict[str, list[dict[str, Any]]]:
+async def task_thread_full(task_id: str, caller: Caller, state: State) -> JSONBody:
     turns = await state.tasks.turns(organization_id=caller.organization_id, task_id=task_id)
-    return {"root": thread_messages(turns)}
+    return JSONBody({"root": thread_messages(turns)})
 
 
 @router.post("/{task_id}/stop")
-async def stop_task(task_id: str, caller: Caller, state: State) -> dict[str, Any]:
+async def stop_task(task_id: str, caller: Caller, state: State) -> JSONBody:
     task = await state.tasks.stop(organization_id=caller.organization_id, task_id=task_id)
-    return task_json(task)
+    return JSONBody(task_json(task))
 
 
 @router.delete("/{task_id}", status_code=204)

@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
 from taskloom import errors
 from taskloom.api import sse
 from taskloom.api.deps import Caller, State
 from taskloom.api.models import InvokeRequest, page_json, workflow_json
+from taskloom.api.responses import JSONBody
 from taskloom.clock import utcnow
 from taskloom.engine.tasks import Accepted, BusyPolicy, Invocation
 from taskloom.engine.wire import task_json
@@ -39,7 +40,7 @@ def _draft(spec: WorkflowSpec, state: State) -> dict[str, Any]:
 @router.post("", status_code=201)
 async def create_workflow(
     request: Request, spec: WorkflowSpec, caller: Caller, state: State
-) -> dict[str, Any]:
+) -> JSONBody:
     draft = _draft(spec, state)
     async with state.db.write() as conn:
         workflow = await workflow_store.create_workflow(
@@ -50,30 +51,30 @@ async def create_workflow(
             draft=draft,
             now=utcnow(),
         )
-    return workflow_json(workflow, base_url=_base_url(request))
+    return JSONBody(workflow_json(workflow, base_url=_base_url(request)), status_code=201)
 
 
 @router.get("")
 async def list_workflows(
     request: Request, caller: Caller, state: State, page: Page = 1, per_page: PerPage = 20
-) -> dict[str, Any]:
+) -> JSONBody:
     async with state.db.read() as conn:
         found, total = await workflow_store.list_workflows(
             conn, organization_id=caller.organization_id, page=page, per_page=per_page
         )
     items = [workflow_json(w, base_url=_base_url(request)) for w in found]
-    return page_json(items, total=total, page=page, per_page=per_page)
+    return JSONBody(page_json(items, total=total, page=page, per_page=per_page))
 
 
 @router.get("/{workflow_id}")
 async def get_workflow(
     request: Request, workflow_id: str, caller: Caller, state: State
-) -> dict[str, Any]:
+) -> JSONBody:
     async with state.db.read() as conn:
         workflow = await workflow_store.get_workflow(
             conn, organization_id=caller.organization_id, workflow_id=workflow_id
         )
-    return workflow_json(workflow, base_url=_base_url(request))
+    return JSONBody(workflow_json(workflow, base_url=_base_url(request)))
 
 
 @router.patch("/{workflow_id}")
@@ -84,7 +85,7 @@ async def update_workflow(
     caller: Caller,
     state: State,
     deploy: bool = False,
-) -> dict[str, Any]:
+) -> JSONBody:
     changes = patch.model_dump(exclude_unset=True)
     if not changes:
         raise errors.InvalidRequest("give at least one field to change")
@@ -112,48 +113,50 @@ async def update_workflow(
             workflow = await workflow_store.deploy_workflow(
                 conn, organization_id=caller.organization_id, workflow_id=workflow_id, now=utcnow()
             )
-    return workflow_json(workflow, base_url=_base_url(request))
+    return JSONBody(workflow_json(workflow, base_url=_base_url(request)))
 
 
 @router.put("/{workflow_id}")
 async def deploy_workflow(
     request: Request, workflow_id: str, caller: Caller, state: State
-) -> dict[str, Any]:
+) -> JSONBody:
     async with state.db.write() as conn:
         workflow = await workflow_store.deploy_workflow(
             conn, organization_id=caller.organization_id, workflow_id=workflow_id, now=utcnow()
         )
-    return workflow_json(workflow, base_url=_base_url(request))
+    return JSONBody(workflow_json(workflow, base_url=_base_url(request)))
 
 
 @router.delete("/{workflow_id}", status_code=202)
-async def delete_workflow(workflow_id: str, caller: Caller, state: State) -> dict[str, Any]:
+async def delete_workflow(workflow_id: str, caller: Caller, state: State) -> JSONBody:
     async with state.db.write() as conn:
         await workflow_store.delete_workflow(
             conn, organization_id=caller.organization_id, workflow_id=workflow_id
         )
-    return {"id": workflow_id, "deleted": True}
+    return JSONBody({"id": workflow_id, "deleted": True}, status_code=202)
 
 
 @router.get("/{workflow_id}/nodes")
-async def list_nodes(workflow_id: str, caller: Caller, state: State) -> list[dict[str, Any]]:
+async def list_nodes(workflow_id: str, caller: Caller, state: State) -> JSONBody:
     async with state.db.read() as conn:
         workflow = await workflow_store.get_workflow(
             conn, organization_id=caller.organization_id, workflow_id=workflow_id
         )
-    return [
-        {
-            "id": node["id"],
-            "type": node["type"],
-            "name": node.get("name", ""),
-            "next_node_ids": node.get("next_node_ids", []),
-            "asset_id": node.get("definition", {}).get("asset_id"),
-            "connection_id": node.get("connection_id"),
-            "operation_id": node.get("operation_id"),
-            "target_agent_id": node.get("target_agent_id"),
-        }
-        for node in workflow.draft.get("orchestration_nodes", [])
-    ]
+    return JSONBody(
+        [
+            {
+                "id": node["id"],
+                "type": node["type"],
+                "name": node.get("name", ""),
+                "next_node_ids": node.get("next_node_ids", []),
+                "asset_id": node.get("definition", {}).get("asset_id"),
+                "connection_id": node.get("connection_id"),
+                "operation_id": node.get("operation_id"),
+                "target_agent_id": node.get("target_agent_id"),
+            }
+            for node in workflow.draft.get("orchestration_nodes", [])
+        ]
+    )
 
 
 # -- invoke ------------------------------------------------------------------------------
@@ -199,9 +202,9 @@ async def invoke_async(
     version: Version = None,
     idempotency_key: IdempotencyKey = None,
     busy: Busy = None,
-) -> dict[str, Any]:
+) -> JSONBody:
     accepted = await _submit(workflow_id, body, caller, state, version, idempotency_key, busy)
-    return task_json(accepted.task)
+    return JSONBody(task_json(accepted.task))
 
 
 @router.post("/{workflow_id}/invoke", response_model=None)
@@ -213,7 +216,7 @@ async def invoke_sync(
     version: Version = None,
     idempotency_key: IdempotencyKey = None,
     busy: Busy = None,
-) -> dict[str, Any] | JSONResponse:
+) -> JSONBody:
     accepted = await _submit(workflow_id, body, caller, state, version, idempotency_key, busy)
     task = await state.tasks.wait_settled(
         organization_id=caller.organization_id,
@@ -223,8 +226,8 @@ async def invoke_sync(
     )
     if not task.status.is_terminal or task.turn < accepted.turn:
         # past the wait budget: answer with the running task rather than hang the connection
-        return JSONResponse(task_json(task), status_code=202)
-    return task_json(task)
+        return JSONBody(task_json(task), status_code=202)
+    return JSONBody(task_json(task))
 
 
 @router.post("/{workflow_id}/invoke/stream", response_model=None)

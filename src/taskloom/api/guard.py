@@ -1,15 +1,22 @@
-"""Request bodies: refused with 413 past the size limit before any of it is parsed, and with
-422 when the JSON holds what JSON does not allow (NaN, Infinity, numbers that overflow)."""
+"""Request hygiene at the edge, before routing: what no route can store or look up.
+
+- a body past the size limit: 413, before any of it is parsed;
+- JSON that JSON does not allow (NaN, Infinity, numbers that overflow) or that holds a lone
+  UTF-16 surrogate (no database can store it): 422;
+- a NUL character in the path (no id holds one: 404) or the query string (422): PostgreSQL
+  text cannot hold NUL, so it must never reach a query.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class BodyLimit:
+class RequestGuard:
     """ASGI middleware. The body is read up front (it is at most `max_bytes`) and handed on
     whole, so the limit holds for chunked uploads too and parsing never sees a partial body."""
 
@@ -18,7 +25,24 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"]:
+            await _send_json(send, 404, {"detail": "not found"})
+            return
+        if b"%00" in scope.get("query_string", b""):
+            detail = [
+                {
+                    "type": "string_type",
+                    "loc": ["query"],
+                    "msg": "NUL is not allowed",
+                    "input": None,
+                }
+            ]
+            await _send_json(send, 422, {"detail": detail})
+            return
+        if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", ()):
@@ -68,6 +92,9 @@ class BodyLimit:
         await _send_json(send, 413, detail)
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+
+
 class _NotJson(ValueError):
     pass
 
@@ -91,9 +118,15 @@ def _non_standard_json(scope: Scope, body: bytes) -> str | None:
         if name == b"content-type" and b"json" not in value:
             return None
     try:
-        json.loads(body, parse_constant=_reject_constant, parse_float=_finite)
+        parsed = json.loads(body, parse_constant=_reject_constant, parse_float=_finite)
+        if _SURROGATE_ESCAPE.search(body):  # only a \uD8xx..\uDFxx escape can make one
+            json.dumps(parsed, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return "JSON holds a lone UTF-16 surrogate, which is not valid text"
     except _NotJson as exc:
         return str(exc)
+    except RecursionError:
+        return "JSON is nested too deeply"
     except ValueError:
         return None  # malformed: FastAPI answers that with its own 422
     return None
