@@ -37,6 +37,9 @@ class WorkerConfig:
     node_timeout_s: float = 60.0
     max_node_runs: int = 1000  # per turn: bounds loops made with node_pointer
     shutdown_grace_s: float = 10.0
+    # a node still running after this long gets its node_started event written on its own;
+    # a faster one has it written with its finish, in one transaction
+    progress_delay_s: float = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ class Settings(BaseSettings):
     node_timeout_s: float = 60.0
     max_node_runs: int = 1000
     shutdown_grace_s: float = 10.0
+    progress_delay_s: float = 0.05
 
     sandbox_mode: Literal["auto", "bwrap", "subprocess"] = "auto"
     sandbox_pool_size: int = 4
@@ -91,6 +95,7 @@ class Settings(BaseSettings):
             node_timeout_s=self.node_timeout_s,
             max_node_runs=self.max_node_runs,
             shutdown_grace_s=self.shutdown_grace_s,
+            progress_delay_s=self.progress_delay_s,
         )
 
     def sandbox(self) -> SandboxConfig:

@@ -80,3 +80,12 @@ class StopRequested(TaskloomError):
 
 class SandboxUnavailable(TaskloomError):
     """No interpreter for user code could be started."""
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line account of `exc` that any store can hold: the leaf of an exception group,
+    with text that is not valid Unicode (lone surrogates from user code) replaced."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    text = str(exc) if isinstance(exc, TaskloomError) else f"{type(exc).__name__}: {exc}"
+    return text.encode("utf-8", "replace").decode("utf-8")

@@ -12,6 +12,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from taskloom import errors
@@ -19,6 +20,7 @@ from taskloom.clock import utcnow
 from taskloom.config import WorkerConfig
 from taskloom.engine import lifecycle
 from taskloom.engine.notify import Notifier
+from taskloom.engine.progress import StartNotice
 from taskloom.nodes.base import JSON, NodeContext, NodeResult, NodeServices
 from taskloom.nodes.registry import NODE_TYPES
 from taskloom.store import node_runs as node_run_store
@@ -109,7 +111,7 @@ class Runner:
             try:
                 output = await attempt.walk(task.input.get("text", ""))
             except errors.NodeFailed as exc:
-                await self._finish(task, TaskStatus.ERROR, None, exc.reason, str(exc))
+                await self._finish(task, TaskStatus.ERROR, None, exc.reason, errors.describe(exc))
             except errors.StopRequested as exc:
                 result = shape_result(exc.output, output_format)
                 await self._finish(task, TaskStatus.STOPPED, result, exc.reason, exc.message)
@@ -127,7 +129,7 @@ class Runner:
             # the same bug repeat on every attempt
             logger.exception("runner failed", extra={"event": "runner_failed", "task_id": task.id})
             await self._finish(
-                task, TaskStatus.FAILED, None, "internal_error", f"{type(exc).__name__}: {exc}"
+                task, TaskStatus.FAILED, None, "internal_error", errors.describe(exc)
             )
         finally:
             self._notifier.task_changed(task.id)
@@ -156,12 +158,20 @@ class Runner:
         if next_turn is not None:
             self._notifier.work_available()
 
-    async def node_started(self, task: TaskRecord, node: dict[str, Any]) -> None:
-        async with self._db.write() as conn:
-            await lifecycle.node_started(conn, task, node=node, now=utcnow())
+    def start_notice(self, task: TaskRecord, node: dict[str, Any]) -> StartNotice:
+        async def publish(payload: dict[str, Any], at: datetime) -> None:
+            async with self._db.write() as conn:
+                await lifecycle.node_started(conn, task, node=payload, now=at)
 
-    async def checkpoint(self, task: TaskRecord, run: NodeRunRecord) -> None:
+        return StartNotice(node, delay_s=self._config.progress_delay_s, publish=publish)
+
+    async def checkpoint(self, task: TaskRecord, run: NodeRunRecord, notice: StartNotice) -> None:
+        """Record a node run (its `node_started` too, if not out yet) in one transaction."""
+        started = await notice.settle()
         async with self._db.write() as conn:
+            if started is not None:
+                payload, at = started
+                await lifecycle.node_started(conn, task, node=payload, now=at)
             await lifecycle.node_finished(conn, task, run)
 
 
@@ -223,7 +233,7 @@ class _Attempt:
             )
         retry = node.retry_strategy
         retries_allowed = retry.max_retries if retry and retry.enabled else 0
-        await self.runner.node_started(
+        notice = self.runner.start_notice(
             self.task,
             {
                 "node_id": node.id,
@@ -231,22 +241,27 @@ class _Attempt:
                 "node_type": node.type,
                 "step": step,
                 "iteration": iteration,
-                "attempt": self.task.attempt,
+                "attempt": self.task.attempt - self.task.attempt_base,
             },
         )
-        for retries in range(retries_allowed + 1):
-            started = utcnow()
-            try:
-                result = await self._execute(node, data, step=step, iteration=iteration)
-            except errors.NodeFailed as exc:
-                await self._record(node, step, iteration, retries, started, None, None, exc)
-                if retries < retries_allowed:
-                    continue
-                return self._after_failure(node, data, exc)
-            await self._record(
-                node, step, iteration, retries, started, result.output, result.route, None
-            )
-            return result
+        try:
+            for retries in range(retries_allowed + 1):
+                started = utcnow()
+                try:
+                    result = await self._execute(node, data, step=step, iteration=iteration)
+                except errors.NodeFailed as exc:
+                    run = self._run(node, step, iteration, retries, started, None, None, exc)
+                    await self.runner.checkpoint(self.task, run, notice)
+                    if retries < retries_allowed:
+                        continue
+                    return self._after_failure(node, data, exc)
+                run = self._run(
+                    node, step, iteration, retries, started, result.output, result.route, None
+                )
+                await self.runner.checkpoint(self.task, run, notice)
+                return result
+        finally:
+            notice.cancel()
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def _after_failure(
@@ -257,7 +272,7 @@ class _Attempt:
             raise exc
         if stop.stop_on_failure:
             raise errors.StopRequested(
-                "stop_on_failure", data, f"node {node.label!r} failed: {exc}"
+                "stop_on_failure", data, f"node {node.label!r} failed: {errors.describe(exc)}"
             ) from exc
         return NodeResult(output=data)  # carry on past the failed node with its input
 
@@ -307,34 +322,31 @@ class _Attempt:
             raise _most_final(failed) from None
         return [(child.label, run.result().output) for child, run in zip(nodes, runs, strict=True)]
 
-    async def _record(
+    def _run(
         self,
         node: OrchestrationNode,
         step: str,
         iteration: int,
         retries: int,
-        started: Any,
+        started: datetime,
         output: JSON,
         route: str | None,
         failure: errors.NodeFailed | None,
-    ) -> None:
-        await self.runner.checkpoint(
-            self.task,
-            NodeRunRecord(
-                task_id=self.task.id,
-                turn=self.task.turn,
-                step=step,
-                iteration=iteration,
-                node_id=node.id,
-                node_name=node.label,
-                node_type=node.type,
-                status=NodeRunStatus.FAILED if failure else NodeRunStatus.COMPLETED,
-                task_attempt=self.task.attempt - self.task.attempt_base,  # counted per turn
-                retries=retries,
-                output=output,
-                route=route,
-                error=str(failure) if failure else None,
-                started_at=started,
-                finished_at=utcnow(),
-            ),
+    ) -> NodeRunRecord:
+        return NodeRunRecord(
+            task_id=self.task.id,
+            turn=self.task.turn,
+            step=step,
+            iteration=iteration,
+            node_id=node.id,
+            node_name=node.label,
+            node_type=node.type,
+            status=NodeRunStatus.FAILED if failure else NodeRunStatus.COMPLETED,
+            task_attempt=self.task.attempt - self.task.attempt_base,  # counted per turn
+            retries=retries,
+            output=output,
+            route=route,
+            error=errors.describe(failure) if failure else None,
+            started_at=started,
+            finished_at=utcnow(),
         )

@@ -123,6 +123,8 @@ class TaskService:
             workflow = await workflow_store.get_workflow(
                 conn, organization_id=call.organization_id, workflow_id=call.workflow_id
             )
+            if workflow.status == "INACTIVE":
+                raise errors.Conflict(f"workflow {workflow.id} is INACTIVE: activate it to invoke")
             version = _pick_version(workflow.id, workflow.latest_version, call.version)
             accepted = await self._accept(conn, call, version)
             if call.idempotency_key is not None:

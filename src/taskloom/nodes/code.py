@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from taskloom.errors import CodeError
 from taskloom.nodes.base import JSON, NodeContext, NodeResult
 
 
@@ -23,4 +25,8 @@ class CodeNode:
         output = await ctx.services.sandbox.run(
             org_id=ctx.organization_id, code=config.code, input=data, timeout_s=ctx.timeout_s
         )
+        try:  # no store can hold a lone surrogate; say so rather than fail to save it
+            json.dumps(output, ensure_ascii=False).encode()
+        except UnicodeEncodeError as exc:
+            raise CodeError("main returned text that is not valid Unicode") from exc
         return NodeResult(output=output)

@@ -128,7 +128,10 @@ class Database:
             async with self._transaction() as conn:
                 yield conn
         except sa.exc.IntegrityError as exc:
-            raise errors.AlreadyExists(f"conflicting write: {exc.orig}") from exc
+            # the driver's text names tables and constraints: not for callers' eyes
+            raise errors.AlreadyExists(
+                "a concurrent request stored a conflicting change; retry the request"
+            ) from exc
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Connection]:

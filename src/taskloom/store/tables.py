@@ -124,7 +124,7 @@ node_runs = sa.Table(
     sa.Column("task_id", sa.ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
     sa.Column("turn", sa.Integer(), nullable=False),
     # where in the walk this run sits: "<step>" or "<step>.<child>", plus the iteration
-    sa.Column("step", sa.String(64), nullable=False),
+    sa.Column("step", sa.Text(), nullable=False),
     sa.Column("iteration", sa.Integer(), nullable=False),
     sa.Column("node_id", sa.String(64), nullable=False),
     sa.Column("node_name", sa.Text(), nullable=False),

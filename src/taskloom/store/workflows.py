@@ -76,12 +76,19 @@ async def update_draft(
     name: str,
     draft: dict[str, Any],
     status: str,
+    pending: bool,
     now: datetime,
 ) -> WorkflowRecord:
     result = await conn.execute(
         sa.update(w)
         .where(w.c.id == workflow_id, w.c.organization_id == organization_id)
-        .values(name=name, draft=draft, status=status, has_pending_changes=True, updated_at=now)
+        .values(
+            name=name,
+            draft=draft,
+            status=status,
+            has_pending_changes=pending,
+            updated_at=now,
+        )
     )
     if result.rowcount != 1:
         raise errors.NotFound(f"workflow {workflow_id} not found")
@@ -91,20 +98,29 @@ async def update_draft(
 async def deploy_workflow(
     conn: Connection, *, organization_id: str, workflow_id: str, now: datetime
 ) -> WorkflowRecord:
-    """Snapshot the draft as the next version. Run inside a write transaction."""
-    current = await get_workflow(conn, organization_id=organization_id, workflow_id=workflow_id)
-    version = (current.latest_version or 0) + 1
+    """Snapshot the draft as the next version. One UPDATE takes the number and the row lock,
+    so concurrent deploys each get their own version."""
+    bumped = (
+        await conn.execute(
+            sa.update(w)
+            .where(w.c.id == workflow_id, w.c.organization_id == organization_id)
+            .values(
+                latest_version=sa.func.coalesce(w.c.latest_version, 0) + 1,
+                has_pending_changes=False,
+                updated_at=now,
+            )
+            .returning(w.c.latest_version, w.c.draft)
+        )
+    ).first()
+    if bumped is None:
+        raise errors.NotFound(f"workflow {workflow_id} not found")
     await conn.execute(
         sa.insert(v).values(
-            workflow_id=workflow_id, version=version, definition=current.draft, created_at=now
+            workflow_id=workflow_id,
+            version=bumped.latest_version,
+            definition=bumped.draft,
+            created_at=now,
         )
-    )
-    await conn.execute(
-        sa.update(w)
-        .where(
-            w.c.id == workflow_id, w.c.latest_version.is_not_distinct_from(current.latest_version)
-        )
-        .values(latest_version=version, has_pending_changes=False, updated_at=now)
     )
     return await get_workflow(conn, organization_id=organization_id, workflow_id=workflow_id)
 

@@ -91,10 +91,12 @@ def matches(condition: Condition, data: Any, *, route: str | None = None) -> boo
     if value is _MISSING:
         return False
     operand = condition.term if condition.value is None else condition.value
-    if kind == "regex":
-        return re.search(condition.term or "", as_text(value)) is not None
-    if kind == "contains":
-        return (condition.term or "") in as_text(value)
+    if kind in ("regex", "contains"):
+        if operand is None:
+            return False  # nothing to look for: no edge should be taken on an empty pattern
+        if kind == "regex":
+            return re.search(as_text(operand), as_text(value)) is not None
+        return as_text(operand) in as_text(value)
     if kind == "equal":
         return _equal(value, operand)
     if kind == "not_equal":

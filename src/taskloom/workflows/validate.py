@@ -51,19 +51,15 @@ def _check_node(node: OrchestrationNode) -> None:
     try:
         kind.config_model.model_validate(node.definition)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'definition'}: {e['msg']}"
-            for e in exc.errors()
-        )
-        raise InvalidRequest(f"node {node.id!r} ({node.type}) definition: {problems}") from exc
+        problem = _problems(exc)
+        raise InvalidRequest(f"node {node.id!r} ({node.type}) definition: {problem}") from exc
     for condition in _conditions(node):
-        if condition.type == "regex":
+        pattern = condition.term if condition.value is None else str(condition.value)
+        if condition.type == "regex" and pattern is not None:
             try:
-                re.compile(condition.term or "")
+                re.compile(pattern)
             except re.error as exc:
-                raise InvalidRequest(
-                    f"node {node.id!r}: bad regex {condition.term!r}: {exc}"
-                ) from exc
+                raise InvalidRequest(f"node {node.id!r}: bad regex {pattern!r}: {exc}") from exc
     if node.type == "parallel":
         children = [OrchestrationNode.model_validate(c) for c in node.definition["nodes"]]
         labels = [child.label for child in children]

@@ -100,13 +100,16 @@ async def update_workflow(
             raise RequestValidationError(
                 [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
             ) from exc
+        draft = _draft(spec, state)
         workflow = await workflow_store.update_draft(
             conn,
             organization_id=caller.organization_id,
             workflow_id=workflow_id,
             name=spec.name,
-            draft=_draft(spec, state),
+            draft=draft,
             status=status or current.status,
+            # a status change takes effect at once; only definition changes wait for a deploy
+            pending=current.has_pending_changes or draft != current.draft,
             now=utcnow(),
         )
         if deploy:

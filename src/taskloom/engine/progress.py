@@ -1,0 +1,52 @@
+"""Deferred `node_started` events: one write per node run instead of two.
+
+Most nodes finish within milliseconds, and a `node_started` written on its own would cost a
+transaction of its own. A StartNotice waits `delay_s`: if the node is still running then, the
+event is written (a client drawing progress sees the slow node start); if not, the event is
+written with the node's finish, in the same transaction, stamped with the real start time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import Any
+
+from taskloom.clock import utcnow
+
+
+class StartNotice:
+    def __init__(
+        self,
+        payload: dict[str, Any],
+        *,
+        delay_s: float,
+        publish: Callable[[dict[str, Any], datetime], Coroutine[Any, Any, None]],
+    ) -> None:
+        self.payload = payload
+        self.at = utcnow()
+        self._publish = publish
+        self._written: asyncio.Future[None] | None = None
+        self._timer = asyncio.get_running_loop().call_later(delay_s, self._fire)
+
+    def _fire(self) -> None:
+        self._written = asyncio.create_task(
+            self._publish(self.payload, self.at), name=f"node-started:{self.payload['node_id']}"
+        )
+
+    async def settle(self) -> tuple[dict[str, Any], datetime] | None:
+        """Stop the timer. Returns the event still to be written with the finish, or None
+        when it is written already (waiting for that write, so the order holds)."""
+        self._timer.cancel()
+        if self._written is None:
+            # from now on it counts as written: the caller writes it with the finish
+            self._written = asyncio.get_running_loop().create_future()
+            self._written.set_result(None)
+            return self.payload, self.at
+        await self._written
+        return None
+
+    def cancel(self) -> None:
+        """The run ends without a finish to write (cancelled): drop what is not written."""
+        self._timer.cancel()
