@@ -34,7 +34,8 @@ async def test_invoke_async_returns_pending_then_polls_to_completed(
 ) -> None:
     workflow_id = await deploy_workflow(w1())
     reply = await client.post(
-        f"/v1/workflows/{workflow_id}/invoke/async", json={"input": {"text": "hi"}},
+        f"/v1/workflows/{workflow_id}/invoke/async",
+        json={"input": {"text": "hi"}},
         headers=headers,
     )
     assert reply.status_code == 200, reply.text
