@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///taskloom.db"
@@ -16,7 +17,7 @@ class SandboxConfig:
 
     mode: Literal["auto", "bwrap", "subprocess"] = "auto"
     pool_size: int = 4  # warm interpreters kept ready
-    max_runs_per_interpreter: int = 500  # recycle after this many runs
+    max_runs_per_interpreter: int = 2000  # recycle after this many runs
     memory_limit_mb: int = 512
     cpu_limit_s: int = 30  # per interpreter lifetime (RLIMIT_CPU)
     output_limit_bytes: int = 1_048_576
@@ -53,6 +54,26 @@ class ApiConfig:
     key_cache_s: float = 30.0
 
 
+@dataclass(frozen=True, slots=True)
+class LLMConfig:
+    """Model providers for LLM-backed nodes. The API keys are the server's own: they are sent
+    only to the base URL configured for their provider, never to one a workflow names."""
+
+    default_provider: str = "openai"
+    default_openai_model: str = "gpt-4o-mini"
+    default_anthropic_model: str = "claude-haiku-4-5"
+    openai_base_url: str = "https://api.openai.com/v1"
+    anthropic_base_url: str = "https://api.anthropic.com"
+    # other OpenAI-compatible endpoints a workflow may name in `llm_api_base` (sent no key)
+    allowed_api_bases: tuple[str, ...] = ()
+    openai_api_key: SecretStr | None = field(default=None, repr=False)
+    anthropic_api_key: SecretStr | None = field(default=None, repr=False)
+    request_timeout_s: float = 60.0  # one attempt; the node's own timeout bounds them all
+    max_retries: int = 2  # after a 429, a 5xx, a lost connection or a timed-out attempt
+    backoff_s: float = 0.5  # first wait between attempts, doubled each time, with jitter
+    max_backoff_s: float = 8.0
+
+
 class Settings(BaseSettings):
     """Every knob, from TASKLOOM_* variables; the CLI overrides a few with flags."""
 
@@ -84,6 +105,24 @@ class Settings(BaseSettings):
     max_nodes: int = 200
     sync_wait_s: float = 300.0
 
+    llm_default_provider: str = "openai"
+    llm_default_openai_model: str = "gpt-4o-mini"
+    llm_default_anthropic_model: str = "claude-haiku-4-5"
+    llm_openai_base_url: str = "https://api.openai.com/v1"
+    llm_anthropic_base_url: str = "https://api.anthropic.com"
+    llm_allowed_api_bases: list[str] = Field(default_factory=list)
+    llm_request_timeout_s: float = Field(default=60.0, gt=0)
+    llm_max_retries: int = Field(default=2, ge=0, le=10)
+    llm_backoff_s: float = Field(default=0.5, ge=0)
+    llm_max_backoff_s: float = Field(default=8.0, ge=0)
+    # the providers' own variable names, without the TASKLOOM_ prefix
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key")
+    )
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "anthropic_api_key")
+    )
+
     def worker(self) -> WorkerConfig:
         return WorkerConfig(
             concurrency=self.worker_concurrency,
@@ -111,4 +150,20 @@ class Settings(BaseSettings):
             max_body_bytes=self.max_body_bytes,
             max_nodes=self.max_nodes,
             sync_wait_s=self.sync_wait_s,
+        )
+
+    def llm(self) -> LLMConfig:
+        return LLMConfig(
+            default_provider=self.llm_default_provider,
+            default_openai_model=self.llm_default_openai_model,
+            default_anthropic_model=self.llm_default_anthropic_model,
+            openai_base_url=self.llm_openai_base_url,
+            anthropic_base_url=self.llm_anthropic_base_url,
+            allowed_api_bases=tuple(self.llm_allowed_api_bases),
+            openai_api_key=self.openai_api_key,
+            anthropic_api_key=self.anthropic_api_key,
+            request_timeout_s=self.llm_request_timeout_s,
+            max_retries=self.llm_max_retries,
+            backoff_s=self.llm_backoff_s,
+            max_backoff_s=self.llm_max_backoff_s,
         )

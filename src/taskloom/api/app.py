@@ -12,6 +12,7 @@ from taskloom.api import errors
 from taskloom.api.deps import AppState, KeyCache
 from taskloom.api.guard import RequestGuard
 from taskloom.api.routes import tasks, workflows
+from taskloom.api.views import TaskViews
 from taskloom.config import Settings
 from taskloom.engine.host import open_host
 
@@ -27,6 +28,7 @@ def create_app(settings: Settings) -> FastAPI:
                 api=api_config,
                 db=host.db,
                 tasks=host.tasks,
+                views=TaskViews(host.db),
                 keys=KeyCache(ttl_s=api_config.key_cache_s),
             )
             yield

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from taskloom import errors
+from taskloom.api.views import TaskViews
 from taskloom.config import ApiConfig, Settings
 from taskloom.engine.tasks import TaskService
 from taskloom.store import keys as key_store
@@ -41,10 +42,11 @@ class AppState:
     api: ApiConfig
     db: Database
     tasks: TaskService
+    views: TaskViews
     keys: KeyCache
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.taskloom
     return state
 

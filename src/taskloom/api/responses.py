@@ -13,10 +13,12 @@ from typing import Any
 from starlette.responses import Response
 
 
+def render_json(content: Any) -> bytes:
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
 class JSONBody(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(
-            content, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-        ).encode()
+        return render_json(content)

@@ -148,14 +148,22 @@ async def node_started(
     )
 
 
-async def node_finished(conn: Connection, task: TaskRecord, run: NodeRunRecord) -> None:
-    """Checkpoint a node run (fenced on the attempt) and publish it."""
-    await event_store.append_event(
+async def node_finished(
+    conn: Connection,
+    task: TaskRecord,
+    run: NodeRunRecord,
+    *,
+    started: tuple[dict[str, Any], datetime] | None = None,
+) -> None:
+    """Checkpoint a node run (fenced on the attempt) and publish it, after its
+    `node_started` when that is not out yet."""
+    events = [(NODE_FINISHED, node_run_json(run), run.finished_at)]
+    if started is not None:
+        events.insert(0, (NODE_STARTED, started[0], started[1]))
+    await event_store.append_events(
         conn,
         task_id=task.id,
-        type=NODE_FINISHED,
-        data=node_run_json(run),
-        now=run.finished_at,
+        events=events,
         fence_attempt=task.attempt,
         touch_node_id=run.node_id,
     )

@@ -169,10 +169,7 @@ class Runner:
         """Record a node run (its `node_started` too, if not out yet) in one transaction."""
         started = await notice.settle()
         async with self._db.write() as conn:
-            if started is not None:
-                payload, at = started
-                await lifecycle.node_started(conn, task, node=payload, now=at)
-            await lifecycle.node_finished(conn, task, run)
+            await lifecycle.node_finished(conn, task, run, started=started)
 
 
 @dataclass

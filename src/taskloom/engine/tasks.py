@@ -21,12 +21,11 @@ from taskloom.engine.notify import Notifier
 from taskloom.engine.worker import Worker
 from taskloom.store import events as event_store
 from taskloom.store import idempotency
-from taskloom.store import node_runs as node_run_store
 from taskloom.store import tasks as task_store
 from taskloom.store import turns as turn_store
 from taskloom.store import workflows as workflow_store
 from taskloom.store.database import Connection, Database
-from taskloom.store.records import EventRecord, NodeRunRecord, TaskRecord, TaskStatus, TurnRecord
+from taskloom.store.records import EventRecord, TaskRecord, TaskStatus, TurnRecord
 
 # in-process changes wake waiters at once; this re-read covers tasks run by other processes
 _RECHECK_S = 0.1
@@ -217,14 +216,6 @@ class TaskService:
     async def get(self, *, organization_id: str, task_id: str) -> TaskRecord:
         async with self._db.read() as conn:
             return await task_store.get_task(conn, organization_id=organization_id, task_id=task_id)
-
-    async def get_with_trace(
-        self, *, organization_id: str, task_id: str
-    ) -> tuple[TaskRecord, list[NodeRunRecord]]:
-        async with self._db.read() as conn:
-            task = await task_store.get_task(conn, organization_id=organization_id, task_id=task_id)
-            trace = await node_run_store.list_node_runs(conn, task_ids=[task_id])
-        return task, trace[task_id]
 
     async def turns(self, *, organization_id: str, task_id: str) -> list[TurnRecord]:
         async with self._db.read() as conn:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -52,10 +52,13 @@ class Connection:
     """What query functions get: `execute` a Core statement inside the caller's transaction."""
 
     async def execute(
-        self, statement: Executable, params: Mapping[str, Any] | None = None
+        self,
+        statement: Executable,
+        params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
     ) -> CursorResult[Any]:
-        """Run a statement. Hot paths pass a prebuilt statement and its `params`: building
-        and cache-keying a new expression per call costs more than SQLite running it."""
+        """Run a statement (a list of `params` runs it once per entry). Hot paths pass a
+        prebuilt statement and its `params`: building and cache-keying a new expression per
+        call costs more than SQLite running it."""
         raise NotImplementedError
 
     async def run_sync(self, fn: Callable[[sa.Connection], T]) -> T:
@@ -67,7 +70,9 @@ class _SqliteConnection(Connection):
         self._conn = conn
 
     async def execute(
-        self, statement: Executable, params: Mapping[str, Any] | None = None
+        self,
+        statement: Executable,
+        params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
     ) -> CursorResult[Any]:
         return self._conn.execute(statement, params)
 
@@ -80,7 +85,9 @@ class _AsyncConnection(Connection):
         self._conn = conn
 
     async def execute(
-        self, statement: Executable, params: Mapping[str, Any] | None = None
+        self,
+        statement: Executable,
+        params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
     ) -> CursorResult[Any]:
         return await self._conn.execute(statement, params)
 

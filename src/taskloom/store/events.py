@@ -24,7 +24,7 @@ def _bump(*, fenced: bool, touch: bool) -> sa.Update:
         statement = statement.where(
             t.c.attempt == sa.bindparam("p_attempt"), t.c.status == TaskStatus.EXECUTING
         )
-    values: dict[str, Any] = {"event_seq": t.c.event_seq + 1}
+    values: dict[str, Any] = {"event_seq": t.c.event_seq + sa.bindparam("p_count")}
     if touch:
         values |= {
             "last_executed_node_id": sa.bindparam("p_node_id"),
@@ -57,8 +57,28 @@ async def append_event(
     fence_attempt: int | None = None,
     touch_node_id: str | None = None,
 ) -> EventRecord:
-    """Append the task's next event. Bumping the task's counter takes its row lock, so
-    writers of one task's events queue up rather than collide on a sequence number.
+    """Append the task's next event (see append_events)."""
+    appended = await append_events(
+        conn,
+        task_id=task_id,
+        events=[(type, data, now)],
+        fence_attempt=fence_attempt,
+        touch_node_id=touch_node_id,
+    )
+    return appended[0]
+
+
+async def append_events(
+    conn: Connection,
+    *,
+    task_id: str,
+    events: list[tuple[str, Any, datetime]],
+    fence_attempt: int | None = None,
+    touch_node_id: str | None = None,
+) -> list[EventRecord]:
+    """Append (type, data, time) events to the task's log, in order. Bumping the task's
+    counter takes its row lock, so writers of one task's events queue up rather than
+    collide on a sequence number.
 
     With `fence_attempt`, only that executing attempt may append (else LeaseLost);
     `touch_node_id` records the node as the task's last executed one in the same statement.
@@ -66,18 +86,31 @@ async def append_event(
     fenced, touch = fence_attempt is not None, touch_node_id is not None
     params = {
         "p_task_id": task_id,
+        "p_count": len(events),
         "p_attempt": fence_attempt,
         "p_node_id": touch_node_id,
-        "p_now": now,
+        "p_now": events[-1][2],
     }
-    seq = (await conn.execute(_BUMP[fenced, touch], params)).scalar()
-    if seq is None:
+    last = (await conn.execute(_BUMP[fenced, touch], params)).scalar()
+    if last is None:
         raise errors.LeaseLost(task_id, fence_attempt or 0)
-    record = EventRecord(task_id=task_id, seq=seq, type=type, data=data, created_at=now)
-    await conn.execute(
-        _INSERT, {"task_id": task_id, "seq": seq, "type": type, "data": data, "created_at": now}
-    )
-    return record
+    first = last - len(events) + 1
+    records = [
+        EventRecord(task_id=task_id, seq=first + i, type=kind, data=data, created_at=at)
+        for i, (kind, data, at) in enumerate(events)
+    ]
+    rows = [
+        {
+            "task_id": task_id,
+            "seq": r.seq,
+            "type": r.type,
+            "data": r.data,
+            "created_at": r.created_at,
+        }
+        for r in records
+    ]
+    await conn.execute(_INSERT, rows if len(rows) > 1 else rows[0])
+    return records
 
 
 async def events_after(

@@ -12,6 +12,7 @@ from taskloom.store.tables import node_runs
 
 n = node_runs
 _INSERT = sa.insert(n)
+_TRACE = sa.select(n).where(n.c.task_id == sa.bindparam("p_task_id")).order_by(n.c.id)
 
 
 async def record_node_run(conn: Connection, run: NodeRunRecord) -> None:
@@ -35,17 +36,10 @@ async def record_node_run(conn: Connection, run: NodeRunRecord) -> None:
     await conn.execute(_INSERT, values)
 
 
-async def list_node_runs(
-    conn: Connection, *, task_ids: list[str]
-) -> dict[str, list[NodeRunRecord]]:
-    """Every recorded run of these tasks, in the order they finished."""
-    found: dict[str, list[NodeRunRecord]] = {task_id: [] for task_id in task_ids}
-    if not task_ids:
-        return found
-    rows = await conn.execute(sa.select(n).where(n.c.task_id.in_(task_ids)).order_by(n.c.id))
-    for row in rows.mappings():
-        found[row["task_id"]].append(NodeRunRecord.from_row(row))
-    return found
+async def list_node_runs(conn: Connection, *, task_id: str) -> list[NodeRunRecord]:
+    """Every recorded run of this task, in the order they finished: its trace."""
+    rows = await conn.execute(_TRACE, {"p_task_id": task_id})
+    return [NodeRunRecord.from_row(row) for row in rows.mappings()]
 
 
 async def completed_outputs(

@@ -51,6 +51,9 @@ _CLAIM = (
     )
     .returning(*t.c)
 )
+_VERSION = sa.select(t.c.event_seq).where(
+    t.c.id == sa.bindparam("p_task_id"), t.c.organization_id == sa.bindparam("p_org")
+)
 _OWNER = sa.select(t.c.organization_id).where(t.c.id == sa.bindparam("p_task_id"))
 _FINISH = (
     sa.update(t)
@@ -122,6 +125,15 @@ async def get_task(conn: Connection, *, organization_id: str, task_id: str) -> T
     if row is None:
         raise errors.NotFound(f"task {task_id} not found")
     return TaskRecord.from_row(row)
+
+
+async def version_of(conn: Connection, *, organization_id: str, task_id: str) -> int:
+    """The task's event sequence: it moves with every change a client can see."""
+    params = {"p_task_id": task_id, "p_org": organization_id}
+    version = (await conn.execute(_VERSION, params)).scalar()
+    if version is None:
+        raise errors.NotFound(f"task {task_id} not found")
+    return int(version)
 
 
 async def owner_of(conn: Connection, *, task_id: str) -> str | None:

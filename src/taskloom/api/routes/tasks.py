@@ -56,15 +56,13 @@ async def get_task(
         float | None,
         Query(gt=0, le=MAX_WAIT_S, description="long poll: answer once terminal or paused"),
     ] = None,
-) -> JSONBody:
+) -> Response:
     if wait is not None:
         await state.tasks.wait_settled(
             organization_id=caller.organization_id, task_id=task_id, timeout_s=wait
         )
-    task, trace = await state.tasks.get_with_trace(
-        organization_id=caller.organization_id, task_id=task_id
-    )
-    return JSONBody(task_json(task, trace))
+    body = await state.views.render(organization_id=caller.organization_id, task_id=task_id)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/{task_id}/events", response_model=None)

@@ -1,0 +1,70 @@
+"""The provider interface: taskloom's own small contract for one chat completion."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Literal["user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens one call (or a sum of calls) consumed, as the provider counted them."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A model's answer: its text, and with an `output_schema` the structured data it gave."""
+
+    text: str
+    data: Mapping[str, Any] | None = None
+    usage: Usage = field(default_factory=Usage)
+    model: str = ""
+
+
+class ChatModel(Protocol):
+    """One model at one provider. Implementations retry transient failures themselves and
+    raise `taskloom.llm.errors` classes, never a provider SDK's own exceptions."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        system: str,
+        output_schema: Mapping[str, Any] | None = None,
+        idempotency_key: str,
+        timeout_s: float,
+    ) -> Completion:
+        """Ask for one answer. With `output_schema` (a JSON Schema object), the model is made
+        to answer with data matching it, returned as `Completion.data`. `timeout_s` bounds
+        one attempt; `idempotency_key` is sent with every attempt."""
+        ...
