@@ -82,6 +82,10 @@ class SandboxUnavailable(TaskloomError):
     """No interpreter for user code could be started."""
 
 
+class StoreUnavailable(TaskloomError):
+    """The database failed or ran out of connections: worth retrying, not the task's fault."""
+
+
 def describe(exc: BaseException) -> str:
     """A one-line account of `exc` that any store can hold: the leaf of an exception group,
     with text that is not valid Unicode (lone surrogates from user code) replaced."""

@@ -16,6 +16,7 @@ _STATUS_BY_ERROR: dict[type[Exception], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.InvalidRequest: 422,
+    errors.StoreUnavailable: 503,
 }
 
 
@@ -32,6 +33,9 @@ async def _taskloom_error(_request: Request, exc: Exception) -> JSONResponse:
         logger.error("unmapped error", exc_info=exc, extra={"event": "unmapped_error"})
         return JSONResponse({"detail": "internal error"}, status_code=500)
     headers = {"WWW-Authenticate": "x-api-key"} if status == 401 else None
+    if status == 503:
+        logger.warning("store unavailable", exc_info=exc, extra={"event": "store_unavailable"})
+        headers = {"Retry-After": "1"}
     return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
 

@@ -13,6 +13,7 @@ from taskloom.engine.notify import Notifier
 from taskloom.engine.runner import Runner
 from taskloom.engine.tasks import TaskService
 from taskloom.engine.worker import Worker
+from taskloom.llm import LLMService
 from taskloom.nodes.base import NodeServices
 from taskloom.sandbox import SandboxPool
 from taskloom.store.database import Database
@@ -34,7 +35,13 @@ async def open_host(settings: Settings, *, run_worker: bool) -> AsyncIterator[Ho
     """The database (migrated), and with `run_worker` the sandbox pool and a running worker."""
     worker_config = settings.worker()
     async with contextlib.AsyncExitStack() as stack:
-        db = await stack.enter_async_context(Database(settings.database_url))
+        db = await stack.enter_async_context(
+            Database(
+                settings.database_url,
+                pool_size=settings.db_pool_size,
+                pool_timeout_s=settings.db_pool_timeout_s,
+            )
+        )
         await upgrade(db)
         notifier = Notifier()
         if not db.is_sqlite:
@@ -42,7 +49,8 @@ async def open_host(settings: Settings, *, run_worker: bool) -> AsyncIterator[Ho
         worker: Worker | None = None
         if run_worker:
             sandbox = await stack.enter_async_context(SandboxPool(settings.sandbox()))
-            runner = Runner(db, NodeServices(sandbox=sandbox), worker_config, notifier)
+            llm = await stack.enter_async_context(LLMService(settings.llm()))
+            runner = Runner(db, NodeServices(sandbox=sandbox, llm=llm), worker_config, notifier)
             worker = Worker(db, runner, notifier, worker_config)
         host = Host(
             db=db,

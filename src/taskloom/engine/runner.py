@@ -124,6 +124,9 @@ class Runner:
                 "lease lost",
                 extra={"event": "lease_lost", "task_id": task.id, "attempt": task.attempt},
             )
+        except errors.StoreUnavailable:
+            # not the task's fault: the lease runs out and another attempt resumes it
+            raise
         except Exception as exc:
             # a bug, not the workflow's fault: say so now rather than let the lease expire and
             # the same bug repeat on every attempt

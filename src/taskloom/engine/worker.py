@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+from taskloom import errors
 from taskloom.clock import utcnow
 from taskloom.config import WorkerConfig
 from taskloom.engine import lifecycle
@@ -96,7 +97,13 @@ class Worker:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
-            if await self.claim_once(min(free, _CLAIM_BATCH)) == 0:
+            try:
+                claimed = await self.claim_once(min(free, _CLAIM_BATCH))
+            except errors.StoreUnavailable:
+                # the database is down or saturated: keep the worker, try again shortly
+                logger.warning("claim failed", exc_info=True, extra={"event": "claim_failed"})
+                claimed = 0
+            if claimed == 0:
                 await self._notifier.wait_for_work(self._config.poll_s)
 
     async def claim_once(self, limit: int) -> int:

@@ -99,7 +99,7 @@ class Database:
     """Owns the connections. Open with `async with`; write with `db.write()`, read with
     `db.read()`; each is one transaction."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, pool_timeout_s: float = 60.0) -> None:
         self.url = url
         self.dialect, self._driver_url = driver_url(url)
         self.is_sqlite = self.dialect == "sqlite"
@@ -119,7 +119,10 @@ class Database:
             self._commits: set[asyncio.Future[None]] = set()
         else:
             self._pg = create_async_engine(
-                self._driver_url, pool_size=pool_size, max_overflow=pool_size
+                self._driver_url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_timeout=pool_timeout_s,
             )
 
     def _prepare_sqlite_file(self) -> None:
@@ -139,6 +142,8 @@ class Database:
             raise errors.AlreadyExists(
                 "a concurrent request stored a conflicting change; retry the request"
             ) from exc
+        except _UNAVAILABLE as exc:
+            raise errors.StoreUnavailable("the database is unavailable; retry later") from exc
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Connection]:
@@ -214,6 +219,14 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:
         """A consistent read-only snapshot."""
+        try:
+            async with self._snapshot() as conn:
+                yield conn
+        except _UNAVAILABLE as exc:
+            raise errors.StoreUnavailable("the database is unavailable; retry later") from exc
+
+    @asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[Connection]:
         if not self.is_sqlite:
             async with self._pg.connect() as pg_conn:
                 yield _AsyncConnection(pg_conn)
@@ -266,6 +279,12 @@ class Database:
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.close()
+
+
+# operational failures (connection lost, pool exhausted, lock timeouts): transient, and never
+# the fault of the task or request that met them
+# (IntegrityError, also a DBAPIError, is caught before these)
+_UNAVAILABLE = (sa.exc.DBAPIError, sa.exc.TimeoutError, OSError)
 
 
 class _CommitGroup:
