@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TASKLOOM_", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
+    db_pool_size: int = 10  # PostgreSQL connections per process (and as many again on demand)
+    db_pool_timeout_s: float = 60.0
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
