@@ -28,12 +28,22 @@ NODE_STARTED = "node_started"
 NODE_FINISHED = "node_finished"
 
 
-async def publish_task(
-    conn: Connection, task: TaskRecord, kind: str, *, now: datetime, fence: int | None = None
-) -> EventRecord:
-    return await event_store.append_event(
-        conn, task_id=task.id, type=kind, data=task_json(task), now=now, fence_attempt=fence
+def task_event(task: TaskRecord, kind: str, now: datetime) -> EventRecord:
+    """The event of a task-level change. Every store update that changes a task's status
+    also bumps its `event_seq`: the returned row carries the number its event takes."""
+    return EventRecord(
+        task_id=task.id, seq=task.event_seq, type=kind, data=task_json(task), created_at=now
     )
+
+
+async def publish_task(conn: Connection, task: TaskRecord, kind: str, *, now: datetime) -> None:
+    await event_store.insert_events(conn, [task_event(task, kind, now)])
+
+
+async def publish_tasks(
+    conn: Connection, tasks: list[TaskRecord], kind: str, *, now: datetime
+) -> None:
+    await event_store.insert_events(conn, [task_event(task, kind, now) for task in tasks])
 
 
 async def accept_task(conn: Connection, *, now: datetime, **values: Any) -> TaskRecord:

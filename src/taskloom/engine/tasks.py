@@ -167,7 +167,7 @@ class TaskService:
             request=call.request,
             max_attempts=self._config.max_attempts,
         )
-        return Accepted(task=task, first_seq=task.event_seq)
+        return Accepted(task=task, first_seq=task.event_seq - 1)  # from its task_created
 
     async def _next_turn(
         self,

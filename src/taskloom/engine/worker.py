@@ -117,8 +117,7 @@ class Worker:
                 lease_for=self._lease,
                 skip_locked=not self._db.is_sqlite,
             )
-            for task in claimed:
-                await lifecycle.publish_task(conn, task, lifecycle.TASK_UPDATED, now=now)
+            await lifecycle.publish_tasks(conn, claimed, lifecycle.TASK_UPDATED, now=now)
         for task in claimed:
             self._start(task)
         return len(claimed)
@@ -170,8 +169,7 @@ class Worker:
         now = utcnow()
         async with self._db.write() as conn:
             released = await task_store.release_leases(conn, worker_id=self.id, now=now)
-            for task in released:
-                await lifecycle.publish_task(conn, task, lifecycle.TASK_UPDATED, now=now)
+            await lifecycle.publish_tasks(conn, released, lifecycle.TASK_UPDATED, now=now)
         if released:
             logger.info(
                 "leases released",
@@ -220,8 +218,7 @@ class Worker:
         started: list[TaskRecord] = []
         async with self._db.write() as conn:
             requeued, failed = await task_store.sweep_expired_leases(conn, now=now)
-            for task in requeued:
-                await lifecycle.publish_task(conn, task, lifecycle.TASK_UPDATED, now=now)
+            await lifecycle.publish_tasks(conn, requeued, lifecycle.TASK_UPDATED, now=now)
             for task in failed:
                 next_turn = await lifecycle.finished(conn, task, now=now)
                 if next_turn is not None:

@@ -47,6 +47,22 @@ _AFTER = (
 )
 
 
+async def insert_events(conn: Connection, events: list[EventRecord]) -> None:
+    """Store events whose sequence numbers the caller took already (with the task's update)."""
+    rows = [
+        {
+            "task_id": r.task_id,
+            "seq": r.seq,
+            "type": r.type,
+            "data": r.data,
+            "created_at": r.created_at,
+        }
+        for r in events
+    ]
+    if rows:
+        await conn.execute(_INSERT, rows if len(rows) > 1 else rows[0])
+
+
 async def append_event(
     conn: Connection,
     *,

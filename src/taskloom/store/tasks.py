@@ -47,6 +47,7 @@ _CLAIM = (
         started_at=sa.func.coalesce(
             t.c.started_at, sa.bindparam("p_now", type_=t.c.started_at.type)
         ),
+        event_seq=t.c.event_seq + 1,  # its event: see lifecycle.publish_task
         updated_at=sa.bindparam("p_now", type_=t.c.updated_at.type),
     )
     .returning(*t.c)
@@ -70,6 +71,7 @@ _FINISH = (
         lease_owner=None,
         lease_expires_at=None,
         finished_at=sa.bindparam("p_now", type_=t.c.finished_at.type),
+        event_seq=t.c.event_seq + 1,  # its event: see lifecycle.publish_task
         updated_at=sa.bindparam("p_now", type_=t.c.updated_at.type),
     )
     .returning(*t.c)
@@ -107,7 +109,7 @@ async def create_task(
         "attempt": 0,
         "max_attempts": max_attempts,
         "attempt_base": 0,
-        "event_seq": 0,
+        "event_seq": 1,  # its task_created event
         "lease_owner": None,
         "lease_expires_at": None,
         "created_at": now,
@@ -182,6 +184,7 @@ async def start_turn(
                     lease_expires_at=None,
                     started_at=None,
                     finished_at=None,
+                    event_seq=t.c.event_seq + 1,  # its event: see lifecycle.publish_task
                     updated_at=now,
                 )
                 .returning(*t.c)
@@ -288,6 +291,7 @@ async def sweep_expired_leases(
             lease_owner=None,
             lease_expires_at=None,
             finished_at=now,
+            event_seq=t.c.event_seq + 1,  # its event: see lifecycle.publish_task
             updated_at=now,
         )
         .returning(*t.c)
@@ -300,6 +304,7 @@ async def sweep_expired_leases(
             status=TaskStatus.PENDING,
             lease_owner=None,
             lease_expires_at=None,
+            event_seq=t.c.event_seq + 1,  # its event: see lifecycle.publish_task
             updated_at=now,
         )
         .returning(*t.c)
@@ -312,7 +317,13 @@ async def release_leases(conn: Connection, *, worker_id: str, now: datetime) -> 
     released = await conn.execute(
         sa.update(t)
         .where(t.c.lease_owner == worker_id, t.c.status == TaskStatus.EXECUTING)
-        .values(status=TaskStatus.PENDING, lease_owner=None, lease_expires_at=None, updated_at=now)
+        .values(
+            status=TaskStatus.PENDING,
+            lease_owner=None,
+            lease_expires_at=None,
+            event_seq=t.c.event_seq + 1,  # its event: see lifecycle.publish_task
+            updated_at=now,
+        )
         .returning(*t.c)
     )
     return [TaskRecord.from_row(r) for r in released.mappings()]
@@ -382,6 +393,7 @@ async def stop_task(
             lease_owner=None,
             lease_expires_at=None,
             finished_at=now,
+            event_seq=t.c.event_seq + 1,  # its event: see lifecycle.publish_task
             updated_at=now,
         )
     )
