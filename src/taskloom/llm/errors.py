@@ -18,7 +18,8 @@ from collections.abc import Iterable
 
 from taskloom.errors import NodeFailed
 
-_KEYISH = re.compile(r"\b(sk|pk|rk|key|token|api)[-_][A-Za-z0-9_\-*.]{6,}", re.IGNORECASE)
+# provider key formats (OpenAI `sk-…`, `sk-proj-…`, Anthropic `sk-ant-…`), even partly masked
+_KEYISH = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-*.]{8,}")
 _MAX_MESSAGE = 300
 
 

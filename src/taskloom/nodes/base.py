@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
+from taskloom.llm import Models
 from taskloom.sandbox import SandboxPool
 
 JSON = Any  # a string or any JSON value: what flows from node to node
@@ -25,6 +26,7 @@ class NodeServices:
     """What nodes may use: handed down by the engine, never reached for globally."""
 
     sandbox: SandboxPool
+    llm: Models  # models for LLM-backed nodes (classifier, guardrail, summarizer)
 
 
 # runs child nodes (a parallel node's branches) with their own checkpoints; returns outputs

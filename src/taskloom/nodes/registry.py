@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from taskloom.nodes.base import Node
+from taskloom.nodes.classifier import ClassifierNode
 from taskloom.nodes.code import CodeNode
+from taskloom.nodes.guardrail import GuardrailNode
 from taskloom.nodes.node_pointer import NodePointerNode
 from taskloom.nodes.parallel import ParallelNode
 from taskloom.nodes.send_to_end import SendToEndNode
+from taskloom.nodes.summarizer import SummarizerNode
 
 NODE_TYPES: dict[str, Node] = {
+    "classifier": ClassifierNode(),
     "code": CodeNode(),
+    "guardrail": GuardrailNode(),
     "node_pointer": NodePointerNode(),
     "parallel": ParallelNode(),
     "send_to_end": SendToEndNode(),
+    "summarizer": SummarizerNode(),
 }

@@ -1,0 +1,232 @@
+"""A `ChatModel` over a pydantic-ai model: retries with backoff, timeouts, errors mapped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic_ai.direct import model_request
+from pydantic_ai.exceptions import (
+    ModelAPIError,
+    ModelConnectionError,
+    ModelHTTPError,
+    ModelQuotaExceededError,
+    ModelRateLimitError,
+    ModelRequestRejectedError,
+    ModelRequestTimeout,
+    ModelServerError,
+    ModelTimeoutError,
+    ModelUnavailableError,
+    UnexpectedModelBehavior,
+)
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelRequestPart,
+    ModelResponse,
+    SystemPromptPart,
+    TextPart,
+    ToolCallPart,
+    UserPromptPart,
+)
+from pydantic_ai.models import Model, ModelRequestParameters
+from pydantic_ai.settings import ModelSettings
+from pydantic_ai.tools import ToolDefinition
+
+from taskloom.llm.base import Completion, Message, Usage
+from taskloom.llm.errors import (
+    InvalidModelOutput,
+    ProviderRejected,
+    ProviderTimeout,
+    ProviderUnavailable,
+    redact,
+)
+from taskloom.llm.retry import RetryPolicy, Sleep
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_TOOL = "answer"
+
+Verdict = Literal["retry", "timeout", "reject"]
+
+_RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
+
+
+def classify(exc: ModelAPIError) -> Verdict:
+    """`retry` for a failure that may pass (rate limit, 5xx, lost connection), `timeout` for
+    one that ran out of time (also retried), `reject` for one a retry would repeat."""
+    if isinstance(exc, ModelRequestTimeout | ModelTimeoutError):
+        return "timeout"
+    if isinstance(exc, ModelQuotaExceededError | ModelRequestRejectedError):
+        return "reject"
+    if isinstance(
+        exc, ModelRateLimitError | ModelUnavailableError | ModelServerError | ModelConnectionError
+    ):
+        return "retry"
+    if isinstance(exc, ModelHTTPError):
+        status = exc.status_code
+        return "retry" if status in _RETRYABLE_STATUS or status >= 500 else "reject"
+    return "retry"
+
+
+def to_model_messages(messages: Sequence[Message], system: str) -> list[ModelMessage]:
+    """pydantic-ai's message history: the system prompt rides on the first request."""
+    if not messages or messages[0].role != "user":
+        raise ValueError("a conversation starts with a user message")
+    history: list[ModelMessage] = []
+    for index, message in enumerate(messages):
+        if message.role == "assistant":
+            history.append(ModelResponse(parts=[TextPart(message.content)]))
+            continue
+        parts: list[ModelRequestPart] = [UserPromptPart(message.content)]
+        if index == 0 and system:
+            parts.insert(0, SystemPromptPart(system))
+        history.append(ModelRequest(parts=parts))
+    return history
+
+
+def output_parameters(output_schema: Mapping[str, Any] | None) -> ModelRequestParameters:
+    """With a schema, the model must call the one `answer` tool whose arguments match it."""
+    if output_schema is None:
+        return ModelRequestParameters()
+    tool = ToolDefinition(
+        name=OUTPUT_TOOL,
+        parameters_json_schema=dict(output_schema),
+        description="Give your final answer.",
+    )
+    return ModelRequestParameters(output_mode="tool", output_tools=[tool], allow_text_output=False)
+
+
+def to_completion(response: ModelResponse) -> Completion:
+    texts = [part.content for part in response.parts if isinstance(part, TextPart)]
+    data: dict[str, Any] | None = None
+    for part in response.parts:
+        if isinstance(part, ToolCallPart) and part.tool_name == OUTPUT_TOOL:
+            try:
+                data = part.args_as_dict(raise_if_invalid=True)
+            except (ValueError, AssertionError):  # not a JSON object: let the node read the text
+                texts.append(part.args if isinstance(part.args, str) else str(part.args))
+            break
+    usage = Usage(
+        prompt_tokens=response.usage.input_tokens, completion_tokens=response.usage.output_tokens
+    )
+    return Completion(
+        text="".join(texts).strip(), data=data, usage=usage, model=response.model_name or ""
+    )
+
+
+class ProviderModel:
+    """One model at one endpoint. Each attempt gets `timeout_s`; a 429, 5xx, lost connection
+    or timed-out attempt is retried with backoff up to the policy's bound; a 4xx is not."""
+
+    def __init__(
+        self,
+        model: Model,
+        *,
+        name: str,
+        policy: RetryPolicy,
+        settings: ModelSettings,
+        secrets: Sequence[str] = (),
+        sleep: Sleep = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._model = model
+        self._name = name
+        self._policy = policy
+        self._settings = settings
+        self._secrets = tuple(secrets)
+        self._sleep = sleep
+        self._jitter = jitter
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        system: str,
+        output_schema: Mapping[str, Any] | None = None,
+        idempotency_key: str,
+        timeout_s: float,
+    ) -> Completion:
+        history = to_model_messages(messages, system)
+        parameters = output_parameters(output_schema)
+        headers = {**self._settings.get("extra_headers", {}), "Idempotency-Key": idempotency_key}
+        settings: ModelSettings = {
+            **self._settings,
+            "extra_headers": headers,
+            "timeout": timeout_s,
+            "max_retries": 0,  # retries are ours: bounded, logged, same key every time
+        }
+        verdict: Verdict = "retry"
+        failure: BaseException | None = None
+        for attempt in range(self._policy.attempts):
+            retry_after: float | None = None
+            try:
+                async with asyncio.timeout(timeout_s):
+                    response = await model_request(
+                        self._model,
+                        history,
+                        model_settings=settings,
+                        model_request_parameters=parameters,
+                    )
+                return to_completion(response)
+            except TimeoutError as exc:
+                verdict, failure = "timeout", exc
+            except ModelAPIError as exc:
+                verdict, failure, retry_after = classify(exc), exc, exc.retry_after
+                if verdict == "reject":
+                    raise ProviderRejected(self._describe(exc)) from exc
+            except UnexpectedModelBehavior as exc:
+                raise InvalidModelOutput(
+                    f"{self._name} answered unexpectedly: {redact(str(exc), self._secrets)}"
+                ) from exc
+            logger.warning(
+                "model call failed",
+                extra={
+                    "event": "llm_attempt_failed",
+                    "model": self._name,
+                    "attempt": attempt + 1,
+                    "verdict": verdict,
+                    "status": getattr(failure, "status_code", None),
+                    "idempotency_key": idempotency_key,
+                },
+            )
+            if attempt + 1 < self._policy.attempts:
+                await self._sleep(
+                    self._policy.delay_s(attempt, retry_after_s=retry_after, jitter=self._jitter())
+                )
+        attempts = self._policy.attempts
+        if verdict == "timeout":
+            raise ProviderTimeout(
+                f"{self._name} did not answer within {timeout_s:g} s ({attempts} attempts)"
+            ) from failure
+        raise ProviderUnavailable(
+            f"{self._name} is unavailable after {attempts} attempts: {self._describe(failure)}"
+        ) from failure
+
+    def _describe(self, exc: BaseException | None) -> str:
+        if isinstance(exc, ModelHTTPError):
+            detail = _provider_message(exc.body) or exc.provider_error_type or ""
+            text = f"HTTP {exc.status_code}" + (f": {detail}" if detail else "")
+        elif isinstance(exc, ModelAPIError):
+            text = str(exc)
+        else:
+            text = type(exc).__name__
+        return redact(text, self._secrets)
+
+
+def _provider_message(body: object) -> str | None:
+    """The human part of a provider's error body, in the OpenAI or Anthropic shape."""
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return str(inner["message"])
+        if isinstance(body.get("message"), str):
+            return str(body["message"])
+    return None

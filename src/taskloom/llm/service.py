@@ -1,0 +1,108 @@
+"""The LLM service nodes get: resolves a node's model choice and owns the provider clients."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol
+
+from taskloom.config import LLMConfig
+from taskloom.llm.base import ChatModel
+from taskloom.llm.choice import Endpoint, ModelChoice, extra_headers, resolve
+from taskloom.llm.retry import RetryPolicy, Sleep
+
+if TYPE_CHECKING:
+    from pydantic_ai.settings import ModelSettings
+
+    from taskloom.llm.providers import Client
+
+# The provider SDKs and pydantic-ai take seconds to import. A process that never opens the
+# service (the CLI, an API-only server) never imports them; one that does imports them in a
+# thread, so that the first model call does not stall every task on the event loop.
+_HEAVY_MODULES = ("taskloom.llm.chat", "taskloom.llm.providers")
+
+
+def _import_providers() -> None:
+    for name in _HEAVY_MODULES:
+        importlib.import_module(name)
+
+
+class Models(Protocol):
+    """What nodes need from the LLM layer: a model for their `settings` block."""
+
+    def model(self, choice: ModelChoice) -> ChatModel: ...
+
+    @property
+    def request_timeout_s(self) -> float: ...
+
+
+class LLMService:
+    """Opens one SDK client per endpoint on first use, and closes them all on exit."""
+
+    def __init__(self, config: LLMConfig, *, sleep: Sleep = asyncio.sleep) -> None:
+        self._config = config
+        self._sleep = sleep
+        self._policy = RetryPolicy(
+            max_retries=config.max_retries,
+            backoff_s=config.backoff_s,
+            max_backoff_s=config.max_backoff_s,
+        )
+        self._clients: dict[tuple[str, str], Client] = {}
+        self._closed = False
+        self._warming: asyncio.Task[None] | None = None
+
+    @property
+    def request_timeout_s(self) -> float:
+        return self._config.request_timeout_s
+
+    async def __aenter__(self) -> LLMService:
+        self._warming = asyncio.create_task(
+            asyncio.to_thread(_import_providers), name="llm:import-providers"
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._closed = True
+        if self._warming is not None:
+            await self._warming  # a thread cannot be cancelled; it ends within seconds
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.close()
+
+    def model(self, choice: ModelChoice) -> ChatModel:
+        """The model `choice` names; raises `ProviderNotConfigured` if this server cannot
+        reach it (unknown provider, no key, a base URL it does not allow)."""
+        if self._closed:
+            raise RuntimeError("the LLM service is closed")
+        from taskloom.llm.chat import ProviderModel
+        from taskloom.llm.providers import model_for
+
+        endpoint = resolve(choice, self._config)
+        settings: ModelSettings = {"extra_headers": extra_headers(choice)}
+        if choice.temperature is not None:
+            settings["temperature"] = choice.temperature
+        if choice.max_tokens is not None:
+            settings["max_tokens"] = choice.max_tokens
+        return ProviderModel(
+            model_for(endpoint, self._client(endpoint)),
+            name=f"{endpoint.provider}:{endpoint.model}",
+            policy=self._policy,
+            settings=settings,
+            secrets=[endpoint.api_key] if endpoint.api_key else [],
+            sleep=self._sleep,
+        )
+
+    def _client(self, endpoint: Endpoint) -> Client:
+        from taskloom.llm.providers import open_client
+
+        key = (endpoint.api, endpoint.base_url)
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = open_client(endpoint)
+        return client
