@@ -56,6 +56,9 @@ class NodeFailed(TaskloomError):
     """A node failed; running it again would most likely fail the same way."""
 
     reason = "node_error"
+    # True when the platform, not the workflow, could not finish (a provider unreachable
+    # through every retry): the task then ends `failed`, not `error` (DESIGN §2)
+    platform = False
 
 
 class CodeError(NodeFailed):

@@ -111,7 +111,8 @@ class Runner:
             try:
                 output = await attempt.walk(task.input.get("text", ""))
             except errors.NodeFailed as exc:
-                await self._finish(task, TaskStatus.ERROR, None, exc.reason, errors.describe(exc))
+                status = TaskStatus.FAILED if exc.platform else TaskStatus.ERROR
+                await self._finish(task, status, None, exc.reason, errors.describe(exc))
             except errors.StopRequested as exc:
                 result = shape_result(exc.output, output_format)
                 await self._finish(task, TaskStatus.STOPPED, result, exc.reason, exc.message)

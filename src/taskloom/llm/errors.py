@@ -33,6 +33,7 @@ class ProviderUnavailable(ProviderError):
     """The provider stayed rate-limited, failing or unreachable through every retry."""
 
     reason = "provider_unavailable"
+    platform = True
 
 
 class ProviderTimeout(ProviderUnavailable):
