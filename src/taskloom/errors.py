@@ -9,7 +9,8 @@
     ├── LeaseLost                a worker wrote after losing its task to a newer attempt
     ├── NodeFailed               a node failed in a way a retry would repeat (task -> error)
     │   ├── CodeError            user code raised, returned junk or broke a sandbox limit
-    │   └── NodeTimeout          a node ran past its wall-clock limit
+    │   ├── NodeTimeout          a node ran past its wall-clock limit
+    │   └── GuardrailFailed      a guardrail judged a fail and the workflow has no fail route
     ├── StopRequested            a stop strategy asked the run to end as `stopped`
     └── SandboxUnavailable       no interpreter could be started for user code
 
@@ -69,6 +70,12 @@ class NodeTimeout(NodeFailed):
     """A node ran past its wall-clock limit."""
 
     reason = "node_timeout"
+
+
+class GuardrailFailed(NodeFailed):
+    """A guardrail judged the input a fail and the workflow has no route for that."""
+
+    reason = "guardrail_failed"
 
 
 class StopRequested(TaskloomError):

@@ -181,6 +181,31 @@ async def test_guardrail_routes_on_its_verdict(run: Any, fake_llm: FakeLLM, verd
     assert task["result"] == ("sent" if verdict == "pass" else "blocked")
 
 
+async def test_guardrail_fail_without_a_fail_route_ends_in_error(
+    run: Any, fake_llm: FakeLLM
+) -> None:
+    fake_llm.script(Reply.tool("answer", {"verdict": "fail", "reason": "rude"}))
+    task = await run(
+        llm_node("guard", "guardrail", GUARD, ["next"]),
+        code_node("next", "return 'went on'"),  # unconditioned: not a fail route
+        text="hello",
+    )
+    assert task["status"] == "error", task
+    assert task["status_reason"] == "guardrail_failed"
+    assert [r["node_id"] for r in task["node_runs"]] == ["guard"]
+
+
+async def test_guardrail_pass_follows_an_unconditioned_edge(run: Any, fake_llm: FakeLLM) -> None:
+    fake_llm.script(Reply.tool("answer", {"verdict": "pass", "reason": "fine"}))
+    task = await run(
+        llm_node("guard", "guardrail", GUARD, ["next"]),
+        code_node("next", "return 'went on'"),
+        text="hello",
+    )
+    assert task["status"] == "completed", task
+    assert task["result"] == "went on"
+
+
 async def test_guardrail_passes_its_input_on(run: Any, fake_llm: FakeLLM) -> None:
     fake_llm.script(Reply.tool("answer", {"verdict": "pass", "reason": "fine"}))
     task = await run(

@@ -196,6 +196,15 @@ class _Attempt:
             data = result.output
             if result.end:
                 break
+            if node.type == "guardrail" and result.route == "fail":
+                # a failed check never falls through to an unconditioned edge: it takes its
+                # fail route, or ends the run
+                node_id = self.graph.route_edge(node, "fail")
+                if node_id is None:
+                    raise errors.GuardrailFailed(
+                        f"guardrail {node.label!r} failed and has no fail route"
+                    )
+                continue
             node_id = self.graph.next_node(node, data, result.route)
         return data
 

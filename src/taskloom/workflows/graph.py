@@ -45,6 +45,19 @@ class Graph:
             update={"id": node.id, "name": node.name, "condition": node.condition}
         )
 
+    def route_edge(self, node: OrchestrationNode, route: str) -> str | None:
+        """The edge made for this route: `condition.group_id == route`, else an `else` edge."""
+        fallback: str | None = None
+        for target_id in node.next_node_ids:
+            condition = self.nodes[target_id].condition
+            if condition is None:
+                continue
+            if condition.type == "else":
+                fallback = fallback or target_id
+            elif condition.group_id == route:
+                return target_id
+        return fallback
+
     def next_node(self, node: OrchestrationNode, output: Any, route: str | None) -> str | None:
         """Where the run goes after `node` produced `output`; None means the END block.
 
