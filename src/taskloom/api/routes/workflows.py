@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
@@ -175,13 +175,14 @@ Busy = Annotated[
 
 async def _submit(
     workflow_id: str,
-    body: InvokeRequest,
+    body: InvokeBody,
     caller: Caller,
     state: State,
-    version: int | None,
-    idempotency_key: str | None,
-    busy: BusyPolicy | None,
+    version: Version = None,
+    idempotency_key: IdempotencyKey = None,
+    busy: Busy = None,
 ) -> Accepted:
+    """Accept the invoke (a dependency shared by the sync, async and stream routes)."""
     return await state.tasks.invoke(
         Invocation(
             organization_id=caller.organization_id,
@@ -196,33 +197,18 @@ async def _submit(
     )
 
 
+Submitted = Annotated[Accepted, Depends(_submit)]
+
+
 @router.post("/{workflow_id}/invoke/async")
-async def invoke_async(
-    workflow_id: str,
-    body: InvokeBody,
-    caller: Caller,
-    state: State,
-    version: Version = None,
-    idempotency_key: IdempotencyKey = None,
-    busy: Busy = None,
-) -> JSONBody:
-    accepted = await _submit(workflow_id, body, caller, state, version, idempotency_key, busy)
+async def invoke_async(accepted: Submitted) -> JSONBody:
     return JSONBody(task_json(accepted.task))
 
 
 @router.post("/{workflow_id}/invoke", response_model=None)
-async def invoke_sync(
-    workflow_id: str,
-    body: InvokeBody,
-    caller: Caller,
-    state: State,
-    version: Version = None,
-    idempotency_key: IdempotencyKey = None,
-    busy: Busy = None,
-) -> JSONBody:
-    accepted = await _submit(workflow_id, body, caller, state, version, idempotency_key, busy)
+async def invoke_sync(accepted: Submitted, state: State) -> JSONBody:
     task = await state.tasks.wait_settled(
-        organization_id=caller.organization_id,
+        organization_id=accepted.task.organization_id,
         task_id=accepted.task.id,
         timeout_s=state.api.sync_wait_s,
         turn=accepted.turn,
@@ -234,21 +220,13 @@ async def invoke_sync(
 
 
 @router.post("/{workflow_id}/invoke/stream", response_model=None)
-async def invoke_stream(
-    workflow_id: str,
-    body: InvokeBody,
-    caller: Caller,
-    state: State,
-    version: Version = None,
-    idempotency_key: IdempotencyKey = None,
-    busy: Busy = None,
-) -> StreamingResponse:
-    accepted = await _submit(workflow_id, body, caller, state, version, idempotency_key, busy)
+async def invoke_stream(accepted: Submitted, state: State) -> StreamingResponse:
+    organization_id = accepted.task.organization_id
     events = state.tasks.follow(
-        organization_id=caller.organization_id,
+        organization_id=organization_id,
         task_id=accepted.task.id,
         after_seq=accepted.first_seq,
         turn=accepted.turn,
         from_turn=accepted.queued_turn,
     )
-    return sse.stream(events, caller.organization_id)
+    return sse.stream(events, organization_id)
