@@ -27,8 +27,11 @@ from taskloom.store import workflows as workflow_store
 from taskloom.store.database import Connection, Database
 from taskloom.store.records import EventRecord, TaskRecord, TaskStatus, TurnRecord
 
-# in-process changes wake waiters at once; this re-read covers tasks run by other processes
-_RECHECK_S = 0.1
+# In-process changes wake waiters at once, and on PostgreSQL so do other processes' (NOTIFY);
+# these re-reads only cover what a hint may miss: another process on SQLite, a lost NOTIFY.
+# Each costs a store read per open stream or waiting request.
+_RECHECK_SQLITE_S = 0.25
+_RECHECK_PG_S = 1.0
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 BusyPolicy = Literal["reject", "enqueue"]
@@ -80,6 +83,7 @@ class TaskService:
         self._notifier = notifier
         self._worker = worker
         self._config = config
+        self._recheck_s = _RECHECK_SQLITE_S if db.is_sqlite else _RECHECK_PG_S
 
     # -- invoke ----------------------------------------------------------------------------
 
@@ -240,7 +244,7 @@ class TaskService:
                     settled = False  # still an earlier turn
                 if settled or remaining <= 0:
                     return task
-                await watch.wait(min(remaining, _RECHECK_S))
+                await watch.wait(min(remaining, self._recheck_s))
 
     async def _as_of_turn(self, task: TaskRecord, turn: int) -> TaskRecord:
         """The task as it stood when `turn` ended, from that turn's record."""
@@ -303,7 +307,7 @@ class TaskService:
                 if task.status.is_terminal and task.event_seq <= last:
                     return  # its task_finished is out, and no newer turn has begun
                 if not batch:
-                    await watch.wait(_RECHECK_S)
+                    await watch.wait(self._recheck_s)
 
     # -- control -----------------------------------------------------------------------------
 

@@ -81,7 +81,10 @@ class SandboxPool:
         self._launch: Launch | None = None
         self._closed = False
         self._max_total = max(1, config.pool_size * 4)
-        self._max_idle_per_org = max(1, config.pool_size)
+        # an org's interpreters stay warm while it is busy: killing all but a few after a
+        # burst only meant starting them again for the next one (~20 ms of CPU each); at the
+        # bound, other orgs' least recently used idle interpreters make room
+        self._max_idle_per_org = self._max_total
         self._max_frame = config.output_limit_bytes + FRAME_SLACK_BYTES
         # Slots: every interpreter that is starting, idle or busy counts against _max_total.
         self._total = 0
