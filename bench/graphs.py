@@ -1,4 +1,5 @@
-"""The benchmark graphs W1 and W3 (BENCHMARKS.md), how to deploy them, and their checks."""
+"""The benchmark graphs W1 and W3 (BENCHMARKS.md), the stream graph, how to deploy them, and
+their checks."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import httpx
 
 W3_BRANCHES = 20
+STREAM_SLEEP_S = 0.2  # the stream graph's node: its task completes while its stream is open
 
 
 def _code(node_id: str, code: str, next_ids: list[str]) -> dict[str, Any]:
@@ -60,6 +62,20 @@ def w3_definition() -> dict[str, Any]:
     }
 
 
+def stream_definition() -> dict[str, Any]:
+    """One code node that sleeps, then returns {"text": text, "chars": len(text)}."""
+    code = (
+        "import time\n\n\ndef main(input):\n"
+        f"    time.sleep({STREAM_SLEEP_S})\n"
+        "    return {'text': input, 'chars': len(input)}"
+    )
+    return {
+        "name": "bench-streams",
+        "output_format": "json",
+        "orchestration_nodes": [_code("sleep", code, [])],
+    }
+
+
 async def deploy(client: httpx.AsyncClient, definition: dict[str, Any]) -> str:
     """Create the workflow and deploy version 1; returns its id. Raises on any failure."""
     created = await client.post("/v1/workflows", json=definition)
@@ -96,3 +112,12 @@ def w3_ok(text: str, task: dict[str, Any]) -> bool:
         return False
     expected = W3_BRANCHES * len(text) + sum(range(W3_BRANCHES))
     return isinstance(result, dict) and result.get("sum") == expected
+
+
+def stream_ok(text: str, task: dict[str, Any]) -> bool:
+    """The stream graph's result is {"text": text, "chars": len(text)}."""
+    try:
+        result = _result(task)
+    except ValueError:
+        return False
+    return isinstance(result, dict) and result == {"text": text, "chars": len(text)}

@@ -54,6 +54,30 @@ FIGURES = [
     Row("w3.tasks_per_s", "w3 tasks/s", {"sqlite": (">=", 300)}),
     Row("w3.p50_ms", "w3 p50 (ms)"),
     Row("w3.p99_ms", "w3 p99 (ms)"),
+    Row(
+        "streams.delay_p50_ms",
+        "streams: finished_at → task_finished read p50 (ms)",
+        _both("<=", 10),
+    ),
+    Row(
+        "streams.delay_p99_ms",
+        "streams: finished_at → task_finished read p99 (ms)",
+        _both("<=", 50),
+    ),
+    Row("streams.delay_max_ms", "streams: finished_at → task_finished read max (ms)"),
+    Row("streams.streams", "streams: opened (clients x rounds)"),
+    Row("streams.streams_done", "streams: task_finished received"),
+    Row("streams.open_at_delivery_p50", "streams: open when a task_finished arrived, median"),
+    Row("streams.peak_open", "streams: open at once, peak"),
+    Row("streams.tasks_per_s", "streams: tasks/s delivered"),
+    Row("streams.stream_open_p50_ms", "streams: POST → response head p50 (ms)"),
+    Row(
+        "streams.node_gap_p50_ms", "streams: node end → task finished_at p50 (ms, before the stamp)"
+    ),
+    Row(
+        "streams.node_gap_p99_ms", "streams: node end → task finished_at p99 (ms, before the stamp)"
+    ),
+    Row("streams.driver_lag_p99_ms", "streams: driver event-loop lag p99 (ms)"),
 ]
 
 BASELINES = [
@@ -62,15 +86,30 @@ BASELINES = [
     Row("health_raw.rps", "baseline: GET /health req/s, raw client"),
     Row("baseline.sqlite_loop_tps", "baseline: bare SQLite loop, 5 commits/task (tasks/s)"),
     Row("baseline.pg_loop_tps", "baseline: bare asyncpg loop, 5 commits/task (tasks/s)"),
+    Row("streams_1.delay_p50_ms", "baseline: lone stream, finished_at → task_finished p50 (ms)"),
+    Row("streams_1.delay_max_ms", "baseline: lone stream, finished_at → task_finished max (ms)"),
+    Row("streams_1.node_gap_p50_ms", "baseline: lone stream, node end → task finished_at p50 (ms)"),
     Row("ratio.w1d_vs_health", "w1d req/s ÷ /health req/s"),
     Row("ratio.w1d_raw_vs_health_raw", "w1d req/s ÷ /health req/s, raw client"),
     Row("ratio.w1c_vs_health", "w1c req/s ÷ /health req/s"),
     Row("ratio.w1b_vs_loop", "w1b tasks/s ÷ bare store loop"),
     Row("ratio.w1c_vs_loop", "w1c req/s ÷ bare store loop"),
     Row("ratio.w3_vs_loop", "w3 tasks/s ÷ bare store loop"),
+    Row("ratio.streams_p50_vs_lone", "streams delay p50 ÷ lone-stream delay p50"),
 ]
 
-WORKLOADS = ["health", "health_raw", "w1a", "w1b", "w1c", "w1d", "w1d_raw", "w3"]
+WORKLOADS = [
+    "health",
+    "health_raw",
+    "w1a",
+    "w1b",
+    "w1c",
+    "w1d",
+    "w1d_raw",
+    "w3",
+    "streams_1",
+    "streams",
+]
 CPU_COLUMNS = [
     ("cpu_server_pct", "server CPU"),
     ("cpu_sandbox_pct", "sandboxes CPU"),
@@ -118,6 +157,10 @@ def _target_text(row: Row, backends: Sequence[str]) -> str:
     return ", ".join(f"{op} {threshold:,g} ({b})" for b, (op, threshold) in shown.items())
 
 
+def _unmeasured(spread: Spread | None) -> bool:
+    return spread is None or spread.runs == 0
+
+
 def table(
     rows: Sequence[Row], summaries: Mapping[str, Mapping[str, Spread]], *, targets: bool = True
 ) -> list[str]:
@@ -126,8 +169,8 @@ def table(
     header = ["figure", *backends] + (["target"] if targets else [])
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
-        if all(summaries[b].get(row.key) is None for b in backends):
-            continue
+        if all(_unmeasured(summaries[b].get(row.key)) for b in backends):
+            continue  # e.g. a part left out with --only
         cells = [row.label]
         cells += [_cell(summaries[b].get(row.key), row.targets.get(b)) for b in backends]
         if targets:
@@ -177,6 +220,7 @@ def markdown(
         f"- machine: {meta['machine']}; load average at start {meta['load_start']}, "
         f"at end {meta.get('load_end', '?')}",
         f"- driver: {meta['driver_loop']} event loop, {meta['driver_http']}",
+        f"- parts run: {', '.join(meta.get('parts', ['all']))}",
         f"- server pinned to core 0, driver to core 1; median of {meta['runs_requested']} run(s) "
         "(min-max) across runs; ✓/✗ = median against the target from the issue.",
         "",

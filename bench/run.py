@@ -1,10 +1,11 @@
 """Run the taskloom benchmark suite: `.venv/bin/python bench/run.py [--backend ...] [--quick]`.
 
 For each backend and each run: a fresh database and a fresh `taskloom serve` pinned to core 0,
-this driver pinned to core 1; then W1 and W3 are deployed and warmed up, the baselines are
-measured (GET /health through httpx and through a raw client, bare store loops), and w1a,
-w1b, w1c, w1d (and its raw twin), w3 run in that order, with memory read after w1b and at the
-end. Figures are medians over the runs with their min-max spread; see bench/README.md.
+this driver pinned to core 1; then W1, W3 and the stream graph are deployed and warmed up, the
+baselines are measured (GET /health through httpx and through a raw client, bare store loops),
+and w1a, w1b, w1c, w1d (and its raw twin), w3, streams_1 and streams run in that order, with
+memory read after w1b and at the end. `--only` picks some of these parts (baselines, w1, w3,
+streams). Figures are medians over the runs with their min-max spread; see bench/README.md.
 """
 
 from __future__ import annotations
@@ -34,14 +35,16 @@ import probes
 import reads
 import report
 import server
+import streams
 import workloads
-from api import Api
+from api import Api, Task
 from stats import Spread, ratio, spread
 from workloads import Outcome, Sizes, Target
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DRIVER_CORE = 1
-WARM_UP = {"w1": 10, "w3": 3}
+WARM_UP = {"w1": 10, "w3": 3, "streams": 3}
+PARTS = ("baselines", "w1", "w3", "streams")  # what --only can pick; all by default
 HARD_TIMEOUT_MARGIN_S = 60.0  # beyond a workload's own deadline, before it is cancelled
 LANES = 32  # the most concurrent clients any workload uses
 SHARED_CONNECTIONS = 64
@@ -57,6 +60,7 @@ class Options:
     shared_client: bool
     pg_admin_url: str
     server_env: dict[str, str]
+    parts: tuple[str, ...] = PARTS
 
 
 @dataclass
@@ -117,8 +121,12 @@ async def one_run(backend: str, options: Options) -> RunRecord:
             async with server.running_server(store, options.server_env) as srv:
                 try:
                     async with _lanes(srv.base_url, key, options.shared_client) as lanes:
-                        target = await _deploy(srv.base_url, key, lanes, options.sizes)
-                        await _measure_all(record, backend, store, srv.pid, target)
+                        target, stream_graph = await _deploy(
+                            srv.base_url, key, lanes, options.sizes, options.parts
+                        )
+                        await _measure_all(
+                            record, backend, store, srv.pid, target, stream_graph, options.parts
+                        )
                 finally:
                     record.server_log_tail = srv.log_tail()
     except Exception as exc:
@@ -127,39 +135,79 @@ async def one_run(backend: str, options: Options) -> RunRecord:
     return record
 
 
-async def _deploy(base_url: str, key: str, lanes: list[httpx.AsyncClient], sizes: Sizes) -> Target:
-    w1 = await graphs.deploy(lanes[0], graphs.w1_definition())
-    w3 = await graphs.deploy(lanes[0], graphs.w3_definition())
-    return Target(base_url, key, lanes, w1, w3, sizes)
+async def _deploy(
+    base_url: str,
+    key: str,
+    lanes: list[httpx.AsyncClient],
+    sizes: Sizes,
+    parts: tuple[str, ...],
+) -> tuple[Target, str]:
+    """Deploy the graphs the selected parts use ("" for the others)."""
+
+    async def deploy(part: str, definition: dict[str, Any]) -> str:
+        return await graphs.deploy(lanes[0], definition) if part in parts else ""
+
+    w1 = await deploy("w1", graphs.w1_definition())
+    w3 = await deploy("w3", graphs.w3_definition())
+    stream_graph = await deploy("streams", graphs.stream_definition())
+    return Target(base_url, key, lanes, w1, w3, sizes), stream_graph
 
 
 async def _measure_all(
-    record: RunRecord, backend: str, store: server.Store, pid: int, target: Target
+    record: RunRecord,
+    backend: str,
+    store: server.Store,
+    pid: int,
+    target: Target,
+    stream_graph: str,
+    parts: tuple[str, ...],
 ) -> None:
-    await _warm_up(record, target)
+    await _warm_up(record, target, {"w1": target.w1, "w3": target.w3, "streams": stream_graph})
     measure = _Measurer(record, target, pid)
-    await measure("health", lambda: reads.health(target))
-    await measure("health_raw", lambda: reads.health_raw(target))
-    await _store_loops(record, backend, store, target.sizes)
-    first = await measure("w1a", lambda: workloads.w1a(target))
-    bulk = await measure("w1b", lambda: workloads.w1b(target))
-    record.metrics["mem.after_w1b_mib"] = probes.peak_rss_mib(pid)
-    await measure("w1c", lambda: workloads.w1c(target))
-    finished = [i for out in (first, bulk) if out is not None for i in out.finished_ids]
-    await measure("w1d", lambda: reads.w1d(target, finished))
-    await measure("w1d_raw", lambda: reads.w1d_raw(target, finished))
-    await measure("w3", lambda: workloads.w3(target))
+    sizes = target.sizes
+    if "baselines" in parts:
+        await measure("health", lambda: reads.health(target))
+        await measure("health_raw", lambda: reads.health_raw(target))
+        await _store_loops(record, backend, store, sizes)
+    if "w1" in parts:
+        first = await measure("w1a", lambda: workloads.w1a(target))
+        bulk = await measure("w1b", lambda: workloads.w1b(target))
+        record.metrics["mem.after_w1b_mib"] = probes.peak_rss_mib(pid)
+        await measure("w1c", lambda: workloads.w1c(target))
+        finished = [i for out in (first, bulk) if out is not None for i in out.finished_ids]
+        await measure("w1d", lambda: reads.w1d(target, finished))
+        await measure("w1d_raw", lambda: reads.w1d_raw(target, finished))
+    if "w3" in parts:
+        await measure("w3", lambda: workloads.w3(target))
+    if "streams" in parts:
+        await measure(
+            "streams_1", lambda: streams.streams(target, stream_graph, 1, sizes.streams_idle)
+        )
+        await measure(
+            "streams",
+            lambda: streams.streams(target, stream_graph, sizes.streams, sizes.stream_rounds),
+        )
     record.metrics["mem.end_mib"] = probes.peak_rss_mib(pid)
     record.metrics["mem.sandbox_rss_end_mib"] = probes.sandbox_rss_mib(pid)
     _add_ratios(record.metrics, backend)
 
 
-async def _warm_up(record: RunRecord, target: Target) -> None:
-    """A few sync invokes of each graph (untimed) so lazy start-up costs stay out of w1a."""
+_WARM_CHECKS: dict[str, Callable[[str, Task], bool]] = {
+    "w1": graphs.w1_ok,
+    "w3": graphs.w3_ok,
+    "streams": graphs.stream_ok,
+}
+
+
+async def _warm_up(record: RunRecord, target: Target, deployed: dict[str, str]) -> None:
+    """A few sync invokes of each deployed graph (untimed) so lazy start-up costs stay out of
+    the figures."""
     api = Api(target.client)
     for graph, count in WARM_UP.items():
-        workflow_id = target.w1 if graph == "w1" else target.w3
-        check = graphs.w1_ok if graph == "w1" else graphs.w3_ok
+        workflow_id = deployed[graph]
+        if not workflow_id:
+            continue
+        check = _WARM_CHECKS[graph]
         for i in range(count):
             text = workloads.text_of(i)
             task = await api.invoke_sync(workflow_id, text)
@@ -238,6 +286,9 @@ def _add_ratios(metrics: dict[str, float], backend: str) -> None:
     metrics["ratio.w1b_vs_loop"] = ratio(metrics.get("w1b.tasks_per_s", nan), loop)
     metrics["ratio.w1c_vs_loop"] = ratio(metrics.get("w1c.rps", nan), loop)
     metrics["ratio.w3_vs_loop"] = ratio(metrics.get("w3.tasks_per_s", nan), loop)
+    metrics["ratio.streams_p50_vs_lone"] = ratio(
+        metrics.get("streams.delay_p50_ms", nan), metrics.get("streams_1.delay_p50_ms", nan)
+    )
 
 
 # -- a backend: several runs, summarised -----------------------------------------------------
@@ -295,6 +346,12 @@ def parse_args(argv: list[str] | None) -> Options:
         help="per-workload time limit (default 120, 45 with --quick); what is not done by "
         "then is reported as unfinished",
     )
+    parser.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        metavar="PART[,PART]",
+        help=f"run only these parts, out of {', '.join(PARTS)} (default: all)",
+    )
     parser.add_argument("--pg-admin-url", default=server.DEFAULT_PG_ADMIN_URL)
     parser.add_argument(
         "--server-env",
@@ -309,6 +366,9 @@ def parse_args(argv: list[str] | None) -> Options:
     if runs < 1:
         parser.error("--runs must be at least 1")
     env = dict(item.split("=", 1) for item in args.server_env if "=" in item)
+    wanted = {part.strip() for part in args.only.split(",") if part.strip()}
+    if not wanted or not wanted <= set(PARTS):
+        parser.error(f"--only takes some of {', '.join(PARTS)}, got {args.only!r}")
     return Options(
         backends=["sqlite", "postgres"] if args.backend == "both" else [args.backend],
         runs=runs,
@@ -317,6 +377,7 @@ def parse_args(argv: list[str] | None) -> Options:
         shared_client=args.shared_client,
         pg_admin_url=args.pg_admin_url,
         server_env=env,
+        parts=tuple(part for part in PARTS if part in wanted),
     )
 
 
@@ -359,6 +420,7 @@ def _load() -> str:
 def metadata(argv: list[str], options: Options, driver_loop: str) -> dict[str, Any]:
     return {
         "runs_requested": options.runs,
+        "parts": list(options.parts),
         "started_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
         "commit": _git("log", "-1", "--format=%h") or "unknown",
         "dirty": bool(_git("status", "--porcelain", "--", "src")),

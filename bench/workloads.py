@@ -35,6 +35,9 @@ class Sizes:
     health_s: float = 5.0  # /health baseline duration
     ceiling_s: float = 3.0  # each raw-client ceiling check
     loop_tasks: int = 3000  # bare store loop
+    streams: int = 200  # concurrent stream clients (streams.py)
+    stream_rounds: int = 3  # streams each of them opens, one after the other
+    streams_idle: int = 30  # sequential streams of the lone-stream baseline
     # per workload: work not started or not terminal by then is counted as "unfinished"
     deadline_s: float = 120.0
 
@@ -49,6 +52,9 @@ class Sizes:
             health_s=1.5,
             ceiling_s=1.0,
             loop_tasks=500,
+            streams=50,
+            stream_rounds=1,
+            streams_idle=5,
             deadline_s=45.0,
         )
 
