@@ -58,7 +58,7 @@ async def service(
 
 
 async def ask(service: LLMService, provider: str, **kwargs: Any) -> Any:
-    model = service.model(ModelChoice(model_provider=provider, model_name=f"{provider}-test"))
+    model = await service.model(ModelChoice(model_provider=provider, model_name=f"{provider}-test"))
     return await model.complete(
         [Message("user", "which group?")],
         system=kwargs.pop("system", "be brief"),
@@ -115,7 +115,7 @@ async def test_complete_sends_no_key_to_an_allowed_endpoint(
 ) -> None:
     fake_llm.script(Reply.say("ok"))
     base = fake_llm.openai_base_url.replace("127.0.0.1", "localhost")
-    model = service.model(ModelChoice(model_provider="local", llm_api_base=base))
+    model = await service.model(ModelChoice(model_provider="local", llm_api_base=base))
     await model.complete([Message("user", "hi")], system="", idempotency_key="k", timeout_s=10)
     headers = fake_llm.requests[0].headers
     assert not any(secret in str(headers) for secret in SECRETS)
@@ -123,7 +123,7 @@ async def test_complete_sends_no_key_to_an_allowed_endpoint(
 
 async def test_model_for_an_endpoint_not_allowed_is_refused(service: LLMService) -> None:
     with pytest.raises(ProviderNotConfigured):
-        service.model(ModelChoice(llm_api_base="http://127.0.0.2:1/v1"))
+        await service.model(ModelChoice(llm_api_base="http://127.0.0.2:1/v1"))
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -207,7 +207,7 @@ async def test_closed_service_opens_no_model(fake_llm: FakeLLM) -> None:
     async with service:
         pass
     with pytest.raises(RuntimeError, match="closed"):
-        service.model(ModelChoice())
+        await service.model(ModelChoice())
 
 
 # -- nodes report their token usage --------------------------------------------------------

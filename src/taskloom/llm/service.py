@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 
     from taskloom.llm.providers import Client
 
-# The provider SDKs and pydantic-ai take seconds to import. A process that never opens the
-# service (the CLI, an API-only server) never imports them; one that does imports them in a
-# thread, so that the first model call does not stall every task on the event loop.
+# The provider SDKs and pydantic-ai take seconds to import and ~80 MiB of memory. A process
+# imports them when a node first asks for a model, in a thread, so that the import stalls
+# no other task on the event loop and a server that runs no LLM node never pays for them.
 _HEAVY_MODULES = ("taskloom.llm.chat", "taskloom.llm.providers")
 
 
@@ -31,7 +31,7 @@ def _import_providers() -> None:
 class Models(Protocol):
     """What nodes need from the LLM layer: a model for their `settings` block."""
 
-    def model(self, choice: ModelChoice) -> ChatModel: ...
+    async def model(self, choice: ModelChoice) -> ChatModel: ...
 
     @property
     def request_timeout_s(self) -> float: ...
@@ -57,9 +57,6 @@ class LLMService:
         return self._config.request_timeout_s
 
     async def __aenter__(self) -> LLMService:
-        self._warming = asyncio.create_task(
-            asyncio.to_thread(_import_providers), name="llm:import-providers"
-        )
         return self
 
     async def __aexit__(
@@ -75,11 +72,16 @@ class LLMService:
         for client in clients:
             await client.close()
 
-    def model(self, choice: ModelChoice) -> ChatModel:
+    async def model(self, choice: ModelChoice) -> ChatModel:
         """The model `choice` names; raises `ProviderNotConfigured` if this server cannot
         reach it (unknown provider, no key, a base URL it does not allow)."""
         if self._closed:
             raise RuntimeError("the LLM service is closed")
+        if self._warming is None:
+            self._warming = asyncio.create_task(
+                asyncio.to_thread(_import_providers), name="llm:import-providers"
+            )
+        await asyncio.shield(self._warming)
         from taskloom.llm.chat import ProviderModel
         from taskloom.llm.providers import model_for
 

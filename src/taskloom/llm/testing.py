@@ -36,7 +36,7 @@ class ScriptedModels:
         self.answers.extend(answers)
         return self
 
-    def model(self, choice: ModelChoice) -> _ScriptedModel:
+    async def model(self, choice: ModelChoice) -> _ScriptedModel:
         return _ScriptedModel(self, choice)
 
 

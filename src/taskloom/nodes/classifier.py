@@ -243,7 +243,7 @@ class ClassifierNode:
     async def run(self, ctx: NodeContext, config: ClassifierConfig, data: JSON) -> NodeResult:
         choice, usage = await choose(
             ctx,
-            ctx.services.llm.model(config.settings),
+            await ctx.services.llm.model(config.settings),
             system=build_classifier_prompt(config),
             groups=config.groups,
             data=data,

@@ -63,7 +63,7 @@ class GuardrailNode:
     async def run(self, ctx: NodeContext, config: GuardrailConfig, data: JSON) -> NodeResult:
         choice, usage = await choose(
             ctx,
-            ctx.services.llm.model(config.settings),
+            await ctx.services.llm.model(config.settings),
             system=build_guardrail_prompt(config),
             groups=config.groups,
             data=data,

@@ -43,7 +43,8 @@ class SummarizerNode:
     config_model: ClassVar[type[BaseModel]] = SummarizerConfig
 
     async def run(self, ctx: NodeContext, config: SummarizerConfig, data: JSON) -> NodeResult:
-        completion = await ctx.services.llm.model(config.settings).complete(
+        model = await ctx.services.llm.model(config.settings)
+        completion = await model.complete(
             [Message("user", as_text(data))],
             system=build_summarizer_prompt(config),
             idempotency_key=ctx.idempotency_key,
