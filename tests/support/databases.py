@@ -58,10 +58,3 @@ async def drop_session_database() -> None:
     finally:
         await conn.close()
 
-
-# older names, still used by a few tests
-create_pg_database = fresh_pg_database
-
-
-async def drop_pg_database(_url: str) -> None:
-    """Nothing to do: the database is emptied before the next test and dropped at the end."""
