@@ -57,4 +57,3 @@ async def drop_session_database() -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{_SESSION_DB}" WITH (FORCE)')
     finally:
         await conn.close()
-
