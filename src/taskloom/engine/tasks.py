@@ -280,7 +280,6 @@ class TaskService:
         turn's `task_finished`. With `from_turn`, events before that turn's `task_created` are
         skipped (the stream of a queued turn).
         """
-        await self.get(organization_id=organization_id, task_id=task_id)  # 404 before streaming
         last = after_seq
         while True:
             with self._notifier.watch(task_id) as watch:

@@ -329,21 +329,6 @@ async def release_leases(conn: Connection, *, worker_id: str, now: datetime) -> 
     return [TaskRecord.from_row(r) for r in released.mappings()]
 
 
-def _owned(task_id: str, attempt: int) -> tuple[sa.ColumnElement[bool], ...]:
-    return (t.c.id == task_id, t.c.attempt == attempt, t.c.status == TaskStatus.EXECUTING)
-
-
-async def touch_owned(
-    conn: Connection, *, task_id: str, attempt: int, now: datetime, **values: Any
-) -> None:
-    """A fenced write: only the attempt that holds the lease may change its task."""
-    result = await conn.execute(
-        sa.update(t).where(*_owned(task_id, attempt)).values(updated_at=now, **values)
-    )
-    if result.rowcount != 1:
-        raise errors.LeaseLost(task_id, attempt)
-
-
 async def finish_task(
     conn: Connection,
     *,
