@@ -13,10 +13,11 @@ from pydantic import ValidationError
 from taskloom import errors
 from taskloom.api import sse
 from taskloom.api.deps import Caller, State
+from taskloom.api.invocations import invocation_of
 from taskloom.api.models import InvokeRequest, page_json, workflow_json
 from taskloom.api.responses import JSONBody
 from taskloom.clock import utcnow
-from taskloom.engine.tasks import Accepted, BusyPolicy, Invocation
+from taskloom.engine.tasks import Accepted, BusyPolicy
 from taskloom.engine.wire import task_json
 from taskloom.store import workflows as workflow_store
 from taskloom.workflows.definition import WorkflowPatch, WorkflowSpec
@@ -184,13 +185,11 @@ async def _submit(
 ) -> Accepted:
     """Accept the invoke (a dependency shared by the sync, async and stream routes)."""
     return await state.tasks.invoke(
-        Invocation(
+        invocation_of(
+            body,
             organization_id=caller.organization_id,
             workflow_id=workflow_id,
             version=version,
-            input=body.input.model_dump(mode="json", exclude_none=True),
-            request=body.model_dump(mode="json", exclude={"input", "id"}, exclude_defaults=True),
-            task_id=body.id,
             idempotency_key=idempotency_key,
             busy_policy=busy,
         )
