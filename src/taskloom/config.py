@@ -72,6 +72,19 @@ class LLMConfig:
     max_retries: int = 2  # after a 429, a 5xx, a lost connection or a timed-out attempt
     backoff_s: float = 0.5  # first wait between attempts, doubled each time, with jitter
     max_backoff_s: float = 8.0
+    tool_call_limit: int = 20  # an agent's tool calls per run, unless the agent sets its own
+    output_retries: int = 2  # asks again when structured output does not match its schema
+    tool_timeout_s: float = 30.0  # one HTTP action or MCP tool call
+    tool_result_limit_bytes: int = 65_536  # a tool's answer, cut to this before the model sees it
+
+
+@dataclass(frozen=True, slots=True)
+class EgressConfig:
+    """Where agents' tools (HTTP actions, MCP servers) may connect. Private, loopback and
+    link-local addresses are refused unless listed here (hosts or CIDR networks)."""
+
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_networks: tuple[str, ...] = ()
 
 
 class Settings(BaseSettings):
@@ -124,6 +137,14 @@ class Settings(BaseSettings):
     anthropic_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "anthropic_api_key")
     )
+    llm_tool_call_limit: int = Field(default=20, ge=0, le=1000)
+    llm_output_retries: int = Field(default=2, ge=0, le=10)
+    tool_timeout_s: float = Field(default=30.0, gt=0)
+    tool_result_limit_bytes: int = Field(default=65_536, gt=0)
+    egress_allowed_hosts: list[str] = Field(default_factory=list)
+    egress_allowed_networks: list[str] = Field(default_factory=list)
+    # encrypts named secrets (provider keys) at rest; without it they cannot be stored
+    secret_key: SecretStr | None = None
 
     def worker(self) -> WorkerConfig:
         return WorkerConfig(
@@ -168,4 +189,14 @@ class Settings(BaseSettings):
             max_retries=self.llm_max_retries,
             backoff_s=self.llm_backoff_s,
             max_backoff_s=self.llm_max_backoff_s,
+            tool_call_limit=self.llm_tool_call_limit,
+            output_retries=self.llm_output_retries,
+            tool_timeout_s=self.tool_timeout_s,
+            tool_result_limit_bytes=self.tool_result_limit_bytes,
+        )
+
+    def egress(self) -> EgressConfig:
+        return EgressConfig(
+            allowed_hosts=tuple(self.egress_allowed_hosts),
+            allowed_networks=tuple(self.egress_allowed_networks),
         )

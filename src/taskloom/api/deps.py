@@ -12,6 +12,7 @@ from taskloom import errors
 from taskloom.api.views import TaskViews
 from taskloom.config import ApiConfig, Settings
 from taskloom.engine.tasks import TaskService
+from taskloom.secrets import Secrets
 from taskloom.store import keys as key_store
 from taskloom.store.database import Database
 from taskloom.store.records import Principal
@@ -44,6 +45,7 @@ class AppState:
     tasks: TaskService
     views: TaskViews
     keys: KeyCache
+    secrets: Secrets
 
 
 async def get_state(request: Request) -> AppState:

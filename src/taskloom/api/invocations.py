@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from taskloom.api.models import InvokeRequest
 from taskloom.engine.tasks import BusyPolicy, Invocation
+from taskloom.engine.versions import Wanted
 
 
 def invocation_of(
@@ -12,7 +13,7 @@ def invocation_of(
     *,
     organization_id: str,
     workflow_id: str,
-    version: int | None,
+    version: Wanted,
     idempotency_key: str | None = None,
     busy_policy: BusyPolicy | None = None,
 ) -> Invocation:

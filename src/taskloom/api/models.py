@@ -58,9 +58,29 @@ class InvokeRequest(_Open):
     llm_reasoning_effort: Literal["low", "medium", "high", "xhigh"] | None = None
 
 
+REDACTED = "********"
+_SECRET_FIELDS = frozenset({"value", "api_key", "client_secret"})
+
+
+def redacted(value: Any, *, inside: str = "") -> Any:
+    """`value` with every credential replaced: `llm_credentials.value` and the keys of MCP
+    servers, wherever a definition holds them (agents, workflow node settings)."""
+    if isinstance(value, dict):
+        secret_here = inside in ("llm_credentials", "mcp_servers")
+        return {
+            key: REDACTED
+            if secret_here and key in _SECRET_FIELDS and item
+            else redacted(item, inside=key if isinstance(item, dict | list) else inside)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [redacted(item, inside=inside) for item in value]
+    return value
+
+
 def workflow_json(workflow: WorkflowRecord, *, base_url: str) -> dict[str, Any]:
     """`WorkflowResponse`: the AIAgent shape of a workflow (type `orchestration`)."""
-    draft = workflow.draft
+    draft = redacted(workflow.draft)
     return {
         **{k: v for k, v in draft.items() if k != "name"},
         "id": workflow.id,
@@ -89,4 +109,61 @@ def page_json(
         "page": page,
         "per_page": per_page,
         "total_pages": (total + per_page - 1) // per_page,
+    }
+
+
+def agent_json(agent: WorkflowRecord, *, base_url: str) -> dict[str, Any]:
+    """`AIAgent` (API.md §2.1), as the xpander-sdk reads it too (`unique_name`, `graph`, ...)."""
+    draft = redacted(agent.draft)
+    return {
+        "unique_name": agent.id,
+        "graph": [],
+        "attached_tools": [],
+        "source_nodes": [],
+        "knowledge_bases": [],
+        "prompts": [],
+        "delegation_end_strategy": "return-to-start",
+        "delegation_type": "router",
+        "delegation_memory_strategy": "full",
+        "is_ai_employee": False,
+        "using_nemo": False,
+        "model_provider": "openai",
+        "model_name": None,
+        **draft,
+        "id": agent.id,
+        "name": agent.name,
+        "organization_id": agent.organization_id,
+        "status": agent.status,
+        "version": agent.latest_version or 0,
+        "is_latest": True,
+        "has_pending_changes": agent.has_pending_changes,
+        "access_scope": "organizational",
+        "deletable": True,
+        "webhook_url": f"{base_url}/v1/agents/{agent.id}/invoke",
+        "created_at": iso(agent.created_at),
+        "updated_at": iso(agent.updated_at),
+    }
+
+
+def minimal_agent_json(agent: WorkflowRecord) -> dict[str, Any]:
+    """`MinimalAIAgent`: what agent lists show."""
+    draft = agent.draft
+    return {
+        "id": agent.id,
+        "name": agent.name,
+        "description": draft.get("description"),
+        "icon": draft.get("icon"),
+        "status": agent.status,
+        "organization_id": agent.organization_id,
+        "deployment_type": draft.get("deployment_type", "serverless"),
+        "created_at": iso(agent.created_at),
+        "instructions": draft.get("instructions"),
+        "model_provider": draft.get("model_provider"),
+        "llm_api_base": draft.get("llm_api_base"),
+        "model_name": draft.get("model_name"),
+        "framework": draft.get("framework"),
+        "using_nemo": False,
+        "is_coordinate_mode": False,
+        "has_pending_changes": agent.has_pending_changes,
+        "type": draft.get("type", "regular"),
     }

@@ -34,7 +34,8 @@ class TaskViews:
                 return cached[2]
             task = await task_store.get_task(conn, organization_id=organization_id, task_id=task_id)
             trace = await node_run_store.list_node_runs(conn, task_id=task_id)
-        body = render_json(task_json(task, trace))
+            children = await task_store.children_of(conn, task_id=task_id)
+        body = render_json(task_json(task, trace, children))
         # keyed by what was read with the task, not by the first lookup: a change in between
         # is then simply a miss next time
         self._rendered[task_id] = (organization_id, task.event_seq, body)

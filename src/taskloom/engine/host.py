@@ -8,14 +8,18 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import httpx
+
 from taskloom.config import Settings
 from taskloom.engine.notify import Notifier
 from taskloom.engine.runner import Runner
+from taskloom.engine.subtasks import SubTasks
 from taskloom.engine.tasks import TaskService
 from taskloom.engine.worker import Worker
 from taskloom.llm import LLMService
 from taskloom.nodes.base import NodeServices
 from taskloom.sandbox import SandboxPool
+from taskloom.secrets import Secrets
 from taskloom.store.database import Database
 from taskloom.store.migrate import upgrade
 
@@ -28,6 +32,7 @@ class Host:
     notifier: Notifier
     worker: Worker | None
     tasks: TaskService
+    secrets: Secrets
 
 
 @contextlib.asynccontextmanager
@@ -46,18 +51,35 @@ async def open_host(settings: Settings, *, run_worker: bool) -> AsyncIterator[Ho
         notifier = Notifier()
         if not db.is_sqlite:
             await stack.enter_async_context(notifier.relay(db))
+        secrets = Secrets(db, settings.secret_key)
+        subtasks = SubTasks(db)
         worker: Worker | None = None
         if run_worker:
             sandbox = await stack.enter_async_context(SandboxPool(settings.sandbox()))
-            llm = await stack.enter_async_context(LLMService(settings.llm()))
-            runner = Runner(db, NodeServices(sandbox=sandbox, llm=llm), worker_config, notifier)
+            llm_config = settings.llm()
+            llm = await stack.enter_async_context(LLMService(llm_config))
+            # agents' HTTP actions: redirects are not followed, a redirect could leave the
+            # addresses the egress rules allowed
+            http = await stack.enter_async_context(httpx.AsyncClient(follow_redirects=False))
+            services = NodeServices(
+                sandbox=sandbox,
+                llm=llm,
+                llm_config=llm_config,
+                http=http,
+                egress=settings.egress(),
+                subtasks=subtasks,
+                secrets=secrets,
+            )
+            runner = Runner(db, services, worker_config, notifier)
             worker = Worker(db, runner, notifier, worker_config)
         host = Host(
             db=db,
             notifier=notifier,
             worker=worker,
             tasks=TaskService(db, notifier, worker, worker_config),
+            secrets=secrets,
         )
+        subtasks.attach(host.tasks, worker)
         if worker is None:
             yield host
             return

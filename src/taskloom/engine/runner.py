@@ -8,6 +8,7 @@ attempt number: a runner that lost its lease cannot touch a newer attempt's task
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -19,12 +20,17 @@ from taskloom import errors
 from taskloom.clock import utcnow
 from taskloom.config import WorkerConfig
 from taskloom.engine import lifecycle
+from taskloom.engine.emitter import Emitter
 from taskloom.engine.notify import Notifier
 from taskloom.engine.progress import StartNotice
+from taskloom.engine.versions import DRAFT_KEY, DRAFT_VERSION
+from taskloom.llm import Message
 from taskloom.nodes.base import JSON, NodeContext, NodeResult, NodeServices
 from taskloom.nodes.registry import NODE_TYPES
+from taskloom.store import events as event_store
 from taskloom.store import node_runs as node_run_store
 from taskloom.store import tasks as task_store
+from taskloom.store import turns as turn_store
 from taskloom.store import workflows as workflow_store
 from taskloom.store.database import Database
 from taskloom.store.records import NodeRunRecord, NodeRunStatus, TaskRecord, TaskStatus
@@ -56,6 +62,12 @@ class GraphCache:
         self._db = db
         self._size = size
         self._graphs: OrderedDict[tuple[str, int], Graph] = OrderedDict()
+
+    async def for_task(self, task: TaskRecord) -> Graph:
+        draft = task.request.get(DRAFT_KEY)
+        if task.agent_version == DRAFT_VERSION and isinstance(draft, dict):
+            return Graph.from_definition(draft)  # an undeployed draft, snapshotted at invoke
+        return await self.get(task.agent_id, task.agent_version)
 
     async def get(self, workflow_id: str, version: int) -> Graph:
         key = (workflow_id, version)
@@ -91,7 +103,7 @@ class Runner:
         """Run one claimed attempt to a terminal state (or until the lease is lost)."""
         try:
             try:
-                graph = await self._graphs.get(task.agent_id, task.agent_version)
+                graph = await self._graphs.for_task(task)
             except errors.NotFound:
                 await self._finish(
                     task,
@@ -105,11 +117,14 @@ class Runner:
                 checkpoints = await node_run_store.completed_outputs(
                     conn, task_id=task.id, turn=task.turn
                 )
-            attempt = _Attempt(self, task, graph, checkpoints)
+            attempt = _Attempt(self, task, graph, checkpoints, self.emitter(task))
             # the invoke may ask for another output format than the workflow's own
             output_format = task.request.get("output_format") or graph.spec.output_format
             try:
-                output = await attempt.walk(task.input.get("text", ""))
+                try:
+                    output = await attempt.walk(task.input.get("text", ""))
+                finally:
+                    await attempt.emitter.close()
             except errors.NodeFailed as exc:
                 status = TaskStatus.FAILED if exc.platform else TaskStatus.ERROR
                 await self._finish(task, status, None, exc.reason, errors.describe(exc))
@@ -169,6 +184,29 @@ class Runner:
 
         return StartNotice(node, delay_s=self._config.progress_delay_s, publish=publish)
 
+    def emitter(self, task: TaskRecord) -> Emitter:
+        async def write(events: list[tuple[str, Any, datetime]]) -> None:
+            async with self._db.write() as conn:
+                await event_store.append_events(
+                    conn, task_id=task.id, events=events, fence_attempt=task.attempt
+                )
+            self._notifier.task_changed(task.id)
+
+        return Emitter(write, delay_s=self._config.progress_delay_s)
+
+    async def history(self, task: TaskRecord) -> list[Message]:
+        """The conversation before this turn: each earlier turn's input, then its result."""
+        async with self._db.read() as conn:
+            turns = await turn_store.list_turns(conn, task_id=task.id)
+        messages: list[Message] = []
+        for turn in turns:
+            if turn.turn >= task.turn:
+                break
+            messages.append(Message("user", str(turn.input.get("text", ""))))
+            if turn.result is not None:
+                messages.append(Message("assistant", turn.result))
+        return messages
+
     async def checkpoint(self, task: TaskRecord, run: NodeRunRecord, notice: StartNotice) -> None:
         """Record a node run (its `node_started` too, if not out yet) in one transaction."""
         started = await notice.settle()
@@ -184,6 +222,7 @@ class _Attempt:
     task: TaskRecord
     graph: Graph
     checkpoints: dict[tuple[str, int], NodeRunRecord]
+    emitter: Emitter
     node_runs: int = 0
 
     async def walk(self, data: JSON) -> JSON:
@@ -260,13 +299,20 @@ class _Attempt:
                 try:
                     result = await self._execute(node, data, step=step, iteration=iteration)
                 except errors.NodeFailed as exc:
+                    await self.emitter.flush()
                     run = self._run(node, step, iteration, retries, started, None, None, exc)
                     await self.runner.checkpoint(self.task, run, notice)
                     if retries < retries_allowed:
                         continue
                     return self._after_failure(node, data, exc)
+                await self.emitter.flush()  # its chunks and tool events go before its finish
                 run = self._run(
                     node, step, iteration, retries, started, result.output, result.route, None
+                )
+                run = dataclasses.replace(
+                    run,
+                    prompt_tokens=result.usage.prompt_tokens if result.usage else 0,
+                    completion_tokens=result.usage.completion_tokens if result.usage else 0,
                 )
                 await self.runner.checkpoint(self.task, run, notice)
                 return result
@@ -301,9 +347,12 @@ class _Attempt:
             idempotency_key=f"{self.task.id}/{self.task.turn}/{node.id}@{step}/{iteration}",
             timeout_s=timeout_s,
             services=self.runner._services,
+            request=self.task.request,
             run_children=lambda children, child_data: self._run_children(
                 children, child_data, step=step
             ),
+            emit=self.emitter.emit,
+            history=lambda: self.runner.history(self.task),
         )
         try:
             async with asyncio.timeout(timeout_s):

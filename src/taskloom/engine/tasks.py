@@ -18,6 +18,7 @@ from taskloom.clock import utcnow
 from taskloom.config import WorkerConfig
 from taskloom.engine import lifecycle
 from taskloom.engine.notify import Notifier
+from taskloom.engine.versions import DRAFT_KEY, DRAFT_VERSION, Wanted, draft_snapshot, pick_version
 from taskloom.engine.worker import Worker
 from taskloom.store import events as event_store
 from taskloom.store import idempotency
@@ -42,13 +43,14 @@ class Invocation:
     """What an invoke asks for, as the API parsed it."""
 
     organization_id: str
-    workflow_id: str
-    version: int | None
+    workflow_id: str  # a workflow's or an agent's id
+    version: Wanted
     input: dict[str, Any]
     request: dict[str, Any]
     task_id: str | None = None
     idempotency_key: str | None = None
     busy_policy: BusyPolicy | None = None
+    parent_id: str | None = None  # the task whose agent node started this one
 
     def fingerprint(self) -> str:
         body = {
@@ -123,13 +125,33 @@ class TaskService:
                 )
                 if seen is not None:
                     return await self._replay(conn, call, *seen)
-            workflow = await workflow_store.get_workflow(
-                conn, organization_id=call.organization_id, workflow_id=call.workflow_id
+            target = await workflow_store.get_workflow(
+                conn,
+                organization_id=call.organization_id,
+                workflow_id=call.workflow_id,
+                kind=None,
             )
-            if workflow.status == "INACTIVE":
-                raise errors.Conflict(f"workflow {workflow.id} is INACTIVE: activate it to invoke")
-            version = _pick_version(workflow.id, workflow.latest_version, call.version)
-            accepted = await self._accept(conn, call, version)
+            if target.status == "INACTIVE":
+                raise errors.Conflict(
+                    f"{target.kind} {target.id} is INACTIVE: activate it to invoke"
+                )
+            version = pick_version(target, call.version)
+            run = call
+            if version == DRAFT_VERSION:
+                run = dataclasses.replace(
+                    call, request={**call.request, DRAFT_KEY: draft_snapshot(target)}
+                )
+            if target.kind == workflow_store.AGENT:
+                definition = (
+                    run.request[DRAFT_KEY]
+                    if version == DRAFT_VERSION
+                    else await workflow_store.get_version(
+                        conn, workflow_id=target.id, version=version
+                    )
+                )
+                request = {**_model_snapshot(run.request, definition), "is_orchestration": False}
+                run = dataclasses.replace(run, request=request)
+            accepted = await self._accept(conn, run, version)
             if call.idempotency_key is not None:
                 await idempotency.remember_key(
                     conn,
@@ -170,6 +192,7 @@ class TaskService:
             input=call.input,
             request=call.request,
             max_attempts=self._config.max_attempts,
+            parent_id=call.parent_id,
         )
         return Accepted(task=task, first_seq=task.event_seq - 1)  # from its task_created
 
@@ -202,10 +225,13 @@ class TaskService:
         )
         if turn is not None:
             return Accepted(task=turn, first_seq=first_seq)
-        deployed = await workflow_store.get_version(
-            conn, workflow_id=call.workflow_id, version=version
-        )
-        if _busy_policy(call, deployed) == "enqueue":
+        if version == DRAFT_VERSION:
+            definition = call.request[DRAFT_KEY]
+        else:
+            definition = await workflow_store.get_version(
+                conn, workflow_id=call.workflow_id, version=version
+            )
+        if _busy_policy(call, definition) == "enqueue":
             queued = await lifecycle.queue_turn(
                 conn, task_id=current.id, input=call.input, request=call.request, now=now
             )
@@ -311,6 +337,8 @@ class TaskService:
     # -- control -----------------------------------------------------------------------------
 
     async def stop(self, *, organization_id: str, task_id: str) -> TaskRecord:
+        """Stop the task, then every sub-task of it still running (in this order: a parent
+        must not see its child stop and end in `error` before its own stop lands)."""
         now = utcnow()
         async with self._db.write() as conn:
             task, stopped = await task_store.stop_task(
@@ -324,6 +352,11 @@ class TaskService:
             # interrupt it now if it runs here; elsewhere its worker's heartbeat sees the stop
             self._worker.cancel(task_id)
         self._notifier.task_changed(task_id)
+        async with self._db.read() as conn:
+            children = await task_store.children_of(conn, task_id=task_id)
+        for child, status in children:
+            if not status.is_terminal:
+                await self.stop(organization_id=organization_id, task_id=child)
         return task
 
     async def delete(self, *, organization_id: str, task_id: str) -> None:
@@ -333,17 +366,21 @@ class TaskService:
         self._notifier.task_changed(task_id)
 
 
-def _pick_version(workflow_id: str, latest: int | None, wanted: int | None) -> int:
-    if latest is None:
-        raise errors.Conflict(
-            f"workflow {workflow_id} has never been deployed: deploy it with "
-            "PUT /v1/workflows/{id} or PATCH ?deploy=true first"
-        )
-    if wanted is None:
-        return latest
-    if not 1 <= wanted <= latest:
-        raise errors.NotFound(f"workflow {workflow_id} has no version {wanted}")
-    return wanted
+_MODEL_FIELDS = {
+    "llm_model_provider": "model_provider",
+    "llm_model_name": "model_name",
+    "llm_reasoning_effort": "llm_reasoning_effort",
+}
+
+
+def _model_snapshot(request: dict[str, Any], agent: dict[str, Any]) -> dict[str, Any]:
+    """The model an agent task runs with, fixed at invoke: the per-run override, else the
+    agent's own setting. A later edit or deploy of the agent does not change it."""
+    snapshot = dict(request)
+    for field, own in _MODEL_FIELDS.items():
+        if snapshot.get(field) is None and agent.get(own) is not None:
+            snapshot[field] = agent[own]
+    return snapshot
 
 
 def _busy_policy(call: Invocation, definition: dict[str, Any]) -> BusyPolicy:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from taskloom.store.records import NodeRunRecord, TaskRecord
+from taskloom.store.records import NodeRunRecord, TaskRecord, TaskStatus
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -23,9 +23,14 @@ _ZERO_TOKENS = {
 }
 
 
-def task_json(task: TaskRecord, trace: list[NodeRunRecord] | None = None) -> dict[str, Any]:
+def task_json(
+    task: TaskRecord,
+    trace: list[NodeRunRecord] | None = None,
+    children: list[tuple[str, TaskStatus]] | None = None,
+) -> dict[str, Any]:
     """The Task (`AgentExecution`) object, API.md §3.1, plus taskloom's extra fields."""
     request = task.request
+    children = children or []
     body: dict[str, Any] = {
         "id": task.id,
         "agent_id": task.agent_id,
@@ -42,8 +47,8 @@ def task_json(task: TaskRecord, trace: list[NodeRunRecord] | None = None) -> dic
         "finished_at": iso(task.finished_at),
         "result": task.result,
         "parent_execution": request.get("parent_execution_id"),
-        "sub_executions": [],
-        "finished_sub_executions": [],
+        "sub_executions": [child for child, _ in children],
+        "finished_sub_executions": [child for child, status in children if status.is_terminal],
         "is_manually_stopped": task.is_manually_stopped,
         "payload_extension": request.get("payload_extension"),
         "hitl_request": None,
@@ -54,7 +59,7 @@ def task_json(task: TaskRecord, trace: list[NodeRunRecord] | None = None) -> dic
         "instructions_override": request.get("instructions_override"),
         "expected_output": request.get("expected_output"),
         "test_run_node_id": request.get("test_run_node_id"),
-        "is_orchestration": True,
+        "is_orchestration": request.get("is_orchestration", True),
         "output_format": request.get("output_format"),
         "output_schema": request.get("output_schema"),
         "voice_id": None,
@@ -71,7 +76,12 @@ def task_json(task: TaskRecord, trace: list[NodeRunRecord] | None = None) -> dic
         "user_tokens": request.get("user_tokens"),
         "user_oidc_token": None,  # a credential: accepted, never echoed
         "return_metrics": request.get("return_metrics", False),
-        "tokens": _ZERO_TOKENS,
+        "tokens": {
+            **_ZERO_TOKENS,
+            "prompt_tokens": task.prompt_tokens,
+            "completion_tokens": task.completion_tokens,
+            "total_tokens": task.prompt_tokens + task.completion_tokens,
+        },
         "llm_model_provider": request.get("llm_model_provider"),
         "llm_model_name": request.get("llm_model_name"),
         "llm_reasoning_effort": request.get("llm_reasoning_effort"),
@@ -97,6 +107,11 @@ def node_run_json(run: NodeRunRecord) -> dict[str, Any]:
         "started_at": iso(run.started_at),
         "finished_at": iso(run.finished_at),
         "error": run.error,
+        "tokens": {
+            "prompt_tokens": run.prompt_tokens,
+            "completion_tokens": run.completion_tokens,
+            "total_tokens": run.prompt_tokens + run.completion_tokens,
+        },
     }
 
 

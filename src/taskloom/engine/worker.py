@@ -88,6 +88,20 @@ class Worker:
         running[0].cancel()
         return True
 
+    async def run_now(self, task_id: str) -> bool:
+        """Claim this pending task and start it at once, beside the claim loop's slots (a
+        parent's sub-task). False when it is not pending: another worker has it, or it is
+        done."""
+        now = utcnow()
+        async with self._db.write() as conn:
+            claimed = await task_store.claim_task_ids(
+                conn, task_ids=[task_id], worker_id=self.id, now=now, lease_for=self._lease
+            )
+            await lifecycle.publish_tasks(conn, claimed, lifecycle.TASK_UPDATED, now=now)
+        for task in claimed:
+            self._start(task)
+        return bool(claimed)
+
     # -- the claim loop --------------------------------------------------------------------
 
     async def _claim_loop(self) -> None:

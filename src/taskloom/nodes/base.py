@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
-from taskloom.llm import Models
+from taskloom.llm import Message, Models, Usage
 from taskloom.sandbox import SandboxPool
+
+if TYPE_CHECKING:
+    import httpx
+
+    from taskloom.config import EgressConfig, LLMConfig
+    from taskloom.engine.subtasks import SubTasks
+    from taskloom.secrets import Secrets
 
 JSON = Any  # a string or any JSON value: what flows from node to node
 
@@ -19,6 +26,7 @@ class NodeResult:
     output: JSON
     route: str | None = None  # a classifier's group: picks the edge with that group_id
     end: bool = False  # go straight to the END block
+    usage: Usage | None = None  # tokens the node's model calls used
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +34,29 @@ class NodeServices:
     """What nodes may use: handed down by the engine, never reached for globally."""
 
     sandbox: SandboxPool
-    llm: Models  # models for LLM-backed nodes (classifier, guardrail, summarizer)
+    llm: Models  # models for LLM-backed nodes (classifier, guardrail, summarizer, agent)
+    # what agent nodes need beyond a model; a process that runs no agent may leave them out
+    llm_config: LLMConfig | None = None
+    http: httpx.AsyncClient | None = None  # agents' HTTP actions go through it
+    egress: EgressConfig | None = None  # where agents' tools may connect
+    subtasks: SubTasks | None = None  # runs a workflow's agent node as a task of its own
+    secrets: Secrets | None = None  # named provider keys, decrypted on use
 
 
 # runs child nodes (a parallel node's branches) with their own checkpoints; returns outputs
 RunChildren = Callable[[Sequence[dict[str, Any]], JSON], Awaitable[list[tuple[str, JSON]]]]
+# publishes an event on the task's stream (`chunk`, `tool_call_request`, ...)
+Emit = Callable[[str, Any], Awaitable[None]]
+# the conversation so far: earlier turns' inputs and results
+History = Callable[[], Awaitable[list[Message]]]
+
+
+async def _drop(kind: str, data: Any) -> None:
+    """Where events go when no stream listens (a node run outside a task)."""
+
+
+async def _no_history() -> list[Message]:
+    return []
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,6 +70,10 @@ class NodeContext:
     timeout_s: float
     services: NodeServices
     run_children: RunChildren = field(repr=False)
+    # the invoke's options: per-run model overrides, extra context, MCP servers, ...
+    request: Mapping[str, Any] = field(default_factory=dict)
+    emit: Emit = field(default=_drop, repr=False)
+    history: History = field(default=_no_history, repr=False)
 
 
 class Node(Protocol):

@@ -22,14 +22,6 @@ from taskloom.llm.prompts import as_text, examples_section, instructions_text, j
 from taskloom.nodes.base import JSON, NodeContext, NodeResult
 
 
-@dataclass(frozen=True, slots=True)
-class LLMNodeResult(NodeResult):
-    """A node result with the tokens its model calls used. (NodeResult has no field for
-    them yet; once it does, this class goes.)"""
-
-    usage: Usage | None = None
-
-
 class Group(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
@@ -248,6 +240,6 @@ class ClassifierNode:
             groups=config.groups,
             data=data,
         )
-        return LLMNodeResult(
+        return NodeResult(
             output=classifier_output(data, choice), route=choice.group.id, usage=usage
         )

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from taskloom.llm import ModelChoice
 from taskloom.llm.prompts import examples_section, instructions_text, join_sections
 from taskloom.nodes.base import JSON, NodeContext, NodeResult
-from taskloom.nodes.classifier import Group, LLMNodeResult, choose
+from taskloom.nodes.classifier import Group, choose
 
 PASS, FAIL = "pass", "fail"
 
@@ -69,4 +69,4 @@ class GuardrailNode:
             data=data,
             key="verdict",
         )
-        return LLMNodeResult(output=data, route=choice.group.id, usage=usage)
+        return NodeResult(output=data, route=choice.group.id, usage=usage)

@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from taskloom.llm import InvalidModelOutput, Message, ModelChoice
 from taskloom.llm.prompts import as_text, examples_section, instructions_text, join_sections
 from taskloom.nodes.base import JSON, NodeContext, NodeResult
-from taskloom.nodes.classifier import LLMNodeResult
 
 DEFAULT_INSTRUCTIONS = "Summarize the input: keep every fact a reader needs, drop the rest."
 
@@ -50,4 +49,4 @@ class SummarizerNode:
             idempotency_key=ctx.idempotency_key,
             timeout_s=min(ctx.services.llm.request_timeout_s, ctx.timeout_s),
         )
-        return LLMNodeResult(output=summary_text(completion.text), usage=completion.usage)
+        return NodeResult(output=summary_text(completion.text), usage=completion.usage)

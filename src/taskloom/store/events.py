@@ -25,10 +25,12 @@ def _bump(*, fenced: bool, touch: bool) -> sa.Update:
             t.c.attempt == sa.bindparam("p_attempt"), t.c.status == TaskStatus.EXECUTING
         )
     values: dict[str, Any] = {"event_seq": t.c.event_seq + sa.bindparam("p_count")}
-    if touch:
+    if touch:  # a node run finished: it is the last executed node, and its tokens count
         values |= {
             "last_executed_node_id": sa.bindparam("p_node_id"),
             "updated_at": sa.bindparam("p_now", type_=t.c.updated_at.type),
+            "prompt_tokens": t.c.prompt_tokens + sa.bindparam("p_prompt_tokens"),
+            "completion_tokens": t.c.completion_tokens + sa.bindparam("p_completion_tokens"),
         }
     return statement.values(values).returning(t.c.event_seq)
 
@@ -91,13 +93,15 @@ async def append_events(
     events: list[tuple[str, Any, datetime]],
     fence_attempt: int | None = None,
     touch_node_id: str | None = None,
+    tokens: tuple[int, int] = (0, 0),
 ) -> list[EventRecord]:
     """Append (type, data, time) events to the task's log, in order. Bumping the task's
     counter takes its row lock, so writers of one task's events queue up rather than
     collide on a sequence number.
 
     With `fence_attempt`, only that executing attempt may append (else LeaseLost);
-    `touch_node_id` records the node as the task's last executed one in the same statement.
+    `touch_node_id` records the node as the task's last executed one in the same statement,
+    and adds its (prompt, completion) `tokens` to the task's.
     """
     fenced, touch = fence_attempt is not None, touch_node_id is not None
     params = {
@@ -106,6 +110,8 @@ async def append_events(
         "p_attempt": fence_attempt,
         "p_node_id": touch_node_id,
         "p_now": events[-1][2],
+        "p_prompt_tokens": tokens[0],
+        "p_completion_tokens": tokens[1],
     }
     last = (await conn.execute(_BUMP[fenced, touch], params)).scalar()
     if last is None:

@@ -30,6 +30,8 @@ async def record_node_run(conn: Connection, run: NodeRunRecord) -> None:
         "output": run.output,
         "route": run.route,
         "error": run.error,
+        "prompt_tokens": run.prompt_tokens,
+        "completion_tokens": run.completion_tokens,
         "started_at": run.started_at,
         "finished_at": run.finished_at,
     }
@@ -52,3 +54,15 @@ async def completed_outputs(
         )
     )
     return {(r["step"], r["iteration"]): NodeRunRecord.from_row(r) for r in rows.mappings()}
+
+
+async def turn_tokens(conn: Connection, *, task_id: str, turn: int) -> tuple[int, int]:
+    """(prompt, completion) tokens the node runs of one turn used."""
+    found = await conn.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(n.c.prompt_tokens), 0).label("prompt"),
+            sa.func.coalesce(sa.func.sum(n.c.completion_tokens), 0).label("completion"),
+        ).where(n.c.task_id == task_id, n.c.turn == turn)
+    )
+    row = found.mappings().one()
+    return int(row["prompt"]), int(row["completion"])

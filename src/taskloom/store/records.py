@@ -52,6 +52,7 @@ class WorkflowRecord(_Record):
     id: str
     organization_id: str
     name: str
+    kind: str  # `workflow` or `agent`
     draft: dict[str, Any]
     has_pending_changes: bool
     latest_version: int | None
@@ -85,6 +86,10 @@ class TaskRecord(_Record):
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime
+    parent_id: str | None
+    executor: str
+    prompt_tokens: int
+    completion_tokens: int
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", TaskStatus(self.status))
@@ -107,6 +112,8 @@ class NodeRunRecord(_Record):
     error: str | None
     started_at: datetime
     finished_at: datetime
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", NodeRunStatus(self.status))

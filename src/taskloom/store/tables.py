@@ -65,6 +65,8 @@ workflows = sa.Table(
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("organization_id", sa.ForeignKey("organizations.id"), nullable=False),
     sa.Column("name", sa.String(255), nullable=False),
+    # `workflow` or `agent`: both are deployed, versioned and invoked the same way
+    sa.Column("kind", sa.String(16), nullable=False, server_default="workflow"),
     sa.Column("draft", sa.JSON(), nullable=False),  # the editable definition
     sa.Column("has_pending_changes", sa.Boolean(), nullable=False),
     sa.Column("latest_version", sa.Integer(), nullable=True),  # None until first deploy
@@ -112,7 +114,15 @@ tasks = sa.Table(
     sa.Column("started_at", UtcDateTime(), nullable=True),
     sa.Column("finished_at", UtcDateTime(), nullable=True),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
+    # the task that started this one (an agent node's sub-task)
+    sa.Column("parent_id", sa.String(64), nullable=True),
+    # who runs it: `engine` (taskloom's workers) or `sdk` (a user's xpander-sdk worker)
+    sa.Column("executor", sa.String(16), nullable=False, server_default="engine"),
+    # every turn's model usage, summed
+    sa.Column("prompt_tokens", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("completion_tokens", sa.BigInteger(), nullable=False, server_default="0"),
     sa.Index("ix_tasks_org_created", "organization_id", "created_at"),
+    sa.Index("ix_tasks_parent", "parent_id"),
     sa.Index("ix_tasks_status_created", "status", "created_at"),
     sa.Index("ix_tasks_lease", "lease_owner"),
 )
@@ -135,6 +145,8 @@ node_runs = sa.Table(
     sa.Column("output", sa.JSON(), nullable=True),
     sa.Column("route", sa.String(255), nullable=True),  # a classifier's pick, reused on resume
     sa.Column("error", sa.JSON(), nullable=True),  # JSON-encoded string, as tasks.result
+    sa.Column("prompt_tokens", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("completion_tokens", sa.BigInteger(), nullable=False, server_default="0"),
     sa.Column("started_at", UtcDateTime(), nullable=False),
     sa.Column("finished_at", UtcDateTime(), nullable=False),
     sa.Index("ix_node_runs_task", "task_id", "turn"),
@@ -173,4 +185,14 @@ idempotency_keys = sa.Table(
     sa.Column("request_hash", sa.String(64), nullable=False),
     sa.Column("task_id", sa.String(64), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+secrets = sa.Table(
+    "secrets",
+    metadata,
+    sa.Column("organization_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("ciphertext", sa.Text(), nullable=False),  # Fernet token of the value
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
 )

@@ -90,6 +90,8 @@ async def create_task(
     request: dict[str, Any],
     max_attempts: int,
     now: datetime,
+    parent_id: str | None = None,
+    executor: str = "engine",
 ) -> TaskRecord:
     """Accept a task: one insert puts it in the store and in the queue."""
     values: dict[str, Any] = {
@@ -116,6 +118,10 @@ async def create_task(
         "started_at": None,
         "finished_at": None,
         "updated_at": now,
+        "parent_id": parent_id,
+        "executor": executor,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
     }
     await conn.execute(_INSERT, values)
     return TaskRecord.from_row(values)
@@ -246,6 +252,38 @@ async def claim_tasks(
     params = {"p_ids": ids, "p_worker": worker_id, "p_expires": now + lease_for, "p_now": now}
     rows = (await conn.execute(_CLAIM, params)).mappings().all()
     return sorted((TaskRecord.from_row(r) for r in rows), key=lambda r: r.created_at)
+
+
+async def claim_task_ids(
+    conn: Connection,
+    *,
+    task_ids: Sequence[str],
+    worker_id: str,
+    now: datetime,
+    lease_for: timedelta,
+) -> list[TaskRecord]:
+    """Claim these tasks if they are still pending (a sub-task its parent's worker runs)."""
+    params = {
+        "p_ids": list(task_ids),
+        "p_worker": worker_id,
+        "p_expires": now + lease_for,
+        "p_now": now,
+    }
+    rows = (await conn.execute(_CLAIM, params)).mappings().all()
+    return [TaskRecord.from_row(r) for r in rows]
+
+
+_CHILDREN = (
+    sa.select(t.c.id, t.c.status)
+    .where(t.c.parent_id == sa.bindparam("p_task_id"))
+    .order_by(t.c.created_at, t.c.id)
+)
+
+
+async def children_of(conn: Connection, *, task_id: str) -> list[tuple[str, TaskStatus]]:
+    """The sub-tasks this task's agent nodes started, oldest first, with their status."""
+    rows = await conn.execute(_CHILDREN, {"p_task_id": task_id})
+    return [(row.id, TaskStatus(row.status)) for row in rows]
 
 
 async def renew_leases(

@@ -1,4 +1,8 @@
-"""Workflow queries: the editable draft and its immutable, numbered versions."""
+"""Workflow and agent queries: the editable draft and its immutable, numbered versions.
+
+Agents live in the same table (`kind = 'agent'`): drafts, deploys, versions and invokes work
+the same for both. `kind=None` finds either, as the xpander-sdk routes need.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,12 @@ v = workflow_versions
 _GET = sa.select(w).where(
     w.c.id == sa.bindparam("p_id"), w.c.organization_id == sa.bindparam("p_org")
 )
+WORKFLOW = "workflow"
+AGENT = "agent"
+
+
+def _noun(kind: str | None) -> str:
+    return kind or "agent"
 
 
 async def create_workflow(
@@ -27,11 +37,13 @@ async def create_workflow(
     name: str,
     draft: dict[str, Any],
     now: datetime,
+    kind: str = WORKFLOW,
 ) -> WorkflowRecord:
     values: dict[str, Any] = {
         "id": workflow_id,
         "organization_id": organization_id,
         "name": name,
+        "kind": kind,
         "draft": draft,
         "has_pending_changes": True,
         "latest_version": None,
@@ -44,19 +56,26 @@ async def create_workflow(
 
 
 async def get_workflow(
-    conn: Connection, *, organization_id: str, workflow_id: str
+    conn: Connection, *, organization_id: str, workflow_id: str, kind: str | None = WORKFLOW
 ) -> WorkflowRecord:
     params = {"p_id": workflow_id, "p_org": organization_id}
     row = (await conn.execute(_GET, params)).mappings().one_or_none()
-    if row is None:
-        raise errors.NotFound(f"workflow {workflow_id} not found")
+    if row is None or (kind is not None and row["kind"] != kind):
+        raise errors.NotFound(f"{_noun(kind)} {workflow_id} not found")
     return WorkflowRecord.from_row(row)
 
 
 async def list_workflows(
-    conn: Connection, *, organization_id: str, page: int, per_page: int
+    conn: Connection,
+    *,
+    organization_id: str,
+    page: int,
+    per_page: int,
+    kind: str | None = WORKFLOW,
 ) -> tuple[list[WorkflowRecord], int]:
     where = w.c.organization_id == organization_id
+    if kind is not None:
+        where = sa.and_(where, w.c.kind == kind)
     total = (await conn.execute(sa.select(sa.func.count()).select_from(w).where(where))).scalar()
     rows = await conn.execute(
         sa.select(w)
@@ -78,10 +97,11 @@ async def update_draft(
     status: str,
     pending: bool,
     now: datetime,
+    kind: str = WORKFLOW,
 ) -> WorkflowRecord:
     result = await conn.execute(
         sa.update(w)
-        .where(w.c.id == workflow_id, w.c.organization_id == organization_id)
+        .where(w.c.id == workflow_id, w.c.organization_id == organization_id, w.c.kind == kind)
         .values(
             name=name,
             draft=draft,
@@ -91,19 +111,26 @@ async def update_draft(
         )
     )
     if result.rowcount != 1:
-        raise errors.NotFound(f"workflow {workflow_id} not found")
-    return await get_workflow(conn, organization_id=organization_id, workflow_id=workflow_id)
+        raise errors.NotFound(f"{kind} {workflow_id} not found")
+    return await get_workflow(
+        conn, organization_id=organization_id, workflow_id=workflow_id, kind=kind
+    )
 
 
 async def deploy_workflow(
-    conn: Connection, *, organization_id: str, workflow_id: str, now: datetime
+    conn: Connection,
+    *,
+    organization_id: str,
+    workflow_id: str,
+    now: datetime,
+    kind: str = WORKFLOW,
 ) -> WorkflowRecord:
     """Snapshot the draft as the next version. One UPDATE takes the number and the row lock,
     so concurrent deploys each get their own version."""
     bumped = (
         await conn.execute(
             sa.update(w)
-            .where(w.c.id == workflow_id, w.c.organization_id == organization_id)
+            .where(w.c.id == workflow_id, w.c.organization_id == organization_id, w.c.kind == kind)
             .values(
                 latest_version=sa.func.coalesce(w.c.latest_version, 0) + 1,
                 has_pending_changes=False,
@@ -113,16 +140,19 @@ async def deploy_workflow(
         )
     ).first()
     if bumped is None:
-        raise errors.NotFound(f"workflow {workflow_id} not found")
+        raise errors.NotFound(f"{kind} {workflow_id} not found")
     await conn.execute(
         sa.insert(v).values(
             workflow_id=workflow_id,
             version=bumped.latest_version,
-            definition=bumped.draft,
+            # the snapshot says what it is: the runner builds an agent's graph from it
+            definition={**bumped.draft, "kind": kind},
             created_at=now,
         )
     )
-    return await get_workflow(conn, organization_id=organization_id, workflow_id=workflow_id)
+    return await get_workflow(
+        conn, organization_id=organization_id, workflow_id=workflow_id, kind=kind
+    )
 
 
 async def get_version(conn: Connection, *, workflow_id: str, version: int) -> dict[str, Any]:
@@ -135,7 +165,9 @@ async def get_version(conn: Connection, *, workflow_id: str, version: int) -> di
     return dict(definition)
 
 
-async def delete_workflow(conn: Connection, *, organization_id: str, workflow_id: str) -> None:
-    await get_workflow(conn, organization_id=organization_id, workflow_id=workflow_id)
+async def delete_workflow(
+    conn: Connection, *, organization_id: str, workflow_id: str, kind: str = WORKFLOW
+) -> None:
+    await get_workflow(conn, organization_id=organization_id, workflow_id=workflow_id, kind=kind)
     await conn.execute(sa.delete(v).where(v.c.workflow_id == workflow_id))
     await conn.execute(sa.delete(w).where(w.c.id == workflow_id))

@@ -10,6 +10,28 @@ from taskloom.workflows.conditions import matches
 from taskloom.workflows.definition import OrchestrationNode, WorkflowSpec
 
 
+AGENT_NODE_ID = "agent"
+
+
+def agent_as_workflow(agent: dict[str, Any]) -> dict[str, Any]:
+    """An agent runs as a workflow of one `agent` node that holds the whole definition, so
+    that agents and workflows share one runner, one task lifecycle and one event stream."""
+    spec = {k: v for k, v in agent.items() if k != "kind"}
+    return {
+        "name": spec.get("name") or "agent",
+        "output_format": spec.get("output_format") or "text",
+        "output_schema": spec.get("output_schema"),
+        "orchestration_nodes": [
+            {
+                "id": AGENT_NODE_ID,
+                "type": "agent",
+                "name": spec.get("name") or "agent",
+                "definition": {"agent": spec},
+            }
+        ],
+    }
+
+
 def entry_node_id(nodes: list[OrchestrationNode]) -> str | None:
     """The first node, in the order given, that no edge points at."""
     targets = {target for node in nodes for target in node.next_node_ids}
@@ -24,6 +46,8 @@ class Graph:
 
     @classmethod
     def from_definition(cls, definition: dict[str, Any]) -> Graph:
+        if definition.get("kind") == "agent":
+            definition = agent_as_workflow(definition)
         spec = WorkflowSpec.model_validate(definition)
         nodes = {node.id: node for node in spec.orchestration_nodes}
         return cls(spec=spec, nodes=nodes, entry=entry_node_id(spec.orchestration_nodes))

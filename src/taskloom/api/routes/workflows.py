@@ -11,14 +11,13 @@ from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
 from taskloom import errors
-from taskloom.api import sse
 from taskloom.api.deps import Caller, State
 from taskloom.api.invocations import invocation_of
 from taskloom.api.models import InvokeRequest, page_json, workflow_json
+from taskloom.api.replies import accepted_reply, settled_reply, stream_reply
 from taskloom.api.responses import JSONBody
 from taskloom.clock import utcnow
 from taskloom.engine.tasks import Accepted, BusyPolicy
-from taskloom.engine.wire import task_json
 from taskloom.store import workflows as workflow_store
 from taskloom.workflows.definition import WorkflowPatch, WorkflowSpec
 from taskloom.workflows.validate import validate_spec
@@ -201,31 +200,14 @@ Submitted = Annotated[Accepted, Depends(_submit)]
 
 @router.post("/{workflow_id}/invoke/async")
 async def invoke_async(accepted: Submitted) -> JSONBody:
-    return JSONBody(task_json(accepted.task))
+    return accepted_reply(accepted)
 
 
 @router.post("/{workflow_id}/invoke", response_model=None)
 async def invoke_sync(accepted: Submitted, state: State) -> JSONBody:
-    task = await state.tasks.wait_settled(
-        organization_id=accepted.task.organization_id,
-        task_id=accepted.task.id,
-        timeout_s=state.api.sync_wait_s,
-        turn=accepted.turn,
-    )
-    if not task.status.is_terminal or task.turn < accepted.turn:
-        # past the wait budget: answer with the running task rather than hang the connection
-        return JSONBody(task_json(task), status_code=202)
-    return JSONBody(task_json(task))
+    return await settled_reply(accepted, state)
 
 
 @router.post("/{workflow_id}/invoke/stream", response_model=None)
 async def invoke_stream(accepted: Submitted, state: State) -> StreamingResponse:
-    organization_id = accepted.task.organization_id
-    events = state.tasks.follow(
-        organization_id=organization_id,
-        task_id=accepted.task.id,
-        after_seq=accepted.first_seq,
-        turn=accepted.turn,
-        from_turn=accepted.queued_turn,
-    )
-    return sse.stream(events, organization_id)
+    return stream_reply(accepted, state)

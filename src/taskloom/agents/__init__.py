@@ -1,0 +1,1 @@
+"""Agents: one LLM loop with tools, deployed and invoked like a workflow."""

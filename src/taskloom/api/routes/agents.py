@@ -1,0 +1,268 @@
+"""Agents: create, read, edit a draft, deploy numbered versions, invoke (API.md §2.1, §2.4).
+
+An agent is stored beside workflows (`kind = 'agent'`) and runs as a one-node graph, so its
+tasks have every property a workflow's have: durable, resumable, streamed, multi-turn.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
+
+from taskloom import errors
+from taskloom.agents.definition import AgentSpec
+from taskloom.api.deps import Caller, State
+from taskloom.api.invocations import invocation_of
+from taskloom.api.models import InvokeRequest, agent_json, minimal_agent_json, page_json
+from taskloom.api.replies import accepted_reply, settled_reply, stream_reply
+from taskloom.api.responses import JSONBody
+from taskloom.api.routes.tasks import list_tasks
+from taskloom.clock import utcnow
+from taskloom.engine.tasks import Accepted, BusyPolicy
+from taskloom.secrets import Secrets
+from taskloom.store import workflows as workflow_store
+from taskloom.store.records import TaskStatus
+
+router = APIRouter(prefix="/v1/agents", tags=["agents"])
+
+AGENT = workflow_store.AGENT
+Page = Annotated[int, Query(ge=1)]
+PerPage = Annotated[int, Query(ge=1, le=50)]
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+async def _draft(
+    spec: AgentSpec, *, agent_id: str, organization_id: str, secrets: Secrets
+) -> dict[str, Any]:
+    """The definition to store. A provider key given inline (`llm_credentials.value`) is
+    moved into the organization's encrypted secrets and referred to by name: the stored
+    definition, and so every reply, never holds it."""
+    credentials = spec.llm_credentials
+    if credentials is not None and credentials.value:
+        name = credentials.name or f"agent-{agent_id}-llm"
+        await secrets.store(organization_id=organization_id, name=name, value=credentials.value)
+        spec = spec.model_copy(
+            update={
+                "llm_credentials": credentials.model_copy(update={"value": None, "name": name}),
+                "llm_credentials_key": name,
+                "llm_credentials_key_type": "custom",
+            }
+        )
+    return spec.model_dump(mode="json", exclude_none=True)
+
+
+def _validated(data: dict[str, Any]) -> AgentSpec:
+    try:
+        return AgentSpec.model_validate(data)
+    except ValidationError as exc:  # e.g. an explicit null for a field that needs a value
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from exc
+
+
+@router.post("", status_code=201)
+async def create_agent(request: Request, spec: AgentSpec, caller: Caller, state: State) -> JSONBody:
+    agent_id = str(uuid.uuid4())
+    draft = await _draft(
+        spec, agent_id=agent_id, organization_id=caller.organization_id, secrets=state.secrets
+    )
+    async with state.db.write() as conn:
+        agent = await workflow_store.create_workflow(
+            conn,
+            workflow_id=agent_id,
+            organization_id=caller.organization_id,
+            name=spec.name,
+            draft=draft,
+            now=utcnow(),
+            kind=AGENT,
+        )
+    return JSONBody(agent_json(agent, base_url=_base_url(request)), status_code=201)
+
+
+async def _page(caller: Caller, state: State, page: int, per_page: int) -> tuple[list[Any], int]:
+    async with state.db.read() as conn:
+        return await workflow_store.list_workflows(
+            conn, organization_id=caller.organization_id, page=page, per_page=per_page, kind=AGENT
+        )
+
+
+@router.get("")
+async def list_agents(
+    request: Request, caller: Caller, state: State, page: Page = 1, per_page: PerPage = 20
+) -> JSONBody:
+    found, total = await _page(caller, state, page, per_page)
+    items = [minimal_agent_json(a) for a in found]
+    return JSONBody(page_json(items, total=total, page=page, per_page=per_page))
+
+
+@router.get("/full")
+async def list_agents_full(
+    request: Request, caller: Caller, state: State, page: Page = 1, per_page: PerPage = 20
+) -> JSONBody:
+    found, total = await _page(caller, state, page, per_page)
+    items = [agent_json(a, base_url=_base_url(request)) for a in found]
+    return JSONBody(page_json(items, total=total, page=page, per_page=per_page))
+
+
+@router.get("/{agent_id}")
+async def get_agent(request: Request, agent_id: str, caller: Caller, state: State) -> JSONBody:
+    async with state.db.read() as conn:
+        agent = await workflow_store.get_workflow(
+            conn, organization_id=caller.organization_id, workflow_id=agent_id, kind=AGENT
+        )
+    return JSONBody(agent_json(agent, base_url=_base_url(request)))
+
+
+@router.patch("/{agent_id}")
+async def update_agent(
+    request: Request,
+    agent_id: str,
+    changes: Annotated[dict[str, Any], Body()],
+    caller: Caller,
+    state: State,
+    deploy: bool = False,
+) -> JSONBody:
+    # ids in the body (xpander clients send them) name what the path already names
+    for echoed in ("id", "agent_id", "organization_id"):
+        changes.pop(echoed, None)
+    if not changes:
+        raise errors.InvalidRequest("give at least one field to change")
+    status = changes.pop("status", None)
+    if status is not None and status not in ("ACTIVE", "INACTIVE", "DRAFT"):
+        raise errors.InvalidRequest("status must be ACTIVE, INACTIVE or DRAFT")
+    org = caller.organization_id
+    async with state.db.read() as conn:
+        current = await workflow_store.get_workflow(
+            conn, organization_id=org, workflow_id=agent_id, kind=AGENT
+        )
+    spec = _validated({**current.draft, **changes})
+    draft = await _draft(spec, agent_id=agent_id, organization_id=org, secrets=state.secrets)
+    async with state.db.write() as conn:
+        agent = await workflow_store.update_draft(
+            conn,
+            organization_id=org,
+            workflow_id=agent_id,
+            name=spec.name,
+            draft=draft,
+            status=status or current.status,
+            pending=current.has_pending_changes or draft != current.draft,
+            now=utcnow(),
+            kind=AGENT,
+        )
+        if deploy:
+            agent = await workflow_store.deploy_workflow(
+                conn, organization_id=org, workflow_id=agent_id, now=utcnow(), kind=AGENT
+            )
+    return JSONBody(agent_json(agent, base_url=_base_url(request)))
+
+
+@router.put("/{agent_id}")
+async def deploy_agent(request: Request, agent_id: str, caller: Caller, state: State) -> JSONBody:
+    async with state.db.write() as conn:
+        agent = await workflow_store.deploy_workflow(
+            conn,
+            organization_id=caller.organization_id,
+            workflow_id=agent_id,
+            now=utcnow(),
+            kind=AGENT,
+        )
+    return JSONBody(agent_json(agent, base_url=_base_url(request)))
+
+
+@router.delete("/{agent_id}", status_code=202)
+async def delete_agent(agent_id: str, caller: Caller, state: State) -> JSONBody:
+    async with state.db.write() as conn:
+        await workflow_store.delete_workflow(
+            conn, organization_id=caller.organization_id, workflow_id=agent_id, kind=AGENT
+        )
+    return JSONBody({"id": agent_id, "deleted": True}, status_code=202)
+
+
+@router.get("/{agent_id}/tasks")
+async def agent_tasks(
+    agent_id: str,
+    caller: Caller,
+    state: State,
+    page: Page = 1,
+    per_page: PerPage = 20,
+    status: TaskStatus | None = None,
+    parent_task_id: str | None = None,
+    user_id: str | None = None,
+) -> JSONBody:
+    return await list_tasks(
+        caller,
+        state,
+        page=page,
+        per_page=per_page,
+        agent_id=agent_id,
+        status=status,
+        parent_task_id=parent_task_id,
+        user_id=user_id,
+    )
+
+
+# -- invoke ------------------------------------------------------------------------------
+
+Version = Annotated[
+    int | Literal["draft"] | None,
+    Query(description="a deployed version, or `draft`; default the latest deployed"),
+]
+InvokeBody = Annotated[InvokeRequest, Body()]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+Busy = Annotated[
+    BusyPolicy | None,
+    Query(description="a turn sent while the task runs: reject (409, default) or enqueue"),
+]
+
+
+async def _submit(
+    agent_id: str,
+    body: InvokeBody,
+    caller: Caller,
+    state: State,
+    version: Version = None,
+    idempotency_key: IdempotencyKey = None,
+    busy: Busy = None,
+) -> Accepted:
+    if isinstance(version, int) and version < 1:
+        raise errors.InvalidRequest("version must be 1 or more, or `draft`")
+    async with state.db.read() as conn:  # an agent's id, not a workflow's: 404 otherwise
+        await workflow_store.get_workflow(
+            conn, organization_id=caller.organization_id, workflow_id=agent_id, kind=AGENT
+        )
+    return await state.tasks.invoke(
+        invocation_of(
+            body,
+            organization_id=caller.organization_id,
+            workflow_id=agent_id,
+            version=version,
+            idempotency_key=idempotency_key,
+            busy_policy=busy,
+        )
+    )
+
+
+Submitted = Annotated[Accepted, Depends(_submit)]
+
+
+@router.post("/{agent_id}/invoke/async")
+async def invoke_async(accepted: Submitted) -> JSONBody:
+    return accepted_reply(accepted)
+
+
+@router.post("/{agent_id}/invoke", response_model=None)
+async def invoke_sync(accepted: Submitted, state: State) -> JSONBody:
+    return await settled_reply(accepted, state)
+
+
+@router.post("/{agent_id}/invoke/stream", response_model=None)
+async def invoke_stream(accepted: Submitted, state: State) -> StreamingResponse:
+    return stream_reply(accepted, state)

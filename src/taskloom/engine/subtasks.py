@@ -1,0 +1,138 @@
+"""Sub-tasks: a workflow's agent node runs its agent as a task of its own.
+
+The child is an ordinary task (its own record, turns, events and tokens) with `parent_id`
+set. Its id is fixed by the parent and the node, so every run of that node in a conversation
+continues one child conversation: the agent sees the thread's history. A resumed parent
+finds the child its node run started (by the node run's idempotency key) and waits for it
+rather than starting another.
+
+The parent's worker claims the child at once and runs it beside its own slots: a parent
+waiting on a child that waits for a free slot could otherwise deadlock a full worker.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from taskloom import errors
+from taskloom.engine.wire import task_json
+from taskloom.llm import Usage
+from taskloom.store import node_runs as node_run_store
+from taskloom.store.database import Database
+from taskloom.store.records import TaskRecord, TaskStatus
+
+if TYPE_CHECKING:
+    from taskloom.engine.tasks import TaskService
+    from taskloom.engine.worker import Worker
+    from taskloom.nodes.base import NodeContext
+
+_CHILD_IDS = uuid.UUID("6f1c1a52-3d0e-4a53-9a57-3d8f7d3c2b10")
+PARENT_KEY = "parent_node_run"  # in the child's request: the node run that started its turn
+_WAIT_SLICE_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class SubTaskOutcome:
+    task: TaskRecord
+    result: str | None
+    usage: Usage
+
+
+def child_id(parent_id: str, node_id: str) -> str:
+    return str(uuid.uuid5(_CHILD_IDS, f"{parent_id}/{node_id}"))
+
+
+class SubTasks:
+    """Bound to the process's TaskService and worker once both exist (they need the runner
+    that needs this)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._tasks: TaskService | None = None
+        self._worker: Worker | None = None
+
+    def attach(self, tasks: TaskService, worker: Worker | None) -> None:
+        self._tasks, self._worker = tasks, worker
+
+    async def run(
+        self,
+        ctx: NodeContext,
+        *,
+        agent_id: str,
+        version: int | None,
+        text: str,
+        extra: dict[str, Any],
+    ) -> SubTaskOutcome:
+        from taskloom.engine.tasks import Invocation  # the service imports the runner
+
+        tasks = self._tasks
+        if tasks is None:
+            raise RuntimeError("SubTasks used before attach()")
+        org, target = ctx.organization_id, child_id(ctx.task_id, ctx.node_id)
+        mine = await self._turn_of(org, target, ctx.idempotency_key)
+        if mine is None:
+            request = {
+                **extra,
+                "source": "orchestration",
+                "parent_execution_id": ctx.task_id,
+                PARENT_KEY: ctx.idempotency_key,
+                **_inherited(ctx.request),
+            }
+            try:
+                accepted = await tasks.invoke(
+                    Invocation(
+                        organization_id=org,
+                        workflow_id=agent_id,
+                        version=version,
+                        input={"text": text},
+                        request=request,
+                        task_id=target,
+                        parent_id=ctx.task_id,
+                    )
+                )
+            except (errors.NotFound, errors.Conflict) as exc:
+                raise errors.NodeFailed(f"agent {agent_id}: {exc}") from exc
+            mine = accepted.turn
+            await ctx.emit("sub_task_created", task_json(accepted.task))
+        if self._worker is not None:
+            await self._worker.run_now(target)
+        child = await self._settled(org, target, mine)
+        await ctx.emit("sub_task_finished", task_json(child))
+        async with self._db.read() as conn:
+            prompt, completion = await node_run_store.turn_tokens(conn, task_id=target, turn=mine)
+        usage = Usage(prompt_tokens=prompt, completion_tokens=completion)
+        if child.status == TaskStatus.COMPLETED:
+            return SubTaskOutcome(task=child, result=child.result, usage=usage)
+        failure = errors.NodeFailed(
+            f"agent {agent_id} ended {child.status.value}"
+            + (f": {child.status_message}" if child.status_message else "")
+        )
+        failure.reason = child.status_reason or f"sub_task_{child.status.value}"
+        failure.platform = child.status == TaskStatus.FAILED
+        raise failure
+
+    async def _turn_of(self, org: str, task_id: str, key: str) -> int | None:
+        """The child's turn this node run started before (a resumed parent), if any."""
+        assert self._tasks is not None
+        try:
+            child = await self._tasks.get(organization_id=org, task_id=task_id)
+        except errors.NotFound:
+            return None
+        return child.turn if child.request.get(PARENT_KEY) == key else None
+
+    async def _settled(self, org: str, task_id: str, turn: int) -> TaskRecord:
+        assert self._tasks is not None
+        while True:
+            child = await self._tasks.wait_settled(
+                organization_id=org, task_id=task_id, timeout_s=_WAIT_SLICE_S, turn=turn
+            )
+            if child.status.is_terminal and child.turn >= turn:
+                return child
+
+
+def _inherited(request: dict[str, Any] | Any) -> dict[str, Any]:
+    """What a child takes from its parent's invoke: the caller and the model overrides."""
+    keys = ("llm_model_provider", "llm_model_name", "llm_reasoning_effort", "events_streaming")
+    return {key: request[key] for key in keys if request.get(key) is not None}

@@ -1,0 +1,71 @@
+"""Named secrets: provider keys an organization stores once and agents refer to by name.
+
+Values are encrypted at rest with Fernet (AES-128-CBC + HMAC-SHA256) under a key derived
+from the server's `TASKLOOM_SECRET_KEY`; they are decrypted only when a model call needs
+them, and never returned by the API.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from cryptography.fernet import Fernet, InvalidToken
+from pydantic import SecretStr
+
+from taskloom import errors
+from taskloom.clock import utcnow
+from taskloom.store import secrets as secret_store
+from taskloom.store.database import Database
+
+
+class SecretsUnavailable(errors.InvalidRequest):
+    """The server was started without a secret key: it cannot store or read secrets."""
+
+
+class CredentialsMissing(errors.NodeFailed):
+    """A node names a secret this server cannot give it."""
+
+    reason = "credentials_missing"
+
+
+class Secrets:
+    def __init__(self, db: Database, key: SecretStr | None) -> None:
+        self._db = db
+        self._fernet: Fernet | None = None
+        if key is not None:
+            digest = hashlib.sha256(key.get_secret_value().encode()).digest()
+            self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+
+    def _cipher(self) -> Fernet:
+        if self._fernet is None:
+            raise SecretsUnavailable(
+                "this server stores no secrets: start it with TASKLOOM_SECRET_KEY set"
+            )
+        return self._fernet
+
+    async def store(self, *, organization_id: str, name: str, value: str) -> None:
+        ciphertext = self._cipher().encrypt(value.encode()).decode()
+        async with self._db.write() as conn:
+            await secret_store.put_secret(
+                conn,
+                organization_id=organization_id,
+                name=name,
+                ciphertext=ciphertext,
+                now=utcnow(),
+            )
+
+    async def reveal(self, *, organization_id: str, name: str) -> str:
+        """The value, for a node about to use it; a node failure when it cannot be had."""
+        try:
+            async with self._db.read() as conn:
+                ciphertext = await secret_store.get_ciphertext(
+                    conn, organization_id=organization_id, name=name
+                )
+            return self._cipher().decrypt(ciphertext.encode()).decode()
+        except (errors.NotFound, SecretsUnavailable) as exc:
+            raise CredentialsMissing(str(exc)) from exc
+        except InvalidToken as exc:
+            raise CredentialsMissing(
+                f"secret {name!r} cannot be decrypted with this server's TASKLOOM_SECRET_KEY"
+            ) from exc
