@@ -12,6 +12,7 @@ from taskloom.api import errors
 from taskloom.api.deps import AppState, KeyCache
 from taskloom.api.guard import RequestGuard
 from taskloom.api.routes import tasks, workflows
+from taskloom.api.routes.sdk import router as sdk_router
 from taskloom.api.views import TaskViews
 from taskloom.config import Settings
 from taskloom.engine.host import open_host
@@ -38,6 +39,7 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     app.include_router(workflows.router)
     app.include_router(tasks.router)
+    app.include_router(sdk_router)  # last: its /{organization_id} prefix is the loosest match
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, str]:
