@@ -6,7 +6,10 @@
     │   │   └── ProviderTimeout     every attempt ran past its timeout
     │   ├── ProviderRejected        4xx the request itself caused (auth, quota, bad request)
     │   └── ProviderNotConfigured   unknown provider, no key, or a base URL not allowed
-    └── InvalidModelOutput          the answer could not be read as what the node asked for
+    ├── InvalidModelOutput          the answer could not be read as what the node asked for
+    ├── ToolCallLimitExceeded       an agent asked for more tool calls than its limit
+    └── ToolError                   an agent's tools could not be set up (MCP server, names)
+        └── EgressRefused           a tool URL is not http(s) or points at a refused address
 
 Messages never carry credentials: `redact` scrubs them from anything a provider says.
 """
@@ -58,6 +61,26 @@ class InvalidModelOutput(NodeFailed):
     """The model answered, but not with something the node can use."""
 
     reason = "invalid_llm_output"
+
+
+class ToolCallLimitExceeded(NodeFailed):
+    """The agent kept asking for tools past `tool_call_limit`; it would likely loop again."""
+
+    reason = "tool_call_limit"
+
+
+class ToolError(NodeFailed):
+    """An agent's tools could not be made available: an MCP server refused, could not be
+    reached or is local (stdio), or two tools share a name."""
+
+    reason = "tool_error"
+
+
+class EgressRefused(ToolError):
+    """A tool's URL is not http(s), or its host resolves to a private, loopback, link-local
+    or otherwise non-public address that the egress allow-list does not name."""
+
+    reason = "egress_refused"
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
