@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    # only for annotations: pydantic-ai is imported when a node first needs a model
+    from pydantic_ai.messages import ModelMessage, ModelResponse
+    from pydantic_ai.models import ModelRequestParameters
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,4 +72,25 @@ class ChatModel(Protocol):
         """Ask for one answer. With `output_schema` (a JSON Schema object), the model is made
         to answer with data matching it, returned as `Completion.data`. `timeout_s` bounds
         one attempt; `idempotency_key` is sent with every attempt."""
+        ...
+
+
+class AgentModel(Protocol):
+    """One model at one provider, spoken to turn by turn: the agent loop's handle. Like
+    `ChatModel`, it retries transient failures itself and raises `taskloom.llm.errors`."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def request(
+        self,
+        history: Sequence[ModelMessage],
+        parameters: ModelRequestParameters,
+        *,
+        idempotency_key: str,
+        timeout_s: float,
+        on_text: Callable[[str], Awaitable[None]] | None = None,
+    ) -> ModelResponse:
+        """The model's next response to `history` (pydantic-ai messages), with the tools in
+        `parameters` on offer. With `on_text`, text fragments are streamed to it as they come."""
         ...

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic_ai.direct import model_request
+from pydantic_ai.direct import model_request, model_request_stream
 from pydantic_ai.exceptions import (
     ModelAPIError,
     ModelConnectionError,
@@ -27,8 +27,12 @@ from pydantic_ai.messages import (
     ModelRequest,
     ModelRequestPart,
     ModelResponse,
+    ModelResponseStreamEvent,
+    PartDeltaEvent,
+    PartStartEvent,
     SystemPromptPart,
     TextPart,
+    TextPartDelta,
     ToolCallPart,
     UserPromptPart,
 )
@@ -118,9 +122,17 @@ def to_completion(response: ModelResponse) -> Completion:
     )
 
 
+# receives each fragment of streamed answer text as it arrives
+TextSink = Callable[[str], Awaitable[None]]
+
+
 class ProviderModel:
     """One model at one endpoint. Each attempt gets `timeout_s`; a 429, 5xx, lost connection
-    or timed-out attempt is retried with backoff up to the policy's bound; a 4xx is not."""
+    or timed-out attempt is retried with backoff up to the policy's bound; a 4xx is not.
+
+    `complete` serves single-answer nodes; `request` is one turn of an agent's conversation
+    (history and tool definitions in, the model's response out, text streamed as it comes).
+    Both go through `_with_retries`, the one place where failures are retried and mapped."""
 
     def __init__(
         self,
@@ -154,28 +166,80 @@ class ProviderModel:
         idempotency_key: str,
         timeout_s: float,
     ) -> Completion:
-        history = to_model_messages(messages, system)
-        parameters = output_parameters(output_schema)
+        response = await self.request(
+            to_model_messages(messages, system),
+            output_parameters(output_schema),
+            idempotency_key=idempotency_key,
+            timeout_s=timeout_s,
+        )
+        return to_completion(response)
+
+    async def request(
+        self,
+        history: Sequence[ModelMessage],
+        parameters: ModelRequestParameters,
+        *,
+        idempotency_key: str,
+        timeout_s: float,
+        on_text: TextSink | None = None,
+    ) -> ModelResponse:
+        """One model response to `history`. With `on_text`, the response is streamed and each
+        text fragment handed to it as it arrives; an attempt that already handed some out is
+        not retried, since its fragments cannot be taken back."""
+        settings = self._attempt_settings(idempotency_key, timeout_s)
+        streamed = False
+
+        async def attempt() -> ModelResponse:
+            nonlocal streamed
+            if on_text is None:
+                return await model_request(
+                    self._model,
+                    history,
+                    model_settings=settings,
+                    model_request_parameters=parameters,
+                )
+            async with model_request_stream(
+                self._model, history, model_settings=settings, model_request_parameters=parameters
+            ) as stream:
+                async for event in stream:
+                    fragment = text_fragment(event)
+                    if fragment:
+                        streamed = True
+                        await on_text(fragment)
+                return stream.get()
+
+        return await self._with_retries(
+            attempt,
+            idempotency_key=idempotency_key,
+            timeout_s=timeout_s,
+            may_retry=lambda: not streamed,
+        )
+
+    def _attempt_settings(self, idempotency_key: str, timeout_s: float) -> ModelSettings:
         headers = {**self._settings.get("extra_headers", {}), "Idempotency-Key": idempotency_key}
-        settings: ModelSettings = {
+        return {
             **self._settings,
             "extra_headers": headers,
             "timeout": timeout_s,
             "max_retries": 0,  # retries are ours: bounded, logged, same key every time
         }
+
+    async def _with_retries(
+        self,
+        attempt: Callable[[], Awaitable[ModelResponse]],
+        *,
+        idempotency_key: str,
+        timeout_s: float,
+        may_retry: Callable[[], bool],
+    ) -> ModelResponse:
         verdict: Verdict = "retry"
         failure: BaseException | None = None
-        for attempt in range(self._policy.attempts):
+        attempts = self._policy.attempts
+        for number in range(1, attempts + 1):
             retry_after: float | None = None
             try:
                 async with asyncio.timeout(timeout_s):
-                    response = await model_request(
-                        self._model,
-                        history,
-                        model_settings=settings,
-                        model_request_parameters=parameters,
-                    )
-                return to_completion(response)
+                    return await attempt()
             except TimeoutError as exc:
                 verdict, failure = "timeout", exc
             except ModelAPIError as exc:
@@ -191,17 +255,21 @@ class ProviderModel:
                 extra={
                     "event": "llm_attempt_failed",
                     "model": self._name,
-                    "attempt": attempt + 1,
+                    "attempt": number,
                     "verdict": verdict,
                     "status": getattr(failure, "status_code", None),
                     "idempotency_key": idempotency_key,
                 },
             )
-            if attempt + 1 < self._policy.attempts:
+            if not may_retry():
+                attempts = number
+                break
+            if number < attempts:
                 await self._sleep(
-                    self._policy.delay_s(attempt, retry_after_s=retry_after, jitter=self._jitter())
+                    self._policy.delay_s(
+                        number - 1, retry_after_s=retry_after, jitter=self._jitter()
+                    )
                 )
-        attempts = self._policy.attempts
         if verdict == "timeout":
             raise ProviderTimeout(
                 f"{self._name} did not answer within {timeout_s:g} s ({attempts} attempts)"
@@ -219,6 +287,15 @@ class ProviderModel:
         else:
             text = type(exc).__name__
         return redact(text, self._secrets)
+
+
+def text_fragment(event: ModelResponseStreamEvent) -> str:
+    """The answer text a stream event adds, if any (thinking and tool arguments are not)."""
+    if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
+        return event.part.content
+    if isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+        return event.delta.content_delta
+    return ""
 
 
 def _provider_message(body: object) -> str | None:

@@ -48,6 +48,9 @@ class Endpoint:
     base_url: str
     model: str
     api_key: str | None = field(default=None, repr=False)
+    # the key is a node's named secret rather than the server's own: it rides on each request
+    # (the shared SDK client for the endpoint keeps the server's key)
+    named_key: bool = False
 
 
 def _normal(url: str) -> str:
@@ -59,12 +62,14 @@ def _key(config: LLMConfig, api: Api) -> str | None:
     return secret.get_secret_value() if secret is not None else None
 
 
-def resolve(choice: ModelChoice, config: LLMConfig) -> Endpoint:
+def resolve(choice: ModelChoice, config: LLMConfig, *, api_key: str | None = None) -> Endpoint:
     """The endpoint for `choice`: `anthropic` speaks the Messages API, `openai` and any other
     provider with an `llm_api_base` the OpenAI chat-completions API.
 
     The server's key for a provider is sent only to the base URL configured for it. Any other
-    base URL must be listed in `allowed_api_bases`, and is sent no key.
+    base URL must be listed in `allowed_api_bases`, and is sent no key. A named `api_key` (a
+    stored secret the node names) replaces the server's key; it too goes only to the configured
+    base URL or to an allowed one, since resolution refuses every other base.
     """
     provider = (choice.model_provider or config.default_provider).strip().lower()
     if provider == "anthropic":
@@ -80,15 +85,16 @@ def resolve(choice: ModelChoice, config: LLMConfig) -> Endpoint:
         )
     base = _normal(choice.llm_api_base or configured)
     if base == _normal(configured):
-        api_key = _key(config, api)
+        server_key = _key(config, api)
     elif base in {_normal(allowed) for allowed in config.allowed_api_bases}:
-        api_key = None
+        server_key = None
     else:
         raise ProviderNotConfigured(
             f"llm_api_base {base!r} is not allowed on this server "
             "(see TASKLOOM_LLM_ALLOWED_API_BASES)"
         )
-    if api_key is None and urlsplit(base).hostname in _KEYED_HOSTS:
+    key = api_key or server_key
+    if key is None and urlsplit(base).hostname in _KEYED_HOSTS:
         variable = "ANTHROPIC_API_KEY" if api == "anthropic" else "OPENAI_API_KEY"
         raise ProviderNotConfigured(f"no API key for {provider}: set {variable} for the server")
     return Endpoint(
@@ -96,7 +102,8 @@ def resolve(choice: ModelChoice, config: LLMConfig) -> Endpoint:
         provider=provider,
         base_url=base,
         model=choice.model_name or model,
-        api_key=api_key,
+        api_key=key,
+        named_key=api_key is not None and api_key != "",
     )
 
 
@@ -104,3 +111,10 @@ def extra_headers(choice: ModelChoice) -> dict[str, str]:
     """The node's own extra headers, less any that would carry or replace credentials."""
     headers = choice.llm_extra_headers or {}
     return {k: v for k, v in headers.items() if k.strip().lower() not in _RESERVED_HEADERS}
+
+
+def key_header(api: Api, api_key: str) -> dict[str, str]:
+    """The headers that carry `api_key`, replacing the SDK client's own (same spelling, so
+    that the SDK's merge overrides rather than duplicates). The Anthropic API reads either."""
+    bearer = {"Authorization": f"Bearer {api_key}"}
+    return {**bearer, "x-api-key": api_key} if api == "anthropic" else bearer

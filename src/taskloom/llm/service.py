@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
 from taskloom.config import LLMConfig
-from taskloom.llm.base import ChatModel
-from taskloom.llm.choice import Endpoint, ModelChoice, extra_headers, resolve
+from taskloom.llm.base import AgentModel, ChatModel
+from taskloom.llm.choice import Endpoint, ModelChoice, extra_headers, key_header, resolve
 from taskloom.llm.retry import RetryPolicy, Sleep
 
 if TYPE_CHECKING:
     from pydantic_ai.settings import ModelSettings
 
+    from taskloom.llm.chat import ProviderModel
     from taskloom.llm.providers import Client
 
 # The provider SDKs and pydantic-ai take seconds to import and ~80 MiB of memory. A process
 # imports them when a node first asks for a model, in a thread, so that the import stalls
 # no other task on the event loop and a server that runs no LLM node never pays for them.
-_HEAVY_MODULES = ("taskloom.llm.chat", "taskloom.llm.providers")
+_HEAVY_MODULES = ("taskloom.llm.chat", "taskloom.llm.providers", "taskloom.llm.loop")
 
 
 def _import_providers() -> None:
@@ -32,6 +34,10 @@ class Models(Protocol):
     """What nodes need from the LLM layer: a model for their `settings` block."""
 
     async def model(self, choice: ModelChoice) -> ChatModel: ...
+
+    async def agent_model(
+        self, choice: ModelChoice, *, api_key: str | None = None
+    ) -> AgentModel: ...
 
     @property
     def request_timeout_s(self) -> float: ...
@@ -48,7 +54,7 @@ class LLMService:
             backoff_s=config.backoff_s,
             max_backoff_s=config.max_backoff_s,
         )
-        self._clients: dict[tuple[str, str], Client] = {}
+        self._clients: dict[tuple[str, str, bool], Client] = {}
         self._closed = False
         self._warming: asyncio.Task[None] | None = None
 
@@ -72,9 +78,17 @@ class LLMService:
         for client in clients:
             await client.close()
 
-    async def model(self, choice: ModelChoice) -> ChatModel:
+    async def model(self, choice: ModelChoice, *, api_key: str | None = None) -> ChatModel:
         """The model `choice` names; raises `ProviderNotConfigured` if this server cannot
         reach it (unknown provider, no key, a base URL it does not allow)."""
+        return await self._provider_model(choice, api_key)
+
+    async def agent_model(self, choice: ModelChoice, *, api_key: str | None = None) -> AgentModel:
+        """The same model, as a handle the agent loop drives turn by turn. `api_key` (a node's
+        named secret) replaces the server's key; `resolve` decides where it may be sent."""
+        return await self._provider_model(choice, api_key)
+
+    async def _provider_model(self, choice: ModelChoice, api_key: str | None) -> ProviderModel:
         if self._closed:
             raise RuntimeError("the LLM service is closed")
         if self._warming is None:
@@ -85,8 +99,12 @@ class LLMService:
         from taskloom.llm.chat import ProviderModel
         from taskloom.llm.providers import model_for
 
-        endpoint = resolve(choice, self._config)
-        settings: ModelSettings = {"extra_headers": extra_headers(choice)}
+        endpoint = resolve(choice, self._config, api_key=api_key)
+        headers = extra_headers(choice)
+        if endpoint.named_key and endpoint.api_key:
+            # the shared client holds no key of the node's: it rides on each request instead
+            headers.update(key_header(endpoint.api, endpoint.api_key))
+        settings: ModelSettings = {"extra_headers": headers}
         if choice.temperature is not None:
             settings["temperature"] = choice.temperature
         if choice.max_tokens is not None:
@@ -103,8 +121,10 @@ class LLMService:
     def _client(self, endpoint: Endpoint) -> Client:
         from taskloom.llm.providers import open_client
 
-        key = (endpoint.api, endpoint.base_url)
+        # a named key never goes into a shared client: those clients carry no key at all
+        key = (endpoint.api, endpoint.base_url, endpoint.named_key)
         client = self._clients.get(key)
         if client is None:
-            client = self._clients[key] = open_client(endpoint)
+            keyless = replace(endpoint, api_key=None) if endpoint.named_key else endpoint
+            client = self._clients[key] = open_client(keyless)
         return client
