@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from taskloom.nodes.agent import AgentNode
 from taskloom.nodes.base import Node
 from taskloom.nodes.classifier import ClassifierNode
 from taskloom.nodes.code import CodeNode
@@ -12,6 +13,7 @@ from taskloom.nodes.send_to_end import SendToEndNode
 from taskloom.nodes.summarizer import SummarizerNode
 
 NODE_TYPES: dict[str, Node] = {
+    "agent": AgentNode(),
     "classifier": ClassifierNode(),
     "code": CodeNode(),
     "guardrail": GuardrailNode(),
