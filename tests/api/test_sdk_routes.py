@@ -512,6 +512,9 @@ async def test_events_stream_the_current_turn_and_end_after_task_finished(
     assert stream.types[-1] == "task_finished"
     assert stream.events[0].data["turn"] == 2, "the stream follows the task's current turn"
     assert stream.types.count("task_finished") == 1
+    assert not {"node_started", "node_finished"} & set(stream.types), (
+        "taskloom's node events are not among the SDK's event types"
+    )
 
 
 async def test_events_of_unknown_task_is_not_found(

@@ -12,6 +12,7 @@ caller's own: anything else answers 404, as for a task of another organization.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
@@ -39,12 +40,13 @@ from taskloom.engine.wire import task_json, task_list_item_json
 from taskloom.store import events as event_store
 from taskloom.store import task_history, task_updates
 from taskloom.store import workflows as workflow_store
-from taskloom.store.records import TaskStatus
+from taskloom.store.records import EventRecord, TaskStatus
 
 logger = logging.getLogger(__name__)
 
 SDK_SOURCE = "sdk"
 MAX_AGENTS_LISTED = 500
+NODE_EVENTS = frozenset({lifecycle.NODE_STARTED, lifecycle.NODE_FINISHED})
 
 
 async def _in_callers_organization(request: Request, caller: Caller) -> None:
@@ -202,7 +204,15 @@ async def task_events(
         after_seq=after,
         from_turn=task.turn if last_event_id is None else None,
     )
-    return sse.stream(events, caller.organization_id)
+    return sse.stream(_sdk_events(events), caller.organization_id)
+
+
+async def _sdk_events(events: AsyncIterator[EventRecord]) -> AsyncIterator[EventRecord]:
+    """Without taskloom's own node events: the SDK's event type is a closed enum, and it logs
+    a warning for every event it cannot parse. Their sequence numbers still resume a stream."""
+    async for event in events:
+        if event.type not in NODE_EVENTS:
+            yield event
 
 
 @routes.post("/agent-execution/{task_id}/events/push")
