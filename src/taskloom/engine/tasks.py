@@ -51,6 +51,7 @@ class Invocation:
     idempotency_key: str | None = None
     busy_policy: BusyPolicy | None = None
     parent_id: str | None = None  # the task whose agent node started this one
+    executor: str = task_store.ENGINE  # set from the agent's deployment at accept
 
     def fingerprint(self) -> str:
         body = {
@@ -150,7 +151,11 @@ class TaskService:
                     )
                 )
                 request = {**_model_snapshot(run.request, definition), "is_orchestration": False}
-                run = dataclasses.replace(run, request=request)
+                # a `container` agent's code runs in the user's own xpander-sdk worker
+                external = definition.get("deployment_type") == "container"
+                run = dataclasses.replace(
+                    run, request=request, executor=task_store.SDK if external else run.executor
+                )
             accepted = await self._accept(conn, run, version)
             if call.idempotency_key is not None:
                 await idempotency.remember_key(
@@ -193,6 +198,7 @@ class TaskService:
             request=call.request,
             max_attempts=self._config.max_attempts,
             parent_id=call.parent_id,
+            executor=call.executor,
         )
         return Accepted(task=task, first_seq=task.event_seq - 1)  # from its task_created
 

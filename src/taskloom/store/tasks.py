@@ -14,6 +14,9 @@ from taskloom.store.records import TERMINAL_STATUSES, TaskRecord, TaskStatus
 from taskloom.store.tables import node_runs, task_events, task_turns, tasks
 
 t = tasks
+# who runs a task: taskloom's own workers, or a user's xpander-sdk worker (`@on_task`)
+ENGINE = "engine"
+SDK = "sdk"
 _INSERT = sa.insert(t)
 _GET = sa.select(t).where(
     t.c.id == sa.bindparam("p_task_id"), t.c.organization_id == sa.bindparam("p_org")
@@ -23,7 +26,7 @@ _GET = sa.select(t).where(
 def _pick(*, skip_locked: bool) -> sa.Select[tuple[str]]:
     pick = (
         sa.select(t.c.id)
-        .where(t.c.status == TaskStatus.PENDING)
+        .where(t.c.status == TaskStatus.PENDING, t.c.executor == ENGINE)
         .order_by(t.c.created_at)
         .limit(sa.bindparam("p_limit"))
     )
@@ -38,7 +41,11 @@ def _pick(*, skip_locked: bool) -> sa.Select[tuple[str]]:
 _PICK = {skip: _pick(skip_locked=skip) for skip in (False, True)}
 _CLAIM = (
     sa.update(t)
-    .where(t.c.id.in_(sa.bindparam("p_ids", expanding=True)), t.c.status == TaskStatus.PENDING)
+    .where(
+        t.c.id.in_(sa.bindparam("p_ids", expanding=True)),
+        t.c.status == TaskStatus.PENDING,
+        t.c.executor == ENGINE,
+    )
     .values(
         status=TaskStatus.EXECUTING,
         lease_owner=sa.bindparam("p_worker"),
