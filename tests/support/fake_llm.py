@@ -71,6 +71,13 @@ class Reply:
         return cls(tool_calls=(ToolCall(name, arguments),), **extra)
 
     @classmethod
+    def tools(cls, *calls: tuple[str, dict[str, Any]], **extra: Any) -> Reply:
+        """Several tool calls in one turn (the model may ask for them to run together)."""
+        return cls(
+            tool_calls=tuple(ToolCall(name, arguments) for name, arguments in calls), **extra
+        )
+
+    @classmethod
     def error(cls, status: int, message: str = "", **extra: Any) -> Reply:
         return cls(status=status, error_message=message or f"fake error {status}", **extra)
 

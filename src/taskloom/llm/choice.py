@@ -48,8 +48,7 @@ class Endpoint:
     base_url: str
     model: str
     api_key: str | None = field(default=None, repr=False)
-    # the key is a node's named secret rather than the server's own: it rides on each request
-    # (the shared SDK client for the endpoint keeps the server's key)
+    # the key is a node's named secret rather than the server's own
     named_key: bool = False
 
 
@@ -111,10 +110,3 @@ def extra_headers(choice: ModelChoice) -> dict[str, str]:
     """The node's own extra headers, less any that would carry or replace credentials."""
     headers = choice.llm_extra_headers or {}
     return {k: v for k, v in headers.items() if k.strip().lower() not in _RESERVED_HEADERS}
-
-
-def key_header(api: Api, api_key: str) -> dict[str, str]:
-    """The headers that carry `api_key`, replacing the SDK client's own (same spelling, so
-    that the SDK's merge overrides rather than duplicates). The Anthropic API reads either."""
-    bearer = {"Authorization": f"Bearer {api_key}"}
-    return {**bearer, "x-api-key": api_key} if api == "anthropic" else bearer

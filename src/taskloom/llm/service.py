@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib
-from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
 from taskloom.config import LLMConfig
 from taskloom.llm.base import AgentModel, ChatModel
-from taskloom.llm.choice import Endpoint, ModelChoice, extra_headers, key_header, resolve
+from taskloom.llm.choice import Endpoint, ModelChoice, extra_headers, resolve
 from taskloom.llm.retry import RetryPolicy, Sleep
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class LLMService:
             backoff_s=config.backoff_s,
             max_backoff_s=config.max_backoff_s,
         )
-        self._clients: dict[tuple[str, str, bool], Client] = {}
+        self._clients: dict[tuple[str, str, str], Client] = {}
         self._closed = False
         self._warming: asyncio.Task[None] | None = None
 
@@ -100,11 +100,7 @@ class LLMService:
         from taskloom.llm.providers import model_for
 
         endpoint = resolve(choice, self._config, api_key=api_key)
-        headers = extra_headers(choice)
-        if endpoint.named_key and endpoint.api_key:
-            # the shared client holds no key of the node's: it rides on each request instead
-            headers.update(key_header(endpoint.api, endpoint.api_key))
-        settings: ModelSettings = {"extra_headers": headers}
+        settings: ModelSettings = {"extra_headers": extra_headers(choice)}
         if choice.temperature is not None:
             settings["temperature"] = choice.temperature
         if choice.max_tokens is not None:
@@ -121,10 +117,13 @@ class LLMService:
     def _client(self, endpoint: Endpoint) -> Client:
         from taskloom.llm.providers import open_client
 
-        # a named key never goes into a shared client: those clients carry no key at all
-        key = (endpoint.api, endpoint.base_url, endpoint.named_key)
+        # A named key gets a client of its own, kept like the others: sent per request as a
+        # header instead, it would show in the SDKs' debug logs of request options. Clients
+        # are found by a digest of the key, so the dict's keys hold no secret.
+        named = endpoint.api_key if endpoint.named_key else None
+        digest = hashlib.sha256(named.encode()).hexdigest() if named else ""
+        key = (endpoint.api, endpoint.base_url, digest)
         client = self._clients.get(key)
         if client is None:
-            keyless = replace(endpoint, api_key=None) if endpoint.named_key else endpoint
-            client = self._clients[key] = open_client(keyless)
+            client = self._clients[key] = open_client(endpoint)
         return client
