@@ -37,7 +37,12 @@ class ThreadedServer:
         sock.listen(128)
         self._socket = sock
         config = uvicorn.Config(
-            self._app, log_config=None, log_level="warning", access_log=False, lifespan="on"
+            self._app,
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=0.2,  # open streams (SSE) would hold shutdown up
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -153,16 +153,26 @@ async def open_tools(
     """Open a session to `server` on `stack` (closed with it) and return its tools."""
     label = server.name or server.id or url
     timeout_s = config.tool_timeout_s
+    # a failed connection shows when its transport's task group closes, so a server that
+    # fails is closed here, inside the error mapping, and only an open one joins `stack`
+    opening = AsyncExitStack()
+    opened = False
     try:
-        async with asyncio.timeout(timeout_s):
-            session = await _session(stack, server, url, timeout_s)
-            specs = await _list(session)
+        try:
+            async with asyncio.timeout(timeout_s):
+                session = await _session(opening, server, url, timeout_s)
+                specs = await _list(session)
+            opened = True
+        finally:
+            if not opened:
+                await opening.aclose()
     except TimeoutError as exc:
         raise ToolError(f"MCP server {label!r} did not answer within {timeout_s:g} s") from exc
     except (MCPError, *_CONNECTION_ERRORS) as exc:
         raise ToolError(f"cannot use MCP server {label!r}: {_describe(exc)}") from exc
     except ExceptionGroup as group:  # the transports' task groups wrap what went wrong
         raise ToolError(f"cannot use MCP server {label!r}: {_describe(group)}") from group
+    stack.push_async_exit(opening)
     allowed = set(server.allowed_tools)
     return [
         MCPTool(
