@@ -18,8 +18,8 @@ from taskloom.llm import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from taskloom.nodes.base import NodeContext, NodeServices
-from taskloom.nodes.classifier import ClassifierConfig, ClassifierNode, LLMNodeResult
+from taskloom.nodes.base import NodeContext, NodeResult, NodeServices
+from taskloom.nodes.classifier import ClassifierConfig, ClassifierNode
 from taskloom.nodes.summarizer import SummarizerConfig, SummarizerNode
 from taskloom.sandbox import SandboxPool
 from tests.llm.conftest import ANTHROPIC_KEY, OPENAI_KEY, SECRETS, llm_settings
@@ -240,7 +240,7 @@ async def test_classifier_reports_token_usage(
         {"groups": [{"id": "a"}, {"id": "b"}], "settings": {"model_provider": provider}}
     )
     result = await ClassifierNode().run(node_context(service), config, "text")
-    assert isinstance(result, LLMNodeResult)
+    assert isinstance(result, NodeResult)
     assert result.route == "b"
     assert result.usage is not None
     assert result.usage.as_dict() == {
@@ -257,7 +257,7 @@ async def test_summarizer_reports_token_usage(
     fake_llm.script(Reply.say("short", input_tokens=500, output_tokens=20))
     config = SummarizerConfig.model_validate({"settings": {"model_provider": provider}})
     result = await SummarizerNode().run(node_context(service), config, "long text")
-    assert isinstance(result, LLMNodeResult)
+    assert isinstance(result, NodeResult)
     assert result.output == "short"
     assert result.usage is not None
     assert result.usage.total_tokens == 520

@@ -11,7 +11,7 @@ from taskloom import __version__
 from taskloom.api import errors
 from taskloom.api.deps import AppState, KeyCache
 from taskloom.api.guard import RequestGuard
-from taskloom.api.routes import tasks, workflows
+from taskloom.api.routes import agents, tasks, workflows
 from taskloom.api.routes.sdk import router as sdk_router
 from taskloom.api.views import TaskViews
 from taskloom.config import Settings
@@ -31,6 +31,7 @@ def create_app(settings: Settings) -> FastAPI:
                 tasks=host.tasks,
                 views=TaskViews(host.db),
                 keys=KeyCache(ttl_s=api_config.key_cache_s),
+                secrets=host.secrets,
             )
             yield
 
@@ -38,6 +39,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestGuard, max_bytes=api_config.max_body_bytes)
     errors.install(app)
     app.include_router(workflows.router)
+    app.include_router(agents.router)
     app.include_router(tasks.router)
     app.include_router(sdk_router)  # last: its /{organization_id} prefix is the loosest match
 

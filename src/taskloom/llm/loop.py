@@ -10,9 +10,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 # jsonschema ships no type hints (and types-jsonschema is not a dev dependency)
-from jsonschema.exceptions import SchemaError, best_match  # type: ignore[import-untyped]
-from jsonschema.protocols import Validator  # type: ignore[import-untyped]
-from jsonschema.validators import validator_for  # type: ignore[import-untyped]
+from jsonschema.exceptions import SchemaError, best_match
+from jsonschema.protocols import Validator
+from jsonschema.validators import validator_for
 from pydantic_ai.messages import (
     ModelMessage,
     ModelRequest,
@@ -37,9 +37,10 @@ logger = logging.getLogger(__name__)
 
 
 def _validator(schema: Mapping[str, Any]) -> Validator:
-    cls = validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema)
+    as_dict = dict(schema)
+    cls = validator_for(as_dict)
+    cls.check_schema(as_dict)
+    return cls(as_dict)
 
 
 def schema_error(validator: Validator, instance: Any) -> str | None:

@@ -9,7 +9,6 @@ from typing import Any
 from taskloom.workflows.conditions import matches
 from taskloom.workflows.definition import OrchestrationNode, WorkflowSpec
 
-
 AGENT_NODE_ID = "agent"
 
 

@@ -9,11 +9,11 @@ from pydantic import ValidationError
 
 from taskloom.llm import Completion, InvalidModelOutput, ProviderUnavailable, Usage
 from taskloom.llm.testing import ScriptedModels
+from taskloom.nodes.base import NodeResult
 from taskloom.nodes.classifier import (
     ClassifierConfig,
     ClassifierNode,
     Group,
-    LLMNodeResult,
     build_classifier_prompt,
     choice_schema,
     classifier_output,
@@ -151,7 +151,7 @@ async def test_node_routes_to_the_picked_group_and_reports_usage() -> None:
     result = await ClassifierNode().run(context(models), config(), "the site is down")
     assert result.route == "g-tech"
     assert result.output == "the site is down"
-    assert isinstance(result, LLMNodeResult)
+    assert isinstance(result, NodeResult)
     assert result.usage == usage
 
 

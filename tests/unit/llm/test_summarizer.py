@@ -6,7 +6,7 @@ import pytest
 
 from taskloom.llm import Completion, InvalidModelOutput, Usage
 from taskloom.llm.testing import ScriptedModels
-from taskloom.nodes.classifier import LLMNodeResult
+from taskloom.nodes.base import NodeResult
 from taskloom.nodes.summarizer import (
     DEFAULT_INSTRUCTIONS,
     SummarizerConfig,
@@ -42,7 +42,7 @@ async def test_node_outputs_the_text_with_usage_and_no_schema() -> None:
     result = await SummarizerNode().run(context(models), SummarizerConfig(), ["long", "input"])
     assert result.output == "Three meetings moved."
     assert result.route is None
-    assert isinstance(result, LLMNodeResult)
+    assert isinstance(result, NodeResult)
     assert result.usage == usage
     [call] = models.calls
     assert call.output_schema is None
