@@ -160,11 +160,15 @@ async def test_per_run_model_override_is_used_and_snapshotted(
 ) -> None:
     agent_id = await deployed_agent(client, headers)
     fake_llm.script(Reply.say("ok"))
-    task = await invoke(client, headers, agent_id, llm_model_name="gpt-override")
+    task = await invoke(
+        client, headers, agent_id, llm_model_name="o4-mini", llm_reasoning_effort="high"
+    )
     assert task["status"] == "completed", task
-    assert task["llm_model_name"] == "gpt-override"
+    assert task["llm_model_name"] == "o4-mini"
     assert task["llm_model_provider"] == "openai"
-    assert fake_llm.requests[-1].body["model"] == "gpt-override"
+    assert task["llm_reasoning_effort"] == "high"
+    assert fake_llm.requests[-1].body["model"] == "o4-mini"
+    assert fake_llm.requests[-1].body["reasoning_effort"] == "high"
 
 
 async def test_anthropic_agent(

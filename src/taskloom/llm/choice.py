@@ -35,6 +35,8 @@ class ModelChoice(BaseModel):
     llm_credentials_key_type: str | None = None
     llm_credentials: Any = Field(default=None, repr=False)
     llm_extra_headers: dict[str, str] | None = Field(default=None, repr=False)
+    # how hard a reasoning model thinks; a model without thinking settings ignores it
+    reasoning_effort: Literal["low", "medium", "high", "xhigh"] | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, gt=0)
 

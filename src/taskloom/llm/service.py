@@ -103,6 +103,8 @@ class LLMService:
         settings: ModelSettings = {"extra_headers": extra_headers(choice)}
         if choice.temperature is not None:
             settings["temperature"] = choice.temperature
+        if choice.reasoning_effort is not None:
+            settings["thinking"] = choice.reasoning_effort
         if choice.max_tokens is not None:
             settings["max_tokens"] = choice.max_tokens
         return ProviderModel(

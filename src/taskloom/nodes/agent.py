@@ -67,6 +67,7 @@ def model_choice(spec: AgentSpec, request: Mapping[str, Any]) -> ModelChoice:
         model_name=request.get("llm_model_name") or spec.model_name,
         llm_api_base=spec.llm_api_base,
         llm_extra_headers=spec.llm_extra_headers,
+        reasoning_effort=request.get("llm_reasoning_effort") or spec.llm_reasoning_effort,
         temperature=spec.temperature,
         max_tokens=spec.max_tokens,
     )
