@@ -70,13 +70,18 @@ class Api:
             return None
         return response.json()
 
-    async def invoke_async(self, workflow_id: str, text: str) -> Task | None:
-        url = f"/v1/workflows/{workflow_id}/invoke/async"
+    async def invoke_async(
+        self, workflow_id: str, text: str, *, kind: str = "workflows"
+    ) -> Task | None:
+        """`kind` is "workflows" or "agents": both have the same invoke routes."""
+        url = f"/v1/{kind}/{workflow_id}/invoke/async"
         task: Task | None = await self._call("POST", url, "invoke/async", {"input": {"text": text}})
         return task
 
-    async def invoke_sync(self, workflow_id: str, text: str) -> Task | None:
-        url = f"/v1/workflows/{workflow_id}/invoke"
+    async def invoke_sync(
+        self, workflow_id: str, text: str, *, kind: str = "workflows"
+    ) -> Task | None:
+        url = f"/v1/{kind}/{workflow_id}/invoke"
         task: Task | None = await self._call("POST", url, "invoke", {"input": {"text": text}})
         return task
 

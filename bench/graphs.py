@@ -1,5 +1,5 @@
-"""The benchmark graphs W1 and W3 (BENCHMARKS.md), the stream graph, how to deploy them, and
-their checks."""
+"""The benchmark graphs W1, W2 and W3 (BENCHMARKS.md), the stream graph, how to deploy them,
+and their checks."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import httpx
+
+from fake_model import reply_text
 
 W3_BRANCHES = 20
 STREAM_SLEEP_S = 0.2  # the stream graph's node: its task completes while its stream is open
@@ -76,6 +78,38 @@ def stream_definition() -> dict[str, Any]:
     }
 
 
+def w2_agent_definition(api_base: str) -> dict[str, Any]:
+    """W2's agent: an OpenAI-compatible model at `api_base` (the fake, on loopback)."""
+    return {
+        "name": "w2",
+        "model_provider": "openai",
+        "model_name": "bench",
+        "llm_api_base": api_base,
+    }
+
+
+def w2_definition(agent_id: str) -> dict[str, Any]:
+    """W2: one agent node that runs the deployed agent as a sub-task."""
+    node = {
+        "id": "a",
+        "type": "agent",
+        "name": "a",
+        "definition": {"asset_id": agent_id},
+        "next_node_ids": [],
+    }
+    return {"name": "bench-w2", "orchestration_nodes": [node]}
+
+
+async def deploy_agent(client: httpx.AsyncClient, definition: dict[str, Any]) -> str:
+    """Create the agent and deploy it; returns its id. Raises on any failure."""
+    created = await client.post("/v1/agents", json=definition)
+    created.raise_for_status()
+    agent_id: str = created.json()["id"]
+    deployed = await client.put(f"/v1/agents/{agent_id}")
+    deployed.raise_for_status()
+    return agent_id
+
+
 async def deploy(client: httpx.AsyncClient, definition: dict[str, Any]) -> str:
     """Create the workflow and deploy version 1; returns its id. Raises on any failure."""
     created = await client.post("/v1/workflows", json=definition)
@@ -121,3 +155,8 @@ def stream_ok(text: str, task: dict[str, Any]) -> bool:
     except ValueError:
         return False
     return isinstance(result, dict) and result == {"text": text, "chars": len(text)}
+
+
+def w2_ok(text: str, task: dict[str, Any]) -> bool:
+    """W2's result is the fake model's reply to the input text, as text."""
+    return task.get("status") == "completed" and task.get("result") == reply_text(text)

@@ -122,6 +122,58 @@ CPU_COLUMNS = [
 ]
 
 
+def w2_figures(concurrency: int) -> list[Row]:
+    """W2's rows for one worker-concurrency setting (w2.py): the workflow, then the agent."""
+    c = f"_c{concurrency}"
+    at = f"concurrency {concurrency}"
+    rows: list[Row] = []
+    for name, what in (("w2", "workflow"), ("w2_direct", "agent direct")):
+        label = f"{name} ({what}, {at})"
+        rows += [
+            Row(f"{name}{c}.wall_s", f"{label}: wall, 500 tasks (s)", {"sqlite": ("<=", 1)}),
+            Row(
+                f"{name}{c}.eff_concurrency", f"{label}: effective concurrency (500 x 0.2 s / wall)"
+            ),
+            Row(f"{name}{c}.invoke_phase_s", f"{label}: 500 invokes accepted after (s)"),
+            Row(
+                f"{name}{c}.server_wall_s",
+                f"{label}: server clock, first created → last finished (s)",
+            ),
+            Row(f"{name}{c}.server_peak_executing", f"{label}: tasks executing at once, peak"),
+            Row(f"{name}{c}.model_peak_in_flight", f"{label}: model calls in flight at once, peak"),
+            Row(
+                f"{name}{c}.model_arrival_spread_s", f"{label}: first → last model call arrival (s)"
+            ),
+            Row(f"{name}{c}.claim_batches", f"{label}: claim batches (tasks sharing started_at)"),
+            Row(f"{name}{c}.claim_batch_max", f"{label}: claim batch size, max"),
+            Row(f"{name}{c}.queued_p50_ms", f"{label}: created → started p50 (ms)"),
+            Row(f"{name}{c}.queued_max_ms", f"{label}: created → started max (ms)"),
+            Row(f"{name}{c}.run_p50_ms", f"{label}: started → finished p50 (ms)"),
+            Row(f"{name}{c}.run_max_ms", f"{label}: started → finished max (ms)"),
+            Row(f"{name}{c}.db_commits_per_task", f"{label}: DB commits per task (PostgreSQL)"),
+        ]
+    return rows
+
+
+def w2_baselines(concurrency: int) -> list[Row]:
+    c = f"_c{concurrency}"
+    return [
+        Row(
+            f"w2_floor{c}.wall_s",
+            f"baseline: 500 calls straight to the fake model, wall (s), c={concurrency} run",
+        ),
+        Row(f"ratio.w2{c}_vs_floor", f"w2 wall ÷ fake-model floor (concurrency {concurrency})"),
+        Row(
+            f"ratio.w2_direct{c}_vs_floor",
+            f"w2_direct wall ÷ fake-model floor (concurrency {concurrency})",
+        ),
+    ]
+
+
+def w2_workloads(concurrency: int) -> list[str]:
+    return [f"{name}_c{concurrency}" for name in ("w2_floor", "w2", "w2_direct")]
+
+
 def fmt(value: float) -> str:
     if math.isnan(value):
         return "—"
@@ -179,11 +231,13 @@ def table(
     return lines
 
 
-def cpu_table(backend: str, summary: Mapping[str, Spread]) -> list[str]:
+def cpu_table(
+    backend: str, summary: Mapping[str, Spread], workloads: Sequence[str] = WORKLOADS
+) -> list[str]:
     """Per workload (rows): where the CPU went, medians over the runs, % of one core."""
     header = [f"{backend} workload", *(label for _, label in CPU_COLUMNS)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for name in WORKLOADS:
+    for name in workloads:
         cells = [summary.get(f"{name}.{key}") for key, _ in CPU_COLUMNS]
         if all(cell is None for cell in cells):
             continue
@@ -211,6 +265,10 @@ def markdown(
     summaries: Mapping[str, Mapping[str, Spread]],
     problems: Mapping[str, Mapping[str, Any]],
 ) -> str:
+    concurrencies = list(meta.get("w2_concurrency", []))
+    figures = FIGURES + [row for c in concurrencies for row in w2_figures(c)]
+    baselines = BASELINES + [row for c in concurrencies for row in w2_baselines(c)]
+    workloads = WORKLOADS + [name for c in concurrencies for name in w2_workloads(c)]
     lines = [
         "# taskloom benchmark — latest results",
         "",
@@ -232,11 +290,11 @@ def markdown(
         "",
         "## Figures",
         "",
-        *table(FIGURES, summaries),
+        *table(figures, summaries),
         "",
         "## Baselines (same run) and ratios",
         "",
-        *table(BASELINES, summaries, targets=False),
+        *table(baselines, summaries, targets=False),
         "",
         "## Where the time goes: CPU during each workload (medians)",
         "",
@@ -249,7 +307,7 @@ def markdown(
         "",
     ]
     for backend, summary in summaries.items():
-        lines += [*cpu_table(backend, summary), ""]
+        lines += [*cpu_table(backend, summary, workloads), ""]
     return "\n".join(lines)
 
 

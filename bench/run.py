@@ -4,8 +4,10 @@ For each backend and each run: a fresh database and a fresh `taskloom serve` pin
 this driver pinned to core 1; then W1, W3 and the stream graph are deployed and warmed up, the
 baselines are measured (GET /health through httpx and through a raw client, bare store loops),
 and w1a, w1b, w1c, w1d (and its raw twin), w3, streams_1 and streams run in that order, with
-memory read after w1b and at the end. `--only` picks some of these parts (baselines, w1, w3,
-streams). Figures are medians over the runs with their min-max spread; see bench/README.md.
+memory read after w1b and at the end. Then W2 (w2.py): per worker-concurrency setting a fresh
+database and server beside a fake model server, the floor, w2 and w2_direct. `--only` picks
+some of these parts (baselines, w1, w3, streams, w2). Figures are medians over the runs with
+their min-max spread; see bench/README.md.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import reads
 import report
 import server
 import streams
+import w2
 import workloads
 from api import Api, Task
 from stats import Spread, ratio, spread
@@ -44,7 +47,7 @@ from workloads import Outcome, Sizes, Target
 RESULTS = Path(__file__).resolve().parent / "results"
 DRIVER_CORE = 1
 WARM_UP = {"w1": 10, "w3": 3, "streams": 3}
-PARTS = ("baselines", "w1", "w3", "streams")  # what --only can pick; all by default
+PARTS = ("baselines", "w1", "w3", "streams", "w2")  # what --only can pick; all by default
 HARD_TIMEOUT_MARGIN_S = 60.0  # beyond a workload's own deadline, before it is cancelled
 LANES = 32  # the most concurrent clients any workload uses
 SHARED_CONNECTIONS = 64
@@ -61,6 +64,7 @@ class Options:
     pg_admin_url: str
     server_env: dict[str, str]
     parts: tuple[str, ...] = PARTS
+    w2_concurrency: tuple[int, ...] = w2.DEFAULT_CONCURRENCY
 
 
 @dataclass
@@ -116,23 +120,94 @@ async def one_run(backend: str, options: Options) -> RunRecord:
     record = RunRecord()
     started = time.perf_counter()
     try:
-        async with server.fresh_store(backend, options.pg_admin_url) as store:
-            key = await asyncio.to_thread(server.create_key, store.url)
-            async with server.running_server(store, options.server_env) as srv:
-                try:
-                    async with _lanes(srv.base_url, key, options.shared_client) as lanes:
-                        target, stream_graph = await _deploy(
-                            srv.base_url, key, lanes, options.sizes, options.parts
-                        )
-                        await _measure_all(
-                            record, backend, store, srv.pid, target, stream_graph, options.parts
-                        )
-                finally:
-                    record.server_log_tail = srv.log_tail()
+        if set(options.parts) - {"w2"}:
+            await _main_parts(record, backend, options)
+        if "w2" in options.parts:
+            await _w2_parts(record, backend, options)
     except Exception as exc:
         record.failures.append(f"run aborted: {type(exc).__name__}: {exc}")
     record.wall_s = time.perf_counter() - started
     return record
+
+
+async def _main_parts(record: RunRecord, backend: str, options: Options) -> None:
+    async with server.fresh_store(backend, options.pg_admin_url) as store:
+        key = await asyncio.to_thread(server.create_key, store.url)
+        async with server.running_server(store, options.server_env) as srv:
+            try:
+                async with _lanes(srv.base_url, key, options.shared_client) as lanes:
+                    target, stream_graph = await _deploy(
+                        srv.base_url, key, lanes, options.sizes, options.parts
+                    )
+                    await _measure_all(
+                        record, backend, store, srv.pid, target, stream_graph, options.parts
+                    )
+            finally:
+                record.server_log_tail = srv.log_tail()
+
+
+async def _w2_parts(record: RunRecord, backend: str, options: Options) -> None:
+    """W2 against a fake model process, once per worker-concurrency setting, each on a fresh
+    database and server (the setting is read at start-up)."""
+    async with (
+        w2.fake_model() as fake,
+        httpx.AsyncClient(timeout=CLIENT_TIMEOUT, trust_env=False) as plain,
+    ):
+        for concurrency in options.w2_concurrency:
+            async with server.fresh_store(backend, options.pg_admin_url) as store:
+                key = await asyncio.to_thread(server.create_key, store.url)
+                env = options.server_env | w2.server_env(fake, concurrency)
+                async with server.running_server(store, env) as srv:
+                    try:
+                        session = _W2Session(backend, store, srv, key, fake, plain, concurrency)
+                        await _w2_measure(record, options, session)
+                    finally:
+                        record.server_log_tail += (
+                            f"\n--- w2 server, worker concurrency {concurrency} ---\n"
+                            + srv.log_tail()
+                        )
+
+
+@dataclass(frozen=True, slots=True)
+class _W2Session:
+    """One W2 server (one worker-concurrency setting) and what measuring against it needs."""
+
+    backend: str
+    store: server.Store
+    srv: server.Server
+    key: str
+    fake: w2.FakeModel
+    plain: httpx.AsyncClient  # no base URL, no API key: for the fake
+    concurrency: int
+
+
+async def _w2_measure(record: RunRecord, options: Options, session: _W2Session) -> None:
+    """Warm up, then the floor, w2 (the workflow) and w2_direct (the agent), named with the
+    concurrency setting (e.g. w2_c64), and each wall time divided by the floor's."""
+    srv, fake = session.srv, session.fake
+    pg_url = session.store.url if session.backend == "postgres" else None
+    suffix = f"_c{session.concurrency}"
+    async with (
+        _lanes(srv.base_url, session.key, options.shared_client) as lanes,
+        w2.wide_clients(srv.base_url, {"x-api-key": session.key}) as wide,
+    ):
+        target = Target(srv.base_url, session.key, lanes, "", "", options.sizes)
+        deployed = await w2.deploy(lanes[0], fake)
+        record.tallies[f"w2 warm-up{suffix}"] = await w2.warm_up(lanes[0], deployed)
+        measure = _Measurer(record, target, srv.pid)
+        await measure(f"w2_floor{suffix}", lambda: w2.floor(fake, session.plain))
+
+        def run_w2(kind: str, target_id: str) -> Callable[[], Awaitable[Outcome]]:
+            return lambda: w2.w2(target, wide, fake, kind=kind, target_id=target_id, pg_url=pg_url)
+
+        await measure(f"w2{suffix}", run_w2("workflows", deployed.workflow_id))
+        await measure(f"w2_direct{suffix}", run_w2("agents", deployed.agent_id))
+        record.metrics[f"mem.w2{suffix}_mib"] = probes.peak_rss_mib(srv.pid)
+    metrics = record.metrics
+    floor = metrics.get(f"w2_floor{suffix}.wall_s", math.nan)
+    for name in ("w2", "w2_direct"):
+        key_ = f"ratio.{name}{suffix}_vs_floor"
+        metrics[key_] = ratio(metrics.get(f"{name}{suffix}.wall_s", math.nan), floor)
 
 
 async def _deploy(
@@ -352,6 +427,13 @@ def parse_args(argv: list[str] | None) -> Options:
         metavar="PART[,PART]",
         help=f"run only these parts, out of {', '.join(PARTS)} (default: all)",
     )
+    parser.add_argument(
+        "--w2-concurrency",
+        default=",".join(str(c) for c in w2.DEFAULT_CONCURRENCY),
+        metavar="N[,N]",
+        help="TASKLOOM_WORKER_CONCURRENCY settings W2 is measured with, one server each "
+        "(default: %(default)s; 64 is the server's default)",
+    )
     parser.add_argument("--pg-admin-url", default=server.DEFAULT_PG_ADMIN_URL)
     parser.add_argument(
         "--server-env",
@@ -369,6 +451,12 @@ def parse_args(argv: list[str] | None) -> Options:
     wanted = {part.strip() for part in args.only.split(",") if part.strip()}
     if not wanted or not wanted <= set(PARTS):
         parser.error(f"--only takes some of {', '.join(PARTS)}, got {args.only!r}")
+    try:
+        w2_concurrency = tuple(int(c) for c in args.w2_concurrency.split(",") if c.strip())
+    except ValueError:
+        w2_concurrency = ()
+    if not w2_concurrency or min(w2_concurrency) < 1:
+        parser.error(f"--w2-concurrency takes positive integers, got {args.w2_concurrency!r}")
     return Options(
         backends=["sqlite", "postgres"] if args.backend == "both" else [args.backend],
         runs=runs,
@@ -378,6 +466,7 @@ def parse_args(argv: list[str] | None) -> Options:
         pg_admin_url=args.pg_admin_url,
         server_env=env,
         parts=tuple(part for part in PARTS if part in wanted),
+        w2_concurrency=w2_concurrency,
     )
 
 
@@ -421,6 +510,7 @@ def metadata(argv: list[str], options: Options, driver_loop: str) -> dict[str, A
     return {
         "runs_requested": options.runs,
         "parts": list(options.parts),
+        "w2_concurrency": list(options.w2_concurrency) if "w2" in options.parts else [],
         "started_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
         "commit": _git("log", "-1", "--format=%h") or "unknown",
         "dirty": bool(_git("status", "--porcelain", "--", "src")),

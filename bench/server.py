@@ -32,6 +32,7 @@ DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 SERVER_CORE = 0
 START_TIMEOUT_S = 60.0
 STOP_GRACE_S = 10.0
+PROVIDER_KEYS = frozenset({"OPENAI_API_KEY", "ANTHROPIC_API_KEY"})
 
 
 def require_loopback(url: str) -> None:
@@ -146,9 +147,15 @@ def _spawn(
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "TASKLOOM_LOG_LEVEL": "warning", **env},
+            env={**_inherited_env(), "TASKLOOM_LOG_LEVEL": "warning", **env},
             start_new_session=True,  # its own process group, sandboxes included
         )
+
+
+def _inherited_env() -> dict[str, str]:
+    """The driver's environment without model-provider keys: the benchmark's models are fakes
+    on loopback and need none, and a real key must never reach the server under test."""
+    return {name: value for name, value in os.environ.items() if name not in PROVIDER_KEYS}
 
 
 async def _wait_ready(server: Server) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from api import TERMINAL, Api, Tally, Task
-from graphs import w1_ok, w3_ok
+from graphs import w1_ok, w2_ok, w3_ok
 from stats import latency_ms, rate
 
 SAMPLE_SIZE = 20
@@ -85,7 +85,7 @@ class Target:
 class Sample:
     task_id: str
     text: str
-    graph: str  # "w1" or "w3"
+    graph: str  # "w1", "w2" or "w3"
 
 
 @dataclass
@@ -307,7 +307,7 @@ async def settle(target: Target) -> int:
 
 # -- result checks, outside the timed parts --------------------------------------------------
 
-_CHECKS: dict[str, Callable[[str, Task], bool]] = {"w1": w1_ok, "w3": w3_ok}
+_CHECKS: dict[str, Callable[[str, Task], bool]] = {"w1": w1_ok, "w2": w2_ok, "w3": w3_ok}
 
 
 async def verify(target: Target, outcome: Outcome) -> None:
