@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test check bench
+.PHONY: serve test check bench compat
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ test: $(STAMP)
 
 check: $(STAMP)
 	scripts/check
+
+# the official xpander-sdk (own virtualenv, cached) against a real `taskloom serve`
+compat: $(STAMP)
+	compat/run
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/run.py --backend both
