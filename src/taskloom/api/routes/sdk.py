@@ -49,7 +49,7 @@ MAX_AGENTS_LISTED = 500
 NODE_EVENTS = frozenset({lifecycle.NODE_STARTED, lifecycle.NODE_FINISHED})
 
 
-async def _in_callers_organization(request: Request, caller: Caller) -> None:
+async def in_callers_organization(request: Request, caller: Caller) -> None:
     """A route reached under an organization segment serves only that organization."""
     segment = request.path_params.get("organization_id")
     if segment is not None and str(segment) != caller.organization_id:
@@ -58,7 +58,7 @@ async def _in_callers_organization(request: Request, caller: Caller) -> None:
 
 AgentVersion = Annotated[str | None, Header(alias="x-agent-version", max_length=16)]
 
-routes = APIRouter(dependencies=[Depends(_in_callers_organization)])
+routes = APIRouter(dependencies=[Depends(in_callers_organization)])
 
 
 # -- tasks --------------------------------------------------------------------------------
