@@ -113,10 +113,14 @@ class Runner:
                     "the workflow version this task runs no longer exists",
                 )
                 return
-            async with self._db.read() as conn:
-                checkpoints = await node_run_store.completed_outputs(
-                    conn, task_id=task.id, turn=task.turn
-                )
+            checkpoints: dict[tuple[str, int], NodeRunRecord] = {}
+            if task.attempt - task.attempt_base > 1:
+                # only an earlier attempt of this turn can have left checkpoints: every claim
+                # counts an attempt, and a turn starts counting afresh (`attempt_base`)
+                async with self._db.read() as conn:
+                    checkpoints = await node_run_store.completed_outputs(
+                        conn, task_id=task.id, turn=task.turn
+                    )
             attempt = _Attempt(self, task, graph, checkpoints, self.emitter(task))
             # the invoke may ask for another output format than the workflow's own
             output_format = task.request.get("output_format") or graph.spec.output_format
@@ -196,6 +200,8 @@ class Runner:
 
     async def history(self, task: TaskRecord) -> list[Message]:
         """The conversation before this turn: each earlier turn's input, then its result."""
+        if task.turn <= 1:
+            return []  # the first turn has no conversation before it
         async with self._db.read() as conn:
             turns = await turn_store.list_turns(conn, task_id=task.id)
         messages: list[Message] = []
