@@ -14,6 +14,7 @@ from taskloom.llm.choice import Endpoint, ModelChoice, extra_headers, resolve
 from taskloom.llm.retry import RetryPolicy, Sleep
 
 if TYPE_CHECKING:
+    from pydantic_ai.models import Model
     from pydantic_ai.settings import ModelSettings
 
     from taskloom.llm.chat import ProviderModel
@@ -23,6 +24,14 @@ if TYPE_CHECKING:
 # imports them when a node first asks for a model, in a thread, so that the import stalls
 # no other task on the event loop and a server that runs no LLM node never pays for them.
 _HEAVY_MODULES = ("taskloom.llm.chat", "taskloom.llm.providers", "taskloom.llm.loop")
+
+# SDK clients per endpoint, taken in turn. An HTTP connection pool looks at every connection
+# it holds (and probes each idle one's socket) whenever a request starts or ends, so one pool
+# serving hundreds of concurrent calls costs O(connections) of CPU per call; a few smaller
+# pools divide that.
+_CLIENTS_PER_ENDPOINT = 8
+
+ClientKey = tuple[str, str, str]
 
 
 def _import_providers() -> None:
@@ -54,7 +63,10 @@ class LLMService:
             backoff_s=config.backoff_s,
             max_backoff_s=config.max_backoff_s,
         )
-        self._clients: dict[tuple[str, str, str], Client] = {}
+        self._clients: dict[ClientKey, list[Client]] = {}
+        self._turn = 0  # which of an endpoint's clients the next model gets
+        # pydantic-ai models hold no per-call state: one per client and model name
+        self._models: dict[tuple[ClientKey, int, str, str], Model] = {}
         self._closed = False
         self._warming: asyncio.Task[None] | None = None
 
@@ -75,8 +87,10 @@ class LLMService:
         if self._warming is not None:
             await self._warming  # a thread cannot be cancelled; it ends within seconds
         clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.close()
+        self._models = {}
+        for shard in clients:
+            for client in shard:
+                await client.close()
 
     async def model(self, choice: ModelChoice, *, api_key: str | None = None) -> ChatModel:
         """The model `choice` names; raises `ProviderNotConfigured` if this server cannot
@@ -97,7 +111,6 @@ class LLMService:
             )
         await asyncio.shield(self._warming)
         from taskloom.llm.chat import ProviderModel
-        from taskloom.llm.providers import model_for
 
         endpoint = resolve(choice, self._config, api_key=api_key)
         settings: ModelSettings = {"extra_headers": extra_headers(choice)}
@@ -108,7 +121,7 @@ class LLMService:
         if choice.max_tokens is not None:
             settings["max_tokens"] = choice.max_tokens
         return ProviderModel(
-            model_for(endpoint, self._client(endpoint)),
+            self._model_for(endpoint),
             name=f"{endpoint.provider}:{endpoint.model}",
             policy=self._policy,
             settings=settings,
@@ -116,16 +129,25 @@ class LLMService:
             sleep=self._sleep,
         )
 
-    def _client(self, endpoint: Endpoint) -> Client:
-        from taskloom.llm.providers import open_client
+    def _model_for(self, endpoint: Endpoint) -> Model:
+        from taskloom.llm.providers import model_for, open_client
 
-        # A named key gets a client of its own, kept like the others: sent per request as a
+        # A named key gets clients of its own, kept like the others: sent per request as a
         # header instead, it would show in the SDKs' debug logs of request options. Clients
         # are found by a digest of the key, so the dict's keys hold no secret.
         named = endpoint.api_key if endpoint.named_key else None
         digest = hashlib.sha256(named.encode()).hexdigest() if named else ""
         key = (endpoint.api, endpoint.base_url, digest)
-        client = self._clients.get(key)
-        if client is None:
-            client = self._clients[key] = open_client(endpoint)
-        return client
+        clients = self._clients.get(key)
+        if clients is None:
+            clients = self._clients[key] = []
+        self._turn = (self._turn + 1) % _CLIENTS_PER_ENDPOINT
+        shard = self._turn
+        if shard >= len(clients):  # opened as they are first needed
+            shard = len(clients)
+            clients.append(open_client(endpoint))
+        model_key = (key, shard, endpoint.provider, endpoint.model)
+        model = self._models.get(model_key)
+        if model is None:
+            model = self._models[model_key] = model_for(endpoint, clients[shard])
+        return model
