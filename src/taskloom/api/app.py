@@ -13,6 +13,7 @@ from taskloom.api.deps import AppState, KeyCache
 from taskloom.api.guard import RequestGuard
 from taskloom.api.routes import agents, tasks, workflows
 from taskloom.api.routes.sdk import router as sdk_router
+from taskloom.api.routes.sdk_workers import router as sdk_workers_router
 from taskloom.api.views import TaskViews
 from taskloom.config import Settings
 from taskloom.engine.host import open_host
@@ -32,6 +33,7 @@ def create_app(settings: Settings) -> FastAPI:
                 views=TaskViews(host.db),
                 keys=KeyCache(ttl_s=api_config.key_cache_s),
                 secrets=host.secrets,
+                sdk_workers=host.sdk_workers,
             )
             yield
 
@@ -41,6 +43,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(workflows.router)
     app.include_router(agents.router)
     app.include_router(tasks.router)
+    app.include_router(sdk_workers_router)
     app.include_router(sdk_router)  # last: its /{organization_id} prefix is the loosest match
 
     @app.get("/health", tags=["health"])

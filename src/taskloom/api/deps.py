@@ -11,6 +11,7 @@ from fastapi import Depends, Header, Request
 from taskloom import errors
 from taskloom.api.views import TaskViews
 from taskloom.config import ApiConfig, Settings
+from taskloom.engine.sdk_workers import SdkWorkers
 from taskloom.engine.tasks import TaskService
 from taskloom.secrets import Secrets
 from taskloom.store import keys as key_store
@@ -46,6 +47,7 @@ class AppState:
     views: TaskViews
     keys: KeyCache
     secrets: Secrets
+    sdk_workers: SdkWorkers
 
 
 async def get_state(request: Request) -> AppState:

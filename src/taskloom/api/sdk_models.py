@@ -14,6 +14,7 @@ from taskloom import errors
 from taskloom.engine import lifecycle
 from taskloom.engine.wire import iso
 from taskloom.store.records import TaskRecord, TaskStatus, TurnRecord, WorkflowRecord
+from taskloom.store.workflows import AGENT
 
 MAX_PUSHED_EVENTS = 100
 MAX_PUSHED_EVENT_BYTES = 256 * 1024
@@ -57,21 +58,28 @@ class TaskPatch(BaseModel):
     title: str | None = Field(default=None, max_length=1024)
     payload_extension: dict[str, Any] | None = None
     tool_call_payload_extension: dict[str, Any] | None = None
+    tokens: dict[str, Any] | None = None  # what an SDK worker's run used
 
 
-def patched_request(task: TaskRecord, patch: TaskPatch) -> dict[str, Any] | None:
+def patched_request(
+    task: TaskRecord, patch: TaskPatch, *, outcome_by_client: bool = False
+) -> dict[str, Any] | None:
     """The task's request with the patch applied, or None when it changes nothing.
 
     A null means "not given": the SDK drops None keys from partial updates, and a full dump's
     nulls are only what the client's copy lacks. The engine owns status and result: a patch
     that would change them is refused, while one that repeats them (a full dump) is not.
+    With `outcome_by_client` (a task an SDK worker runs) they are the worker's to report,
+    and left to the caller.
     """
-    if patch.status is not None and patch.status != task.status:
+    if outcome_by_client:
+        pass
+    elif patch.status is not None and patch.status != task.status:
         raise errors.Conflict(
             f"task {task.id} is {task.status.value}: its status is set by the taskloom engine "
             "that runs it, not by clients (reload the task before saving it)"
         )
-    if patch.result is not None and patch.result != task.result:
+    if not outcome_by_client and patch.result is not None and patch.result != task.result:
         raise errors.Conflict(
             f"task {task.id}: its result is set by the taskloom engine that runs it"
         )
@@ -132,32 +140,39 @@ def pushed_events(
 _UNIQUE_NAME = re.compile(r"[^a-z0-9]+")
 
 
-def agent_json(workflow: WorkflowRecord, *, base_url: str) -> dict[str, Any]:
-    """The SDK's `Agent` for a workflow (type `orchestration`). The SDK requires id,
-    organization_id, name, unique_name, framework, model_provider and model_name; a workflow
-    has no model of its own, so those are empty. The graph's nodes are left out: they are
-    taskloom's node types, which the SDK's stricter node model may not parse."""
-    draft = workflow.draft
+def agent_json(target: WorkflowRecord, *, base_url: str) -> dict[str, Any]:
+    """The SDK's `Agent` for an agent or a workflow (type `orchestration`). The SDK requires
+    id, organization_id, name, unique_name, framework, model_provider and model_name; a
+    workflow has no model of its own, so those are empty. Tools and graph nodes are left out:
+    they are taskloom's shapes, which the SDK's stricter models may not parse, and a worker
+    that runs the agent brings its own tools."""
+    draft = target.draft
+    is_agent = target.kind == AGENT
+    resource = "agents" if is_agent else "workflows"
     return {
-        "id": workflow.id,
-        "organization_id": workflow.organization_id,
-        "name": workflow.name,
-        "unique_name": _UNIQUE_NAME.sub("-", workflow.name.lower()).strip("-") or workflow.id,
+        "id": target.id,
+        "organization_id": target.organization_id,
+        "name": target.name,
+        "unique_name": _UNIQUE_NAME.sub("-", target.name.lower()).strip("-") or target.id,
         "description": draft.get("description"),
         "icon": draft.get("icon") or "🚀",
-        "type": "orchestration",
-        "status": workflow.status,
-        "version": workflow.latest_version or 0,
+        "type": draft.get("type", "regular") if is_agent else "orchestration",
+        "status": target.status,
+        "version": target.latest_version or 0,
         "framework": "agno",
-        "model_provider": "",
-        "model_name": "",
-        "deployment_type": "serverless",
+        "model_provider": (draft.get("model_provider") or "openai") if is_agent else "",
+        "model_name": (draft.get("model_name") or "") if is_agent else "",
+        "llm_api_base": draft.get("llm_api_base") if is_agent else None,
+        "instructions": _instructions(draft)
+        if is_agent
+        else {"role": [], "goal": [], "general": ""},
+        "deployment_type": draft.get("deployment_type", "serverless"),
         "access_scope": "organizational",
         "output_format": draft.get("output_format") or "text",
         "output_schema": draft.get("output_schema"),
         "expected_output": draft.get("expected_output") or "",
-        "webhook_url": f"{base_url}/v1/workflows/{workflow.id}/invoke",
-        "created_at": iso(workflow.created_at),
+        "webhook_url": f"{base_url}/v1/{resource}/{target.id}/invoke",
+        "created_at": iso(target.created_at),
         "graph": [],
         "tools": [],
         "source_nodes": [],
@@ -165,20 +180,32 @@ def agent_json(workflow: WorkflowRecord, *, base_url: str) -> dict[str, Any]:
     }
 
 
-def agent_list_item_json(workflow: WorkflowRecord) -> dict[str, Any]:
+def agent_list_item_json(target: WorkflowRecord) -> dict[str, Any]:
     """`AgentsListItem` (API.md §6.2 `Agents.alist`)."""
+    is_agent = target.kind == AGENT
     return {
-        "id": workflow.id,
-        "name": workflow.name,
-        "icon": workflow.draft.get("icon") or "🚀",
-        "instructions": {"role": [], "goal": [], "general": ""},
-        "status": workflow.status,
-        "organization_id": workflow.organization_id,
-        "created_at": iso(workflow.created_at),
-        "description": workflow.draft.get("description"),
+        "id": target.id,
+        "name": target.name,
+        "icon": target.draft.get("icon") or "🚀",
+        "instructions": _instructions(target.draft)
+        if is_agent
+        else {"role": [], "goal": [], "general": ""},
+        "status": target.status,
+        "organization_id": target.organization_id,
+        "created_at": iso(target.created_at),
+        "description": target.draft.get("description"),
         "access_scope": "organizational",
         "created_by": None,
-        "type": "orchestration",
+        "type": target.draft.get("type", "regular") if is_agent else "orchestration",
+    }
+
+
+def _instructions(draft: dict[str, Any]) -> dict[str, Any]:
+    given = draft.get("instructions") or {}
+    return {
+        "role": list(given.get("role") or []),
+        "goal": list(given.get("goal") or []),
+        "general": given.get("general") or "",
     }
 
 

@@ -13,6 +13,7 @@ import httpx
 from taskloom.config import Settings
 from taskloom.engine.notify import Notifier
 from taskloom.engine.runner import Runner
+from taskloom.engine.sdk_workers import SdkWorkers
 from taskloom.engine.subtasks import SubTasks
 from taskloom.engine.tasks import TaskService
 from taskloom.engine.worker import Worker
@@ -33,6 +34,7 @@ class Host:
     worker: Worker | None
     tasks: TaskService
     secrets: Secrets
+    sdk_workers: SdkWorkers
 
 
 @contextlib.asynccontextmanager
@@ -78,6 +80,7 @@ async def open_host(settings: Settings, *, run_worker: bool) -> AsyncIterator[Ho
             worker=worker,
             tasks=TaskService(db, notifier, worker, worker_config),
             secrets=secrets,
+            sdk_workers=SdkWorkers(db, notifier, worker_config),
         )
         subtasks.attach(host.tasks, worker)
         if worker is None:

@@ -27,14 +27,30 @@ _TASK = "t:"
 class Notifier:
     def __init__(self) -> None:
         self._work = asyncio.Event()
+        # every waiter of wait_for_any_work wakes (SDK worker streams); `_work` wakes one loop
+        self._any_work = asyncio.Event()
         self._changed: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
         self._outbox: set[str] = set()
         self._outbox_ready = asyncio.Event()
         self._relaying = False
 
     def work_available(self) -> None:
-        self._work.set()
+        self._wake_work()
         self._send(_WORK)
+
+    def _wake_work(self) -> None:
+        self._work.set()
+        woken, self._any_work = self._any_work, asyncio.Event()
+        woken.set()
+
+    async def wait_for_any_work(self, timeout_s: float) -> None:
+        """Like wait_for_work, for many waiters: each one wakes on the next hint."""
+        waiting = self._any_work
+        try:
+            async with asyncio.timeout(timeout_s):
+                await waiting.wait()
+        except TimeoutError:
+            pass
 
     async def wait_for_work(self, timeout_s: float) -> None:
         try:
@@ -75,7 +91,7 @@ class Notifier:
 
     def _receive(self, payload: str) -> None:
         if payload == _WORK:
-            self._work.set()
+            self._wake_work()
         elif payload.startswith(_TASK):
             self._wake(payload[len(_TASK) :])
 

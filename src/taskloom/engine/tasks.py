@@ -247,6 +247,11 @@ class TaskService:
             "send the turn with ?busy=enqueue"
         )
 
+    def announce(self, task_id: str) -> None:
+        """Wake whoever waits on this task (streams, long polls) after a change made outside
+        this service, here or, on PostgreSQL, in another process."""
+        self._notifier.task_changed(task_id)
+
     # -- reading -----------------------------------------------------------------------------
 
     async def get(self, *, organization_id: str, task_id: str) -> TaskRecord:

@@ -318,6 +318,81 @@ async def renew_leases(
     return {row.id: row.attempt for row in rows}
 
 
+async def claim_for_sdk_worker(
+    conn: Connection,
+    *,
+    organization_id: str,
+    agent_id: str,
+    worker_id: str,
+    limit: int,
+    now: datetime,
+    lease_for: timedelta,
+    skip_locked: bool,
+) -> list[TaskRecord]:
+    """Claim pending tasks of a `container` agent for one connected xpander-sdk worker."""
+    pick = (
+        sa.select(t.c.id)
+        .where(
+            t.c.status == TaskStatus.PENDING,
+            t.c.executor == SDK,
+            t.c.agent_id == agent_id,
+            t.c.organization_id == organization_id,
+        )
+        .order_by(t.c.created_at)
+        .limit(limit)
+    )
+    if skip_locked:
+        pick = pick.with_for_update(skip_locked=True)
+    ids = list((await conn.execute(pick)).scalars())
+    if not ids:
+        return []
+    rows = await conn.execute(
+        sa.update(t)
+        .where(t.c.id.in_(ids), t.c.status == TaskStatus.PENDING)
+        .values(
+            status=TaskStatus.EXECUTING,
+            lease_owner=worker_id,
+            lease_expires_at=now + lease_for,
+            attempt=t.c.attempt + 1,
+            started_at=sa.func.coalesce(t.c.started_at, now),
+            event_seq=t.c.event_seq + 1,  # its event: see lifecycle.publish_task
+            updated_at=now,
+        )
+        .returning(*t.c)
+    )
+    return sorted((TaskRecord.from_row(r) for r in rows.mappings()), key=lambda r: r.created_at)
+
+
+async def renew_owner_leases(
+    conn: Connection, *, organization_id: str, worker_id: str, now: datetime, lease_for: timedelta
+) -> int:
+    """Extend every lease `worker_id` holds (an SDK worker's heartbeat); how many."""
+    renewed = await conn.execute(
+        sa.update(t)
+        .where(
+            t.c.organization_id == organization_id,
+            t.c.lease_owner == worker_id,
+            t.c.status == TaskStatus.EXECUTING,
+        )
+        .values(lease_expires_at=now + lease_for)
+    )
+    return int(renewed.rowcount or 0)
+
+
+async def add_tokens(
+    conn: Connection, *, task_id: str, prompt_tokens: int, completion_tokens: int
+) -> None:
+    """Count usage reported from outside the engine (an SDK worker's run)."""
+    await conn.execute(
+        sa.update(t)
+        .where(t.c.id == task_id)
+        .values(
+            prompt_tokens=t.c.prompt_tokens + prompt_tokens,
+            completion_tokens=t.c.completion_tokens + completion_tokens,
+        )
+    )
+
+
 async def sweep_expired_leases(
     conn: Connection, *, now: datetime
 ) -> tuple[list[TaskRecord], list[TaskRecord]]:
@@ -357,11 +432,17 @@ async def sweep_expired_leases(
     return [TaskRecord.from_row(r) for r in requeued.mappings()], failed_tasks
 
 
-async def release_leases(conn: Connection, *, worker_id: str, now: datetime) -> list[TaskRecord]:
-    """Put this worker's executing tasks back in the queue (graceful shutdown)."""
+async def release_leases(
+    conn: Connection, *, worker_id: str, now: datetime, organization_id: str | None = None
+) -> list[TaskRecord]:
+    """Put this worker's executing tasks back in the queue (graceful shutdown); an SDK
+    worker's only within its organization."""
+    mine = [t.c.lease_owner == worker_id, t.c.status == TaskStatus.EXECUTING]
+    if organization_id is not None:
+        mine.append(t.c.organization_id == organization_id)
     released = await conn.execute(
         sa.update(t)
-        .where(t.c.lease_owner == worker_id, t.c.status == TaskStatus.EXECUTING)
+        .where(*mine)
         .values(
             status=TaskStatus.PENDING,
             lease_owner=None,

@@ -39,6 +39,7 @@ from taskloom.engine import lifecycle
 from taskloom.engine.wire import task_json, task_list_item_json
 from taskloom.store import events as event_store
 from taskloom.store import task_history, task_updates
+from taskloom.store import tasks as task_store
 from taskloom.store import workflows as workflow_store
 from taskloom.store.records import EventRecord, TaskStatus
 
@@ -101,12 +102,19 @@ async def update_task(
         task = await task_updates.lock_task(
             conn, organization_id=caller.organization_id, task_id=task_id
         )
-        request = patched_request(task, patch)
+        by_worker = task.executor == task_store.SDK
+        request = patched_request(task, patch, outcome_by_client=by_worker)
         if request is not None:
             task = await task_updates.replace_request(
                 conn, task_id=task_id, request=request, now=now
             )
             await lifecycle.publish_task(conn, task, lifecycle.TASK_UPDATED, now=now)
+    if by_worker:  # the user's xpander-sdk worker runs it: its word ends the turn
+        status = patch.status.value if patch.status is not None else None
+        task = await state.sdk_workers.report(
+            task, status=status, result=patch.result, tokens=patch.tokens
+        )
+    state.tasks.announce(task.id)
     return JSONBody(task_json(task))
 
 
@@ -228,6 +236,8 @@ async def push_events(
         await task_updates.lock_task(conn, organization_id=caller.organization_id, task_id=task_id)
         if rows:
             await event_store.append_events(conn, task_id=task_id, events=rows)
+    if rows:
+        state.tasks.announce(task_id)
     return JSONBody({"task_id": task_id, "accepted": len(rows)})
 
 
@@ -263,9 +273,13 @@ def _base_url(request: Request) -> str:
 async def list_agents(caller: Caller, state: State) -> JSONBody:
     async with state.db.read() as conn:
         found, _total = await workflow_store.list_workflows(
-            conn, organization_id=caller.organization_id, page=1, per_page=MAX_AGENTS_LISTED
+            conn,
+            organization_id=caller.organization_id,
+            page=1,
+            per_page=MAX_AGENTS_LISTED,
+            kind=None,  # agents and workflows: the SDK knows both as agents
         )
-    return JSONBody([agent_list_item_json(workflow) for workflow in found])
+    return JSONBody([agent_list_item_json(target) for target in found])
 
 
 @routes.get("/agents/{agent_id}")
@@ -279,7 +293,7 @@ async def get_agent(
     version = agent_version(x_agent_version)
     async with state.db.read() as conn:
         workflow = await workflow_store.get_workflow(
-            conn, organization_id=caller.organization_id, workflow_id=agent_id
+            conn, organization_id=caller.organization_id, workflow_id=agent_id, kind=None
         )
         if version is not None:
             await workflow_store.get_version(conn, workflow_id=workflow.id, version=version)
