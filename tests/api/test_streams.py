@@ -7,56 +7,26 @@ response before handing it over, so a stream could neither be read live nor cut 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from taskloom.api.app import create_app
 from taskloom.config import Settings
 from tests.conftest import DeployWorkflow
 from tests.e2e.sse_client import gaps, read_stream
-from tests.support.waiting import eventually
+from tests.support.live_app import live_client
 from tests.support.workflows import code_node, w1
 
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """Overrides the shared fixture: the same app and lifespan, served over real HTTP."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            app,
-            lifespan="off",
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=5,
-        )
-        server = uvicorn.Server(config)
-        serving = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
-
-        async def up() -> bool:
-            if serving.done():
-                serving.result()  # re-raise why it stopped
-            return server.started
-
-        try:
-            await eventually(up, timeout=30)
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30.0) as http:
-                yield http
-        finally:
-            server.should_exit = True
-            await serving
-            sock.close()
+    async with live_client(settings) as http:
+        yield http
 
 
 def slow_chain(nodes: int, sleep_s: float) -> dict[str, Any]:
