@@ -1,6 +1,6 @@
-"""The SDK's `Agents` and `Agent` calls. A deployed workflow is an agent to the SDK (type
-`orchestration`); once taskloom's own agents are served on the SDK routes, their cases go
-here with the same calls."""
+"""The SDK's `Agents` and `Agent` calls on a deployed workflow, which is an agent to the SDK
+(type `orchestration`). The same calls on taskloom's own agents are in test_worker.py, where
+an SDK worker runs them."""
 
 from __future__ import annotations
 

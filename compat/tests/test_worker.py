@@ -8,6 +8,7 @@ SIGKILL stops heartbeating: its task goes to the next worker once its lease expi
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -19,7 +20,15 @@ from typing import Any
 
 import httpx
 import pytest
-from xpander_sdk import AgentExecutionStatus, Configuration, Tasks
+from xpander_sdk import (
+    Agent,
+    AgentExecutionStatus,
+    Agents,
+    Configuration,
+    Task,
+    Tasks,
+    TaskUpdateEventType,
+)
 
 from support import TERMINAL, Server, eventually
 
@@ -142,3 +151,25 @@ async def test_a_lost_worker_hands_its_task_on(http: httpx.AsyncClient, workers:
     assert done["status"] == "completed", done
     assert done["result"] == f"handled by {second.pid}: nap 6 then answer"
     assert done["execution_attempts"] == 2
+
+
+async def test_agents_aget_and_acreate_task_on_a_taskloom_agent(
+    http: httpx.AsyncClient, workers: Workers, config: Configuration
+) -> None:
+    agent_id = await container_agent(http, "own code, via Agent")
+    worker = workers.start(agent_id)
+
+    agent = await Agents(configuration=config).aget(agent_id=agent_id)
+    assert isinstance(agent, Agent)
+    assert agent.id == agent_id
+    assert agent.model_name == "own-code"
+    assert agent.deployment_type.value == "container"
+    assert agent_id in [item.id for item in await Agents(configuration=config).alist()]
+
+    task = await agent.acreate_task(prompt="through Agent", events_streaming=True)
+    async with asyncio.timeout(60):
+        events = [event async for event in task.aevents()]
+    assert events[-1].type == TaskUpdateEventType.TaskFinished
+    assert isinstance(events[-1].data, Task)
+    assert events[-1].data.result == f"handled by {worker.pid}: through Agent"
+    assert task.source == "sdk"
