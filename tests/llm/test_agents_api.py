@@ -363,3 +363,17 @@ async def test_workflow_replies_redact_node_credentials(
         assert USER_KEY not in text
     settings = fetched.json()["orchestration_nodes"][0]["definition"]["settings"]
     assert settings["llm_credentials"]["value"] == "********"
+
+
+async def test_agents_and_workflows_are_invoked_each_on_their_own_routes(
+    client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: Any
+) -> None:
+    agent_id = await deployed_agent(client, headers)
+    workflow_id = await deploy_workflow({"name": "w", "orchestration_nodes": []})
+    body = {"input": {"text": "x"}}
+    wrong_agent = await client.post(f"/v1/workflows/{agent_id}/invoke", json=body, headers=headers)
+    wrong_workflow = await client.post(
+        f"/v1/agents/{workflow_id}/invoke/async", json=body, headers=headers
+    )
+    assert wrong_agent.status_code == 404
+    assert wrong_workflow.status_code == 404

@@ -14,12 +14,14 @@ def invocation_of(
     organization_id: str,
     workflow_id: str,
     version: Wanted,
+    kind: str | None = None,
     idempotency_key: str | None = None,
     busy_policy: BusyPolicy | None = None,
 ) -> Invocation:
     return Invocation(
         organization_id=organization_id,
         workflow_id=workflow_id,
+        kind=kind,
         version=version,
         input=body.input.model_dump(mode="json", exclude_none=True),
         # the fields the Task echoes; a default (or an unknown field sent as null) says nothing

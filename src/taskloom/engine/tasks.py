@@ -47,6 +47,7 @@ class Invocation:
     version: Wanted
     input: dict[str, Any]
     request: dict[str, Any]
+    kind: str | None = None  # what the id must name (`workflow`, `agent`); None: either
     task_id: str | None = None
     idempotency_key: str | None = None
     busy_policy: BusyPolicy | None = None
@@ -130,7 +131,7 @@ class TaskService:
                 conn,
                 organization_id=call.organization_id,
                 workflow_id=call.workflow_id,
-                kind=None,
+                kind=call.kind,
             )
             if target.status == "INACTIVE":
                 raise errors.Conflict(

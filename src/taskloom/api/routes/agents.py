@@ -7,23 +7,20 @@ tasks have every property a workflow's have: durable, resumable, streamed, multi
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
 from taskloom import errors
 from taskloom.agents.definition import AgentSpec
 from taskloom.api.deps import Caller, State
-from taskloom.api.invocations import invocation_of
-from taskloom.api.models import InvokeRequest, agent_json, minimal_agent_json, page_json
-from taskloom.api.replies import accepted_reply, settled_reply, stream_reply
+from taskloom.api.models import agent_json, minimal_agent_json, page_json
 from taskloom.api.responses import JSONBody
+from taskloom.api.routes.invoke import invoke_routes
 from taskloom.api.routes.tasks import list_tasks
 from taskloom.clock import utcnow
-from taskloom.engine.tasks import Accepted, BusyPolicy
 from taskloom.secrets import Secrets
 from taskloom.store import workflows as workflow_store
 from taskloom.store.records import TaskStatus
@@ -209,60 +206,4 @@ async def agent_tasks(
     )
 
 
-# -- invoke ------------------------------------------------------------------------------
-
-Version = Annotated[
-    int | Literal["draft"] | None,
-    Query(description="a deployed version, or `draft`; default the latest deployed"),
-]
-InvokeBody = Annotated[InvokeRequest, Body()]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
-Busy = Annotated[
-    BusyPolicy | None,
-    Query(description="a turn sent while the task runs: reject (409, default) or enqueue"),
-]
-
-
-async def _submit(
-    agent_id: str,
-    body: InvokeBody,
-    caller: Caller,
-    state: State,
-    version: Version = None,
-    idempotency_key: IdempotencyKey = None,
-    busy: Busy = None,
-) -> Accepted:
-    if isinstance(version, int) and version < 1:
-        raise errors.InvalidRequest("version must be 1 or more, or `draft`")
-    async with state.db.read() as conn:  # an agent's id, not a workflow's: 404 otherwise
-        await workflow_store.get_workflow(
-            conn, organization_id=caller.organization_id, workflow_id=agent_id, kind=AGENT
-        )
-    return await state.tasks.invoke(
-        invocation_of(
-            body,
-            organization_id=caller.organization_id,
-            workflow_id=agent_id,
-            version=version,
-            idempotency_key=idempotency_key,
-            busy_policy=busy,
-        )
-    )
-
-
-Submitted = Annotated[Accepted, Depends(_submit)]
-
-
-@router.post("/{agent_id}/invoke/async")
-async def invoke_async(accepted: Submitted) -> JSONBody:
-    return accepted_reply(accepted)
-
-
-@router.post("/{agent_id}/invoke", response_model=None)
-async def invoke_sync(accepted: Submitted, state: State) -> JSONBody:
-    return await settled_reply(accepted, state)
-
-
-@router.post("/{agent_id}/invoke/stream", response_model=None)
-async def invoke_stream(accepted: Submitted, state: State) -> StreamingResponse:
-    return stream_reply(accepted, state)
+router.include_router(invoke_routes(workflow_store.AGENT))

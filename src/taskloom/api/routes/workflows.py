@@ -5,19 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
 from taskloom import errors
 from taskloom.api.deps import Caller, State
-from taskloom.api.invocations import invocation_of
-from taskloom.api.models import InvokeRequest, page_json, workflow_json
-from taskloom.api.replies import accepted_reply, settled_reply, stream_reply
+from taskloom.api.models import page_json, workflow_json
 from taskloom.api.responses import JSONBody
+from taskloom.api.routes.invoke import invoke_routes
 from taskloom.clock import utcnow
-from taskloom.engine.tasks import Accepted, BusyPolicy
 from taskloom.store import workflows as workflow_store
 from taskloom.workflows.definition import WorkflowPatch, WorkflowSpec
 from taskloom.workflows.validate import validate_spec
@@ -162,52 +159,4 @@ async def list_nodes(workflow_id: str, caller: Caller, state: State) -> JSONBody
     )
 
 
-# -- invoke ------------------------------------------------------------------------------
-
-Version = Annotated[int | None, Query(ge=1, description="deployed version; default latest")]
-InvokeBody = Annotated[InvokeRequest, Body()]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
-Busy = Annotated[
-    BusyPolicy | None,
-    Query(description="a turn sent while the task runs: reject (409, default) or enqueue"),
-]
-
-
-async def _submit(
-    workflow_id: str,
-    body: InvokeBody,
-    caller: Caller,
-    state: State,
-    version: Version = None,
-    idempotency_key: IdempotencyKey = None,
-    busy: Busy = None,
-) -> Accepted:
-    """Accept the invoke (a dependency shared by the sync, async and stream routes)."""
-    return await state.tasks.invoke(
-        invocation_of(
-            body,
-            organization_id=caller.organization_id,
-            workflow_id=workflow_id,
-            version=version,
-            idempotency_key=idempotency_key,
-            busy_policy=busy,
-        )
-    )
-
-
-Submitted = Annotated[Accepted, Depends(_submit)]
-
-
-@router.post("/{workflow_id}/invoke/async")
-async def invoke_async(accepted: Submitted) -> JSONBody:
-    return accepted_reply(accepted)
-
-
-@router.post("/{workflow_id}/invoke", response_model=None)
-async def invoke_sync(accepted: Submitted, state: State) -> JSONBody:
-    return await settled_reply(accepted, state)
-
-
-@router.post("/{workflow_id}/invoke/stream", response_model=None)
-async def invoke_stream(accepted: Submitted, state: State) -> StreamingResponse:
-    return stream_reply(accepted, state)
+router.include_router(invoke_routes(workflow_store.WORKFLOW))

@@ -1,0 +1,101 @@
+"""Invoking a workflow or an agent (API.md §2.4): one task, three ways to wait for it.
+
+`async` answers at once with the accepted task, `sync` when its turn ends (or 202 past the
+wait budget), `stream` with its events as they are written. The three share one dependency
+that accepts the invoke, so they create the very same task.
+"""
+
+# no `from __future__ import annotations`: FastAPI must see the routes' `Submitted`, a local
+# of invoke_routes, as an object, not as a name to look up in this module
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Depends, Header, Query
+from fastapi.responses import StreamingResponse
+from pydantic import Field
+
+from taskloom.api import sse
+from taskloom.api.deps import AppState, Caller, State
+from taskloom.api.invocations import invocation_of
+from taskloom.api.models import InvokeRequest
+from taskloom.api.responses import JSONBody
+from taskloom.engine.tasks import Accepted, BusyPolicy
+from taskloom.engine.wire import task_json
+
+Version = Annotated[
+    Annotated[int, Field(ge=1)] | Literal["draft"] | None,
+    Query(description="a deployed version, or `draft`; default the latest deployed"),
+]
+InvokeBody = Annotated[InvokeRequest, Body()]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+Busy = Annotated[
+    BusyPolicy | None,
+    Query(description="a turn sent while the task runs: reject (409, default) or enqueue"),
+]
+
+
+def invoke_routes(kind: str) -> APIRouter:
+    """The invoke routes of one kind of target (`workflow` or `agent`), to be included under
+    that resource's prefix: `/{target_id}/invoke`, `/invoke/async`, `/invoke/stream`."""
+
+    async def submit(
+        target_id: str,
+        body: InvokeBody,
+        caller: Caller,
+        state: State,
+        version: Version = None,
+        idempotency_key: IdempotencyKey = None,
+        busy: Busy = None,
+    ) -> Accepted:
+        return await state.tasks.invoke(
+            invocation_of(
+                body,
+                organization_id=caller.organization_id,
+                workflow_id=target_id,
+                kind=kind,
+                version=version,
+                idempotency_key=idempotency_key,
+                busy_policy=busy,
+            )
+        )
+
+    Submitted = Annotated[Accepted, Depends(submit)]
+    router = APIRouter()
+
+    @router.post("/{target_id}/invoke/async")
+    async def invoke_async(accepted: Submitted) -> JSONBody:
+        return JSONBody(task_json(accepted.task))
+
+    @router.post("/{target_id}/invoke", response_model=None)
+    async def invoke_sync(accepted: Submitted, state: State) -> JSONBody:
+        return await settled_reply(accepted, state)
+
+    @router.post("/{target_id}/invoke/stream", response_model=None)
+    async def invoke_stream(accepted: Submitted, state: State) -> StreamingResponse:
+        return stream_reply(accepted, state)
+
+    return router
+
+
+async def settled_reply(accepted: Accepted, state: AppState) -> JSONBody:
+    task = await state.tasks.wait_settled(
+        organization_id=accepted.task.organization_id,
+        task_id=accepted.task.id,
+        timeout_s=state.api.sync_wait_s,
+        turn=accepted.turn,
+    )
+    if not task.status.is_terminal or task.turn < accepted.turn:
+        # past the wait budget: answer with the running task rather than hang the connection
+        return JSONBody(task_json(task), status_code=202)
+    return JSONBody(task_json(task))
+
+
+def stream_reply(accepted: Accepted, state: AppState) -> StreamingResponse:
+    organization_id = accepted.task.organization_id
+    events = state.tasks.follow(
+        organization_id=organization_id,
+        task_id=accepted.task.id,
+        after_seq=accepted.first_seq,
+        turn=accepted.turn,
+        from_turn=accepted.queued_turn,
+    )
+    return sse.stream(events, organization_id)
