@@ -39,7 +39,10 @@ class Emitter:
         elif self._timer is None:
             self._timer = asyncio.create_task(self._flush_later(), name="emitter:flush")
 
-    async def flush(self) -> None:
+    async def flush(self, write: Write | None = None) -> None:
+        """Write what is pending. With `write`, hand it the batch instead (even an empty
+        one), so that a caller can put the events in a transaction of its own, before what
+        must follow them (a node's checkpoint: one commit instead of two)."""
         timer, self._timer = self._timer, None
         if timer is not None and timer is not asyncio.current_task():
             timer.cancel()
@@ -47,7 +50,9 @@ class Emitter:
             raise self._failed  # e.g. LeaseLost: the node learns it at its next event
         async with self._lock:  # writers of one task take turns: the log keeps emit order
             batch, self._pending = self._pending, []
-            if batch:
+            if write is not None:
+                await write(batch)
+            elif batch:
                 await self._write(batch)
 
     async def close(self) -> None:

@@ -213,11 +213,24 @@ class Runner:
                 messages.append(Message("assistant", turn.result))
         return messages
 
-    async def checkpoint(self, task: TaskRecord, run: NodeRunRecord, notice: StartNotice) -> None:
-        """Record a node run (its `node_started` too, if not out yet) in one transaction."""
+    async def checkpoint(
+        self, task: TaskRecord, run: NodeRunRecord, notice: StartNotice, emitter: Emitter
+    ) -> None:
+        """Record a node run in one transaction, after the events the node emitted that are
+        not written yet, and its `node_started` if that is not out yet."""
         started = await notice.settle()
-        async with self._db.write() as conn:
-            await lifecycle.node_finished(conn, task, run, started=started)
+
+        async def write(events: list[tuple[str, Any, datetime]]) -> None:
+            async with self._db.write() as conn:
+                if events:
+                    await event_store.append_events(
+                        conn, task_id=task.id, events=events, fence_attempt=task.attempt
+                    )
+                await lifecycle.node_finished(conn, task, run, started=started)
+            if events:
+                self._notifier.task_changed(task.id)
+
+        await emitter.flush(write)
 
 
 @dataclass
@@ -305,13 +318,11 @@ class _Attempt:
                 try:
                     result = await self._execute(node, data, step=step, iteration=iteration)
                 except errors.NodeFailed as exc:
-                    await self.emitter.flush()
                     run = self._run(node, step, iteration, retries, started, None, None, exc)
-                    await self.runner.checkpoint(self.task, run, notice)
+                    await self.runner.checkpoint(self.task, run, notice, self.emitter)
                     if retries < retries_allowed:
                         continue
                     return self._after_failure(node, data, exc)
-                await self.emitter.flush()  # its chunks and tool events go before its finish
                 run = self._run(
                     node, step, iteration, retries, started, result.output, result.route, None
                 )
@@ -320,7 +331,8 @@ class _Attempt:
                     prompt_tokens=result.usage.prompt_tokens if result.usage else 0,
                     completion_tokens=result.usage.completion_tokens if result.usage else 0,
                 )
-                await self.runner.checkpoint(self.task, run, notice)
+                # its chunks and tool events go before its finish, in the same transaction
+                await self.runner.checkpoint(self.task, run, notice, self.emitter)
                 return result
         finally:
             notice.cancel()
