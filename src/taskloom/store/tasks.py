@@ -39,26 +39,34 @@ def _pick(*, skip_locked: bool) -> sa.Select[tuple[str]]:
 # PostgreSQL may plan that as a semi-join that re-runs the subquery per row and so claims
 # every pending task, whatever the limit.
 _PICK = {skip: _pick(skip_locked=skip) for skip in (False, True)}
-_CLAIM = (
-    sa.update(t)
-    .where(
-        t.c.id.in_(sa.bindparam("p_ids", expanding=True)),
-        t.c.status == TaskStatus.PENDING,
-        t.c.executor == ENGINE,
+
+
+def _claim(executor: str) -> sa.Update:
+    """Lease the picked tasks (`p_ids`) that are still pending to `p_worker`."""
+    return (
+        sa.update(t)
+        .where(
+            t.c.id.in_(sa.bindparam("p_ids", expanding=True)),
+            t.c.status == TaskStatus.PENDING,
+            t.c.executor == executor,
+        )
+        .values(
+            status=TaskStatus.EXECUTING,
+            lease_owner=sa.bindparam("p_worker"),
+            lease_expires_at=sa.bindparam("p_expires", type_=t.c.lease_expires_at.type),
+            attempt=t.c.attempt + 1,
+            started_at=sa.func.coalesce(
+                t.c.started_at, sa.bindparam("p_now", type_=t.c.started_at.type)
+            ),
+            event_seq=t.c.event_seq + 1,  # its event: see lifecycle.publish_task
+            updated_at=sa.bindparam("p_now", type_=t.c.updated_at.type),
+        )
+        .returning(*t.c)
     )
-    .values(
-        status=TaskStatus.EXECUTING,
-        lease_owner=sa.bindparam("p_worker"),
-        lease_expires_at=sa.bindparam("p_expires", type_=t.c.lease_expires_at.type),
-        attempt=t.c.attempt + 1,
-        started_at=sa.func.coalesce(
-            t.c.started_at, sa.bindparam("p_now", type_=t.c.started_at.type)
-        ),
-        event_seq=t.c.event_seq + 1,  # its event: see lifecycle.publish_task
-        updated_at=sa.bindparam("p_now", type_=t.c.updated_at.type),
-    )
-    .returning(*t.c)
-)
+
+
+_CLAIM = _claim(ENGINE)
+_CLAIM_FOR_SDK = _claim(SDK)
 _VERSION = sa.select(t.c.event_seq).where(
     t.c.id == sa.bindparam("p_task_id"), t.c.organization_id == sa.bindparam("p_org")
 )
@@ -346,20 +354,8 @@ async def claim_for_sdk_worker(
     ids = list((await conn.execute(pick)).scalars())
     if not ids:
         return []
-    rows = await conn.execute(
-        sa.update(t)
-        .where(t.c.id.in_(ids), t.c.status == TaskStatus.PENDING)
-        .values(
-            status=TaskStatus.EXECUTING,
-            lease_owner=worker_id,
-            lease_expires_at=now + lease_for,
-            attempt=t.c.attempt + 1,
-            started_at=sa.func.coalesce(t.c.started_at, now),
-            event_seq=t.c.event_seq + 1,  # its event: see lifecycle.publish_task
-            updated_at=now,
-        )
-        .returning(*t.c)
-    )
+    params = {"p_ids": ids, "p_worker": worker_id, "p_expires": now + lease_for, "p_now": now}
+    rows = await conn.execute(_CLAIM_FOR_SDK, params)
     return sorted((TaskRecord.from_row(r) for r in rows.mappings()), key=lambda r: r.created_at)
 
 
