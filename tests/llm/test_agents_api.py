@@ -377,3 +377,31 @@ async def test_agents_and_workflows_are_invoked_each_on_their_own_routes(
     )
     assert wrong_agent.status_code == 404
     assert wrong_workflow.status_code == 404
+
+
+@pytest.mark.parametrize("llm_overrides", [{"secret_key": "test-secret-key-for-fernet"}])
+async def test_a_named_secret_serves_every_agent_that_names_it(
+    client: httpx.AsyncClient, headers: dict[str, str], fake_llm: FakeLLM, other_key: str
+) -> None:
+    stored = await client.put("/v1/secrets/team-key", json={"value": USER_KEY}, headers=headers)
+    assert stored.status_code == 200, stored.text
+    listed = (await client.get("/v1/secrets", headers=headers)).json()
+    assert [item["name"] for item in listed["items"]] == ["team-key"]
+    assert USER_KEY not in json.dumps(listed)
+    # another organization neither sees it nor can use it
+    other = {"x-api-key": other_key}
+    assert (await client.get("/v1/secrets", headers=other)).json()["items"] == []
+
+    agent_id = await deployed_agent(client, headers, llm_credentials_key="team-key")
+    fake_llm.script(Reply.say("ok"))
+    task = await invoke(client, headers, agent_id)
+    assert task["status"] == "completed", task
+    assert fake_llm.requests[-1].headers["authorization"] == f"Bearer {USER_KEY}"
+
+    removed = await client.delete("/v1/secrets/team-key", headers=headers)
+    assert removed.status_code == 204
+    task = await invoke(client, headers, agent_id)
+    assert task["status"] == "error", task
+    assert task["status_reason"] == "credentials_missing"
+    bad = await client.put("/v1/secrets/bad name", json={"value": "x"}, headers=headers)
+    assert bad.status_code == 422
