@@ -405,3 +405,27 @@ async def test_a_named_secret_serves_every_agent_that_names_it(
     assert task["status_reason"] == "credentials_missing"
     bad = await client.put("/v1/secrets/bad name", json={"value": "x"}, headers=headers)
     assert bad.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({}, 422),
+        ({"name": None}, 422),
+        ({"tools": "nope"}, 422),
+        ({"mcp_servers": [{"transport": "carrier-pigeon"}]}, 422),
+        ({"status": "WEIRD"}, 422),
+        ({"output_format": "yaml"}, 422),
+        ({"tool_call_limit": -1}, 422),
+        ([], 422),
+    ],
+)
+async def test_bad_agent_patches_are_4xx_and_change_nothing(
+    client: httpx.AsyncClient, headers: dict[str, str], body: Any, status: int
+) -> None:
+    agent = await create_agent(client, headers)
+    reply = await client.patch(f"/v1/agents/{agent['id']}", json=body, headers=headers)
+    assert reply.status_code == status, reply.text
+    assert "detail" in reply.json()
+    after = (await client.get(f"/v1/agents/{agent['id']}", headers=headers)).json()
+    assert after == agent | {"updated_at": after["updated_at"]}
