@@ -296,3 +296,34 @@ async def test_stop_interrupts_a_slow_model_call(
     task = (await client.get(f"/v1/tasks/{task_id}", headers=headers)).json()
     assert task["status"] == "stopped"
     assert task["result"] is None
+
+
+async def test_tool_headers_read_masked_and_saved_back_still_reach_the_tool(
+    client: httpx.AsyncClient, headers: dict[str, str], fake_llm: FakeLLM, actions: FakeActions
+) -> None:
+    actions.reset()
+    token = "Bearer tool-secret-4f1d2a9b"
+    tool = {
+        "name": "crm",
+        "url": f"{actions.url}/crm",
+        "method": "GET",
+        "headers": {"Authorization": token},
+    }
+    created = await client.post(
+        "/v1/agents",
+        json={"name": "a", "model_provider": "openai", "model_name": "m", "tools": [tool]},
+        headers=headers,
+    )
+    agent = created.json()
+    assert agent["tools"][0]["headers"]["Authorization"] == "********"
+    saved = await client.patch(
+        f"/v1/agents/{agent['id']}?deploy=true",
+        json={"tools": agent["tools"], "description": "saved as read"},
+        headers=headers,
+    )
+    assert saved.status_code == 200, saved.text
+    fake_llm.script(Reply.tool("crm", {}), Reply.say("found"))
+    task = await invoke(client, headers, agent["id"])
+    assert task["status"] == "completed", task
+    [call] = actions.received
+    assert call.headers["authorization"] == token

@@ -429,3 +429,37 @@ async def test_bad_agent_patches_are_4xx_and_change_nothing(
     assert "detail" in reply.json()
     after = (await client.get(f"/v1/agents/{agent['id']}", headers=headers)).json()
     assert after == agent | {"updated_at": after["updated_at"]}
+
+
+async def test_tool_and_mcp_credentials_are_masked_and_survive_a_round_trip(
+    client: httpx.AsyncClient, headers: dict[str, str], fake_llm: FakeLLM
+) -> None:
+    tool = {
+        "name": "crm",
+        "url": "https://crm.example.com/find",
+        "headers": {"Authorization": f"Bearer {USER_KEY}"},
+    }
+    server = {"name": "docs", "url": "https://mcp.example.com/mcp", "api_key": USER_KEY}
+    agent = await create_agent(client, headers, tools=[tool], mcp_servers=[server])
+    assert USER_KEY not in json.dumps(agent)
+    assert agent["tools"][0]["headers"] == {"Authorization": "********"}
+    assert agent["mcp_servers"][0]["api_key"] == "********"
+
+    # the whole definition, as read, saved back with one change
+    saved = await client.patch(
+        f"/v1/agents/{agent['id']}?deploy=true",
+        json={"tools": agent["tools"], "mcp_servers": agent["mcp_servers"], "model_name": "m2"},
+        headers=headers,
+    )
+    assert saved.status_code == 200, saved.text
+    assert USER_KEY not in saved.text
+    # the stored values are the original ones: the run gets the real header
+    fake_llm.script(Reply.say("ok"))
+    per_run = {"name": "extra", "url": "https://x.example.com/mcp", "api_key": USER_KEY}
+    reply = await client.post(
+        f"/v1/agents/{agent['id']}/invoke/async",
+        json={"input": {"text": "x"}, "mcp_servers": [per_run]},
+        headers=headers,
+    )
+    assert USER_KEY not in reply.text
+    assert reply.json()["mcp_servers"][0]["api_key"] == "********"

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from taskloom.agents.credentials import redacted
 from taskloom.engine.wire import iso
 from taskloom.store.records import WorkflowRecord
 from taskloom.workflows.definition import Name
@@ -56,26 +57,6 @@ class InvokeRequest(_Open):
     llm_model_provider: str | None = None
     llm_model_name: str | None = None
     llm_reasoning_effort: Literal["low", "medium", "high", "xhigh"] | None = None
-
-
-REDACTED = "********"
-_SECRET_FIELDS = frozenset({"value", "api_key", "client_secret"})
-
-
-def redacted(value: Any, *, inside: str = "") -> Any:
-    """`value` with every credential replaced: `llm_credentials.value` and the keys of MCP
-    servers, wherever a definition holds them (agents, workflow node settings)."""
-    if isinstance(value, dict):
-        secret_here = inside in ("llm_credentials", "mcp_servers")
-        return {
-            key: REDACTED
-            if secret_here and key in _SECRET_FIELDS and item
-            else redacted(item, inside=key if isinstance(item, dict | list) else inside)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [redacted(item, inside=inside) for item in value]
-    return value
 
 
 def workflow_json(workflow: WorkflowRecord, *, base_url: str) -> dict[str, Any]:

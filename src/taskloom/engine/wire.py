@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from taskloom.agents.credentials import redacted
 from taskloom.store.records import NodeRunRecord, TaskRecord, TaskStatus
 
 
@@ -66,7 +67,7 @@ def task_json(
         "events_streaming": request.get("events_streaming", False),
         "used_mutating_tools": False,
         "is_continuous": False,
-        "mcp_servers": request.get("mcp_servers", []),
+        "mcp_servers": redacted(request.get("mcp_servers", []), holder="mcp_servers"),
         "triggering_agent_id": request.get("triggering_agent_id"),
         "title": request.get("title"),
         "think_mode": request.get("think_mode", "default"),

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from taskloom import errors
+from taskloom.agents.credentials import restored
 from taskloom.agents.definition import AgentSpec
 from taskloom.api.deps import Caller, State
 from taskloom.api.models import agent_json, minimal_agent_json, page_json
@@ -140,6 +141,8 @@ async def update_agent(
         current = await workflow_store.get_workflow(
             conn, organization_id=org, workflow_id=agent_id, kind=AGENT
         )
+    # a definition read back (credentials masked) and saved again keeps its credentials
+    changes = {key: restored(value, current.draft.get(key)) for key, value in changes.items()}
     spec = _validated({**current.draft, **changes})
     draft = await _draft(spec, agent_id=agent_id, organization_id=org, secrets=state.secrets)
     async with state.db.write() as conn:

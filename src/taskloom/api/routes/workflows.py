@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from taskloom import errors
+from taskloom.agents.credentials import redacted
 from taskloom.api.deps import Caller, State
 from taskloom.api.models import page_json, workflow_json
 from taskloom.api.responses import JSONBody
@@ -31,7 +32,10 @@ def _base_url(request: Request) -> str:
 
 def _draft(spec: WorkflowSpec, state: State) -> dict[str, Any]:
     validate_spec(spec, max_nodes=state.api.max_nodes)
-    return spec.model_dump(mode="json", exclude_none=True)
+    # node settings' `llm_credentials` are not used (models run on the server's keys or an
+    # agent's named secret): a key given there is not kept, so it cannot leak
+    masked: dict[str, Any] = redacted(spec.model_dump(mode="json", exclude_none=True))
+    return masked
 
 
 @router.post("", status_code=201)
