@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken
 from pydantic import SecretStr
 
 from taskloom import errors
 from taskloom.clock import utcnow
 from taskloom.store import secrets as secret_store
 from taskloom.store.database import Database
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 
 class SecretsUnavailable(errors.InvalidRequest):
@@ -32,16 +35,20 @@ class CredentialsMissing(errors.NodeFailed):
 class Secrets:
     def __init__(self, db: Database, key: SecretStr | None) -> None:
         self._db = db
+        self._key = key
         self._fernet: Fernet | None = None
-        if key is not None:
-            digest = hashlib.sha256(key.get_secret_value().encode()).digest()
-            self._fernet = Fernet(base64.urlsafe_b64encode(digest))
 
     def _cipher(self) -> Fernet:
-        if self._fernet is None:
+        if self._key is None:
             raise SecretsUnavailable(
                 "this server stores no secrets: start it with TASKLOOM_SECRET_KEY set"
             )
+        if self._fernet is None:
+            # cryptography costs ~7 MiB: loaded when a secret is first stored or used
+            from cryptography.fernet import Fernet
+
+            digest = hashlib.sha256(self._key.get_secret_value().encode()).digest()
+            self._fernet = Fernet(base64.urlsafe_b64encode(digest))
         return self._fernet
 
     async def store(self, *, organization_id: str, name: str, value: str) -> None:
@@ -58,14 +65,18 @@ class Secrets:
     async def reveal(self, *, organization_id: str, name: str) -> str:
         """The value, for a node about to use it; a node failure when it cannot be had."""
         try:
+            cipher = self._cipher()
             async with self._db.read() as conn:
                 ciphertext = await secret_store.get_ciphertext(
                     conn, organization_id=organization_id, name=name
                 )
-            return self._cipher().decrypt(ciphertext.encode()).decode()
         except (errors.NotFound, SecretsUnavailable) as exc:
             raise CredentialsMissing(str(exc)) from exc
-        except InvalidToken as exc:
+        from cryptography.fernet import InvalidToken
+
+        try:
+            return cipher.decrypt(ciphertext.encode()).decode()
+        except InvalidToken as exc:  # stored under another TASKLOOM_SECRET_KEY
             raise CredentialsMissing(
                 f"secret {name!r} cannot be decrypted with this server's TASKLOOM_SECRET_KEY"
             ) from exc

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from taskloom import errors
 from taskloom.api.responses import render_json
+from taskloom.engine.versions import DRAFT_KEY, DRAFT_VERSION
 from taskloom.engine.wire import task_json
 from taskloom.store import node_runs as node_run_store
 from taskloom.store import tasks as task_store
-from taskloom.store.database import Database
+from taskloom.store import workflows as workflow_store
+from taskloom.store.database import Connection, Database
+from taskloom.store.records import TaskRecord
+from taskloom.workflows.graph import starts_sub_tasks
 
 
 class TaskViews:
@@ -22,6 +27,8 @@ class TaskViews:
         self._db = db
         self._size = size
         self._rendered: OrderedDict[str, tuple[str, int, bytes]] = OrderedDict()
+        # deployed versions are immutable: whether one starts sub-tasks is known for good
+        self._delegating: dict[tuple[str, int], bool] = {}
 
     async def render(self, *, organization_id: str, task_id: str) -> bytes:
         async with self._db.read() as conn:
@@ -34,7 +41,9 @@ class TaskViews:
                 return cached[2]
             task = await task_store.get_task(conn, organization_id=organization_id, task_id=task_id)
             trace = await node_run_store.list_node_runs(conn, task_id=task_id)
-            children = await task_store.children_of(conn, task_id=task_id)
+            children = []
+            if await self._may_have_children(conn, task):
+                children = await task_store.children_of(conn, task_id=task_id)
         body = render_json(task_json(task, trace, children))
         # keyed by what was read with the task, not by the first lookup: a change in between
         # is then simply a miss next time
@@ -43,3 +52,22 @@ class TaskViews:
         if len(self._rendered) > self._size:
             self._rendered.popitem(last=False)
         return body
+
+    async def _may_have_children(self, conn: Connection, task: TaskRecord) -> bool:
+        """Most workflows have no agent node: their tasks skip the sub-task query."""
+        draft = task.request.get(DRAFT_KEY)
+        if task.agent_version == DRAFT_VERSION and isinstance(draft, dict):
+            return starts_sub_tasks(draft)
+        key = (task.agent_id, task.agent_version)
+        known = self._delegating.get(key)
+        if known is None:
+            try:
+                definition = await workflow_store.get_version(
+                    conn, workflow_id=task.agent_id, version=task.agent_version
+                )
+            except errors.NotFound:  # deleted since: its tasks' children still count
+                return True
+            known = self._delegating[key] = starts_sub_tasks(definition)
+            if len(self._delegating) > self._size:
+                self._delegating.clear()
+        return known

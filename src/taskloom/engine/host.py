@@ -8,8 +8,6 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import httpx
-
 from taskloom.config import Settings
 from taskloom.engine.notify import Notifier
 from taskloom.engine.runner import Runner
@@ -18,6 +16,7 @@ from taskloom.engine.subtasks import SubTasks
 from taskloom.engine.tasks import TaskService
 from taskloom.engine.worker import Worker
 from taskloom.llm import LLMService
+from taskloom.llm.tools.http_client import SharedHttpClient
 from taskloom.nodes.base import NodeServices
 from taskloom.sandbox import SandboxPool
 from taskloom.secrets import Secrets
@@ -60,9 +59,8 @@ async def open_host(settings: Settings, *, run_worker: bool) -> AsyncIterator[Ho
             sandbox = await stack.enter_async_context(SandboxPool(settings.sandbox()))
             llm_config = settings.llm()
             llm = await stack.enter_async_context(LLMService(llm_config))
-            # agents' HTTP actions: redirects are not followed, a redirect could leave the
-            # addresses the egress rules allowed
-            http = await stack.enter_async_context(httpx.AsyncClient(follow_redirects=False))
+            http = SharedHttpClient()
+            stack.push_async_callback(http.aclose)
             services = NodeServices(
                 sandbox=sandbox,
                 llm=llm,

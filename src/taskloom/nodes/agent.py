@@ -18,7 +18,6 @@ from taskloom.agents.definition import AgentSpec, MCPServer
 from taskloom.llm import Message, ModelChoice
 from taskloom.llm.agent import AgentRun, run_agent
 from taskloom.llm.prompts import as_text, instructions_text, join_sections
-from taskloom.llm.tools.http import http_tools
 from taskloom.llm.tools.mcp import mcp_tools
 from taskloom.nodes.base import JSON, NodeContext, NodeResult
 
@@ -101,7 +100,11 @@ class AgentNode:
                 organization_id=ctx.organization_id, name=spec.llm_credentials_key
             )
         history = await ctx.history()
-        tools = http_tools(spec.tools, client=http, egress=egress, config=llm_config)
+        tools = []
+        if spec.tools:
+            from taskloom.llm.tools.http import http_tools  # loads httpx: only when needed
+
+            tools = http_tools(spec.tools, client=http.get(), egress=egress, config=llm_config)
         async with mcp_tools(
             _run_servers(spec, request), egress=egress, config=llm_config
         ) as remote_tools:

@@ -12,10 +12,9 @@ from taskloom.llm import Message, Models, Usage
 from taskloom.sandbox import SandboxPool
 
 if TYPE_CHECKING:
-    import httpx
-
     from taskloom.config import EgressConfig, LLMConfig
     from taskloom.engine.subtasks import SubTasks
+    from taskloom.llm.tools.http_client import SharedHttpClient
     from taskloom.secrets import Secrets
 
 JSON = Any  # a string or any JSON value: what flows from node to node
@@ -37,7 +36,7 @@ class NodeServices:
     llm: Models  # models for LLM-backed nodes (classifier, guardrail, summarizer, agent)
     # what agent nodes need beyond a model; a process that runs no agent may leave them out
     llm_config: LLMConfig | None = None
-    http: httpx.AsyncClient | None = None  # agents' HTTP actions go through it
+    http: SharedHttpClient | None = None  # agents' HTTP actions go through it
     egress: EgressConfig | None = None  # where agents' tools may connect
     subtasks: SubTasks | None = None  # runs a workflow's agent node as a task of its own
     secrets: Secrets | None = None  # named provider keys, decrypted on use

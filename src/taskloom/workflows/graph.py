@@ -106,3 +106,12 @@ def walk_ids(nodes: Iterable[OrchestrationNode]) -> Iterable[OrchestrationNode]:
             children = node.definition.get("nodes")
             if isinstance(children, list):  # anything else fails the parallel node's config
                 yield from walk_ids(OrchestrationNode.model_validate(c) for c in children)
+
+
+def starts_sub_tasks(definition: dict[str, Any]) -> bool:
+    """Whether running this definition may start sub-tasks: a workflow with an agent node
+    (an agent's own node runs inline)."""
+    if definition.get("kind") == "agent":
+        return False
+    nodes = [OrchestrationNode.model_validate(n) for n in definition.get("orchestration_nodes", [])]
+    return any(node.type == "agent" for node in walk_ids(nodes))
