@@ -327,3 +327,41 @@ async def test_tool_headers_read_masked_and_saved_back_still_reach_the_tool(
     assert task["status"] == "completed", task
     [call] = actions.received
     assert call.headers["authorization"] == token
+
+
+async def test_a_sub_task_does_not_outlive_its_timed_out_node(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    fake_llm: FakeLLM,
+    deploy_workflow: DeployWorkflow,
+) -> None:
+    agent_id = await deployed_agent(client, headers)
+    workflow_id = await deploy_workflow(
+        {
+            "name": "impatient",
+            "orchestration_nodes": [
+                {
+                    "id": "ask",
+                    "type": "agent",
+                    "timeout_seconds": 0.5,
+                    "definition": {"asset_id": agent_id},
+                }
+            ],
+        }
+    )
+    fake_llm.script(Reply.hang(30.0))
+    reply = await client.post(
+        f"/v1/workflows/{workflow_id}/invoke", json={"input": {"text": "x"}}, headers=headers
+    )
+    parent = reply.json()
+    assert parent["status"] == "error", parent
+    assert parent["status_reason"] == "node_timeout"
+    parent = (await client.get(f"/v1/tasks/{parent['id']}", headers=headers)).json()
+    [child_id] = parent["sub_executions"]
+
+    async def child_stopped() -> dict[str, Any] | None:
+        child = (await client.get(f"/v1/tasks/{child_id}", headers=headers)).json()
+        return child if child["status"] == "stopped" else None
+
+    child = await eventually(child_stopped, timeout=10)
+    assert child["parent_execution"] == parent["id"]

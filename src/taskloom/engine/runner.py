@@ -180,6 +180,11 @@ class Runner:
             next_turn = await lifecycle.finished(conn, done, now=now)
         if next_turn is not None:
             self._notifier.work_available()
+        subtasks = self._services.subtasks
+        if status != TaskStatus.COMPLETED and subtasks is not None:
+            # a sub-task never outlives the turn that started it (e.g. an agent node that
+            # timed out while its agent still runs)
+            await subtasks.stop_children(organization_id=task.organization_id, task_id=task.id)
 
     def start_notice(self, task: TaskRecord, node: dict[str, Any]) -> StartNotice:
         async def publish(payload: dict[str, Any], at: datetime) -> None:

@@ -20,6 +20,7 @@ from taskloom import errors
 from taskloom.engine.wire import task_json
 from taskloom.llm import Usage
 from taskloom.store import node_runs as node_run_store
+from taskloom.store import tasks as task_store
 from taskloom.store.database import Database
 from taskloom.store.records import TaskRecord, TaskStatus
 
@@ -112,6 +113,16 @@ class SubTasks:
         failure.reason = child.status_reason or f"sub_task_{child.status.value}"
         failure.platform = child.status == TaskStatus.FAILED
         raise failure
+
+    async def stop_children(self, *, organization_id: str, task_id: str) -> None:
+        """Stop what is still running of the sub-tasks `task_id` started."""
+        if self._tasks is None:
+            return
+        async with self._db.read() as conn:
+            children = await task_store.children_of(conn, task_id=task_id)
+        for child, status in children:
+            if not status.is_terminal:
+                await self._tasks.stop(organization_id=organization_id, task_id=child)
 
     async def _turn_of(self, org: str, task_id: str, key: str) -> int | None:
         """The child's turn this node run started before (a resumed parent), if any."""
