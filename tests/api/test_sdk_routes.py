@@ -316,6 +316,13 @@ async def test_update_partial_changes_what_clients_own(
     polled = await settled(client, headers, task["id"])
     assert {k: v for k, v in polled.items() if k != "node_runs"} == updated
 
+    # the conversation's next turn keeps what clients set on the task
+    await create(client, headers, workflow_id, id=task["id"])
+    next_turn = await settled(client, headers, task["id"])
+    assert next_turn["turn"] == 2
+    assert next_turn["internal_status"] == "reviewed"
+    assert next_turn["title"] == "Greeting"
+
 
 async def test_update_full_task_dump_is_accepted(
     client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow

@@ -221,13 +221,15 @@ class TaskService:
                 f"task {task_id} belongs to {current.agent_id}, not {call.workflow_id}"
             )
         first_seq = current.event_seq
+        # what describes the conversation rather than one turn stays unless the turn says
+        kept = {k: current.request[k] for k in _CONVERSATION_FIELDS if k in current.request}
         turn = await lifecycle.accept_turn(
             conn,
             organization_id=owner,
             task_id=current.id,
             agent_version=version,
             input=call.input,
-            request=call.request,
+            request={**kept, **call.request},
             now=now,
         )
         if turn is not None:
@@ -377,6 +379,9 @@ class TaskService:
             await task_store.delete_task(conn, organization_id=organization_id, task_id=task_id)
         self._notifier.task_changed(task_id)
 
+
+# set on a task by its clients (PATCH), not by one invoke: they carry over to the next turn
+_CONVERSATION_FIELDS = ("internal_status", "title")
 
 _MODEL_FIELDS = {
     "llm_model_provider": "model_provider",
