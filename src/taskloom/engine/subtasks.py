@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 _CHILD_IDS = uuid.UUID("6f1c1a52-3d0e-4a53-9a57-3d8f7d3c2b10")
 PARENT_KEY = "parent_node_run"  # in the child's request: the node run that started its turn
 _WAIT_SLICE_S = 60.0
+_RECHECK_OWN_CHILD_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +98,8 @@ class SubTasks:
                 raise errors.NodeFailed(f"agent {agent_id}: {exc}") from exc
             mine = accepted.turn
             await ctx.emit("sub_task_created", task_json(accepted.task))
-        if self._worker is not None:
-            await self._worker.run_now(target)
-        child = await self._settled(org, target, mine)
+        here = self._worker is not None and await self._worker.run_now(target)
+        child = await self._settled(org, target, mine, here=here)
         await ctx.emit("sub_task_finished", task_json(child))
         async with self._db.read() as conn:
             prompt, completion = await node_run_store.turn_tokens(conn, task_id=target, turn=mine)
@@ -133,11 +133,17 @@ class SubTasks:
             return None
         return child.turn if child.request.get(PARENT_KEY) == key else None
 
-    async def _settled(self, org: str, task_id: str, turn: int) -> TaskRecord:
+    async def _settled(self, org: str, task_id: str, turn: int, *, here: bool) -> TaskRecord:
+        """Wait for the child's turn to end. Run by this process, every change of it wakes
+        the wait at once: the re-reads for a missed hint can be rare."""
         assert self._tasks is not None
         while True:
             child = await self._tasks.wait_settled(
-                organization_id=org, task_id=task_id, timeout_s=_WAIT_SLICE_S, turn=turn
+                organization_id=org,
+                task_id=task_id,
+                timeout_s=_WAIT_SLICE_S,
+                turn=turn,
+                recheck_s=_RECHECK_OWN_CHILD_S if here else None,
             )
             if child.status.is_terminal and child.turn >= turn:
                 return child

@@ -267,10 +267,18 @@ class TaskService:
             return await turn_store.list_turns(conn, task_id=task_id)
 
     async def wait_settled(
-        self, *, organization_id: str, task_id: str, timeout_s: float, turn: int | None = None
+        self,
+        *,
+        organization_id: str,
+        task_id: str,
+        timeout_s: float,
+        turn: int | None = None,
+        recheck_s: float | None = None,
     ) -> TaskRecord:
         """The task once it is terminal or paused (at `turn` or later, when given), or as it
-        stands when `timeout_s` runs out."""
+        stands when `timeout_s` runs out. `recheck_s` may stretch the re-reads that cover a
+        missed hint, for a caller that knows every change of the task is announced here."""
+        recheck_s = recheck_s or self._recheck_s
         deadline = time.monotonic() + timeout_s
         while True:
             with self._notifier.watch(task_id) as watch:
@@ -284,7 +292,7 @@ class TaskService:
                     settled = False  # still an earlier turn
                 if settled or remaining <= 0:
                     return task
-                await watch.wait(min(remaining, self._recheck_s))
+                await watch.wait(min(remaining, recheck_s))
 
     async def _as_of_turn(self, task: TaskRecord, turn: int) -> TaskRecord:
         """The task as it stood when `turn` ended, from that turn's record."""
