@@ -245,6 +245,29 @@ async def test_list_tasks_filters_by_parent_task_id(
     assert page["items"][0]["parent_task_id"] == parent["id"]
 
 
+async def test_list_tasks_filters_by_triggering_agent_and_internal_status(
+    client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
+) -> None:
+    workflow_id = await deploy_workflow(w1())
+    await invoke_sync(client, headers, workflow_id)
+    triggered = await invoke_sync(client, headers, workflow_id, triggering_agent_id="agent-7")
+    marked = await invoke_sync(client, headers, workflow_id)
+    patched = await client.patch(
+        f"/agent-execution/{marked['id']}/update",
+        json={"internal_status": "reviewed"},
+        headers=headers,
+    )
+    assert patched.status_code == 200, patched.text
+    by_agent = (
+        await client.get("/v1/tasks", params={"triggering_agent_id": "agent-7"}, headers=headers)
+    ).json()
+    by_status = (
+        await client.get("/v1/tasks", params={"internal_status": "reviewed"}, headers=headers)
+    ).json()
+    assert [item["id"] for item in by_agent["items"]] == [triggered["id"]]
+    assert [item["id"] for item in by_status["items"]] == [marked["id"]]
+
+
 async def test_list_tasks_paginates_with_the_envelope(
     client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
 ) -> None:

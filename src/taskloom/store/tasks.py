@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -217,38 +218,65 @@ async def start_turn(
     return None if row is None else TaskRecord.from_row(row)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskFilters:
+    """What task lists may be narrowed by (API.md §2.3 and the SDK's history lists). The
+    request filters read the fields the Task object echoes."""
+
+    agent_id: str | None = None
+    status: TaskStatus | None = None
+    user_id: str | None = None
+    parent_task_id: str | None = None
+    triggering_agent_id: str | None = None
+    internal_status: str | None = None
+
+    def where(self, organization_id: str) -> list[sa.ColumnElement[bool]]:
+        where: list[sa.ColumnElement[bool]] = [t.c.organization_id == organization_id]
+        if self.agent_id is not None:
+            where.append(t.c.agent_id == self.agent_id)
+        if self.status is not None:
+            where.append(t.c.status == self.status)
+        if self.user_id is not None:
+            where.append(t.c.input["user"]["id"].as_string() == self.user_id)
+        by_request = (
+            ("parent_execution_id", self.parent_task_id),
+            ("triggering_agent_id", self.triggering_agent_id),
+            ("internal_status", self.internal_status),
+        )
+        for field, wanted in by_request:
+            if wanted is not None:
+                where.append(t.c.request[field].as_string() == wanted)
+        return where
+
+
+async def find_tasks(
+    conn: Connection, *, organization_id: str, filters: TaskFilters, limit: int, offset: int = 0
+) -> list[TaskRecord]:
+    """Matching tasks, newest first."""
+    rows = await conn.execute(
+        sa.select(t)
+        .where(*filters.where(organization_id))
+        .order_by(t.c.created_at.desc(), t.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [TaskRecord.from_row(r) for r in rows.mappings()]
+
+
 async def list_tasks(
-    conn: Connection,
-    *,
-    organization_id: str,
-    page: int,
-    per_page: int,
-    agent_id: str | None = None,
-    status: TaskStatus | None = None,
-    parent_task_id: str | None = None,
-    user_id: str | None = None,
+    conn: Connection, *, organization_id: str, filters: TaskFilters, page: int, per_page: int
 ) -> tuple[list[TaskRecord], int]:
     """One page, newest first, and the total that matches."""
-    where = [t.c.organization_id == organization_id]
-    if agent_id is not None:
-        where.append(t.c.agent_id == agent_id)
-    if status is not None:
-        where.append(t.c.status == status)
-    if parent_task_id is not None:
-        where.append(t.c.request["parent_execution_id"].as_string() == parent_task_id)
-    if user_id is not None:
-        where.append(t.c.input["user"]["id"].as_string() == user_id)
+    where = filters.where(organization_id)
     total = (await conn.execute(sa.select(sa.func.count()).select_from(t).where(*where))).scalar()
-    rows = (
-        await conn.execute(
-            sa.select(t)
-            .where(*where)
-            .order_by(t.c.created_at.desc(), t.c.id)
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        )
-    ).mappings()
-    return [TaskRecord.from_row(r) for r in rows], int(total or 0)
+    found = await find_tasks(
+        conn,
+        organization_id=organization_id,
+        filters=filters,
+        limit=per_page,
+        offset=(page - 1) * per_page,
+    )
+    return found, int(total or 0)
 
 
 async def claim_tasks(

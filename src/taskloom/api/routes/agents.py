@@ -196,6 +196,8 @@ async def agent_tasks(
     status: TaskStatus | None = None,
     parent_task_id: str | None = None,
     user_id: str | None = None,
+    triggering_agent_id: str | None = None,
+    internal_status: str | None = None,
 ) -> JSONBody:
     return await list_tasks(
         caller,
@@ -206,6 +208,8 @@ async def agent_tasks(
         status=status,
         parent_task_id=parent_task_id,
         user_id=user_id,
+        triggering_agent_id=triggering_agent_id,
+        internal_status=internal_status,
     )
 
 

@@ -38,7 +38,7 @@ from taskloom.clock import utcnow
 from taskloom.engine import lifecycle
 from taskloom.engine.wire import task_json, task_list_item_json
 from taskloom.store import events as event_store
-from taskloom.store import task_history, task_updates
+from taskloom.store import task_updates
 from taskloom.store import tasks as task_store
 from taskloom.store import workflows as workflow_store
 from taskloom.store.records import EventRecord, TaskStatus
@@ -158,18 +158,21 @@ async def _history(
     agent_id: str | None,
     user_id: str | None,
 ) -> JSONBody:
+    wanted = task_store.TaskFilters(
+        agent_id=agent_id,
+        user_id=user_id,
+        parent_task_id=filters.parent_task_id,
+        triggering_agent_id=filters.triggering_agent_id,
+        status=filters.status,
+        internal_status=filters.internal_status,
+    )
     async with state.db.read() as conn:
-        found = await task_history.list_task_history(
+        found = await task_store.find_tasks(
             conn,
             organization_id=organization_id,
+            filters=wanted,
             limit=filters.per_page,
             offset=(filters.page - 1) * filters.per_page,
-            agent_id=agent_id,
-            user_id=user_id,
-            parent_task_id=filters.parent_task_id,
-            triggering_agent_id=filters.triggering_agent_id,
-            status=filters.status,
-            internal_status=filters.internal_status,
         )
     return JSONBody([task_list_item_json(task) for task in found])
 

@@ -31,17 +31,24 @@ async def list_tasks(
     status: TaskStatus | None = None,
     parent_task_id: str | None = None,
     user_id: str | None = None,
+    triggering_agent_id: str | None = None,
+    internal_status: str | None = None,
 ) -> JSONBody:
+    filters = task_store.TaskFilters(
+        agent_id=agent_id,
+        status=status,
+        user_id=user_id,
+        parent_task_id=parent_task_id,
+        triggering_agent_id=triggering_agent_id,
+        internal_status=internal_status,
+    )
     async with state.db.read() as conn:
         found, total = await task_store.list_tasks(
             conn,
             organization_id=caller.organization_id,
+            filters=filters,
             page=page,
             per_page=per_page,
-            agent_id=agent_id,
-            status=status,
-            parent_task_id=parent_task_id,
-            user_id=user_id,
         )
     items = [task_list_item_json(t) for t in found]
     return JSONBody(page_json(items, total=total, page=page, per_page=per_page))
