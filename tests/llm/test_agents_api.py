@@ -254,6 +254,9 @@ async def test_stream_carries_chunks_that_make_the_answer(
     assert "".join(chunks) == answer
     assert events[-1]["data"]["result"] == answer
     assert kinds.index("chunk") < kinds.index("task_finished")
+    # the node's events sit between its start and its finish, however they were batched
+    assert kinds.index("node_started") < kinds.index("chunk")
+    assert len(kinds) - kinds[::-1].index("chunk") - 1 < kinds.index("node_finished")
 
 
 async def test_structured_output_is_schema_valid_json(

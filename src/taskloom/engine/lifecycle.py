@@ -10,6 +10,7 @@ Event types (API.md §5, plus node progress, documented in docs/events.md):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -164,10 +165,12 @@ async def node_finished(
     run: NodeRunRecord,
     *,
     started: tuple[dict[str, Any], datetime] | None = None,
+    emitted: Sequence[tuple[str, Any, datetime]] = (),
 ) -> None:
-    """Checkpoint a node run (fenced on the attempt) and publish it, after its
-    `node_started` when that is not out yet."""
-    events = [(NODE_FINISHED, node_run_json(run), run.finished_at)]
+    """Checkpoint a node run (fenced on the attempt) and publish it: its `node_started` when
+    that is not out yet, the events the node emitted that are not written yet, then
+    `node_finished`, in one append."""
+    events = [*emitted, (NODE_FINISHED, node_run_json(run), run.finished_at)]
     if started is not None:
         events.insert(0, (NODE_STARTED, started[0], started[1]))
     await event_store.append_events(

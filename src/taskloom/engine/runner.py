@@ -227,11 +227,7 @@ class Runner:
 
         async def write(events: list[tuple[str, Any, datetime]]) -> None:
             async with self._db.write() as conn:
-                if events:
-                    await event_store.append_events(
-                        conn, task_id=task.id, events=events, fence_attempt=task.attempt
-                    )
-                await lifecycle.node_finished(conn, task, run, started=started)
+                await lifecycle.node_finished(conn, task, run, started=started, emitted=events)
             if events:
                 self._notifier.task_changed(task.id)
 
