@@ -3,6 +3,7 @@
     TaskloomError
     ├── Unauthenticated          missing or unknown API key
     ├── NotFound                 no such resource in the caller's organization
+    │   └── ReferenceMissing     a write named a row that is gone (foreign-key violation)
     ├── InvalidRequest           well-formed JSON that breaks a rule (graph, version, limits)
     ├── Conflict                 the request contradicts the stored state
     │   └── AlreadyExists        a write collided with a row another request just stored
@@ -12,7 +13,9 @@
     │   ├── NodeTimeout          a node ran past its wall-clock limit
     │   └── GuardrailFailed      a guardrail judged a fail and the workflow has no fail route
     ├── StopRequested            a stop strategy asked the run to end as `stopped`
-    └── SandboxUnavailable       no interpreter could be started for user code
+    ├── SandboxUnavailable       no interpreter could be started for user code
+    ├── StoreUnavailable         the database cannot be reached now: retry, nobody's fault
+    └── StoreBug                 the database refused a statement as wrong: a bug in taskloom
 
 Nothing here knows about HTTP: `api/errors.py` maps these to responses.
 """
@@ -30,6 +33,10 @@ class Unauthenticated(TaskloomError):
 
 class NotFound(TaskloomError):
     """The resource does not exist in the caller's organization."""
+
+
+class ReferenceMissing(NotFound):
+    """A write referred to a row that does not exist (deleted while the request ran)."""
 
 
 class InvalidRequest(TaskloomError):
@@ -94,6 +101,15 @@ class SandboxUnavailable(TaskloomError):
 
 class StoreUnavailable(TaskloomError):
     """The database failed or ran out of connections: worth retrying, not the task's fault."""
+
+
+class StoreBug(TaskloomError):
+    """The database rejected a statement (syntax, types, a broken constraint other than a
+    duplicate or a dangling reference): retrying repeats it, so nobody should."""
+
+    def __init__(self, message: str, *, statement: str | None) -> None:
+        super().__init__(message)
+        self.statement = statement
 
 
 def describe(exc: BaseException) -> str:

@@ -6,16 +6,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from taskloom import __version__
 from taskloom.api import errors
-from taskloom.api.deps import AppState, KeyCache
+from taskloom.api.deps import AppState, KeyCache, State
 from taskloom.api.guard import RequestGuard
 from taskloom.api.routes import agents, secrets, tasks, workflows
 from taskloom.api.routes.sdk import router as sdk_router
 from taskloom.api.routes.sdk_workers import router as sdk_workers_router
 from taskloom.api.views import TaskViews
 from taskloom.config import Settings
+from taskloom.engine import health as engine_health
 from taskloom.engine.host import open_host
 
 
@@ -34,6 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
                 keys=KeyCache(ttl_s=api_config.key_cache_s),
                 secrets=host.secrets,
                 sdk_workers=host.sdk_workers,
+                worker=host.worker,
             )
             yield
 
@@ -47,8 +50,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(sdk_workers_router)
     app.include_router(sdk_router)  # last: its /{organization_id} prefix is the loosest match
 
-    @app.get("/health", tags=["health"])
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get(
+        "/health",
+        tags=["health"],
+        responses={503: {"description": "the store is unreachable or a worker loop is down"}},
+    )
+    async def health(state: State) -> JSONResponse:
+        report = await engine_health.check(state.db, state.worker)
+        return JSONResponse(report.as_json(), status_code=200 if report.ok else 503)
 
     return app

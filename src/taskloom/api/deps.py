@@ -13,6 +13,7 @@ from taskloom.api.views import TaskViews
 from taskloom.config import ApiConfig, Settings
 from taskloom.engine.sdk_workers import SdkWorkers
 from taskloom.engine.tasks import TaskService
+from taskloom.engine.worker import Worker
 from taskloom.secrets import Secrets
 from taskloom.store import keys as key_store
 from taskloom.store.database import Database
@@ -48,6 +49,7 @@ class AppState:
     keys: KeyCache
     secrets: Secrets
     sdk_workers: SdkWorkers
+    worker: Worker | None = None
 
 
 async def get_state(request: Request) -> AppState:

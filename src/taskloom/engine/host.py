@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from taskloom.clock import Clock, SystemClock
 from taskloom.config import Settings
 from taskloom.engine.notify import Notifier
 from taskloom.engine.runner import Runner
@@ -34,11 +35,16 @@ class Host:
     tasks: TaskService
     secrets: Secrets
     sdk_workers: SdkWorkers
+    clock: Clock
+    sandbox: SandboxPool | None = None
 
 
 @contextlib.asynccontextmanager
-async def open_host(settings: Settings, *, run_worker: bool) -> AsyncIterator[Host]:
+async def open_host(
+    settings: Settings, *, run_worker: bool, clock: Clock | None = None
+) -> AsyncIterator[Host]:
     """The database (migrated), and with `run_worker` the sandbox pool and a running worker."""
+    clock = clock or SystemClock()
     worker_config = settings.worker()
     async with contextlib.AsyncExitStack() as stack:
         db = await stack.enter_async_context(
@@ -49,12 +55,13 @@ async def open_host(settings: Settings, *, run_worker: bool) -> AsyncIterator[Ho
             )
         )
         await upgrade(db)
-        notifier = Notifier()
+        notifier = Notifier(clock)
         if not db.is_sqlite:
             await stack.enter_async_context(notifier.relay(db))
         secrets = Secrets(db, settings.secret_key)
         subtasks = SubTasks(db)
         worker: Worker | None = None
+        sandbox: SandboxPool | None = None
         if run_worker:
             sandbox = await stack.enter_async_context(SandboxPool(settings.sandbox()))
             llm_config = settings.llm()
@@ -70,15 +77,17 @@ async def open_host(settings: Settings, *, run_worker: bool) -> AsyncIterator[Ho
                 subtasks=subtasks,
                 secrets=secrets,
             )
-            runner = Runner(db, services, worker_config, notifier)
-            worker = Worker(db, runner, notifier, worker_config)
+            runner = Runner(db, services, worker_config, notifier, clock=clock)
+            worker = Worker(db, runner, notifier, worker_config, clock=clock)
         host = Host(
             db=db,
             notifier=notifier,
             worker=worker,
-            tasks=TaskService(db, notifier, worker, worker_config),
+            tasks=TaskService(db, notifier, worker, worker_config, clock=clock),
             secrets=secrets,
             sdk_workers=SdkWorkers(db, notifier, worker_config),
+            clock=clock,
+            sandbox=sandbox,
         )
         subtasks.attach(host.tasks, worker)
         if worker is None:

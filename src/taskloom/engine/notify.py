@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
+from taskloom.clock import Clock, SystemClock
 from taskloom.store.database import Database
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,8 @@ _TASK = "t:"
 
 
 class Notifier:
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._clock = clock or SystemClock()
         self._work = asyncio.Event()
         # every waiter of wait_for_any_work wakes (SDK worker streams); `_work` wakes one loop
         self._any_work = asyncio.Event()
@@ -45,19 +47,10 @@ class Notifier:
 
     async def wait_for_any_work(self, timeout_s: float) -> None:
         """Like wait_for_work, for many waiters: each one wakes on the next hint."""
-        waiting = self._any_work
-        try:
-            async with asyncio.timeout(timeout_s):
-                await waiting.wait()
-        except TimeoutError:
-            pass
+        await self._clock.wait(self._any_work, timeout_s)
 
     async def wait_for_work(self, timeout_s: float) -> None:
-        try:
-            async with asyncio.timeout(timeout_s):
-                await self._work.wait()
-        except TimeoutError:
-            pass
+        await self._clock.wait(self._work, timeout_s)
         self._work.clear()
 
     def task_changed(self, task_id: str) -> None:
@@ -71,7 +64,7 @@ class Notifier:
     @contextmanager
     def watch(self, task_id: str) -> Iterator[Watch]:
         """Register interest in `task_id` before reading it, so no change slips in between."""
-        watch = Watch()
+        watch = Watch(self._clock)
         self._changed[task_id].add(watch.event)
         try:
             yield watch
@@ -122,13 +115,10 @@ class Notifier:
 
 
 class Watch:
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
         self.event = asyncio.Event()
+        self._clock = clock
 
     async def wait(self, timeout_s: float) -> None:
         """Return when the watched task changes, or after `timeout_s`."""
-        try:
-            async with asyncio.timeout(timeout_s):
-                await self.event.wait()
-        except TimeoutError:
-            pass
+        await self._clock.wait(self.event, timeout_s)

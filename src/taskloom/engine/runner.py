@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from taskloom import errors
-from taskloom.clock import utcnow
+from taskloom.clock import Clock, SystemClock
 from taskloom.config import WorkerConfig
 from taskloom.engine import lifecycle
 from taskloom.engine.emitter import Emitter
@@ -92,7 +92,10 @@ class Runner:
         services: NodeServices,
         config: WorkerConfig,
         notifier: Notifier,
+        *,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock = clock or SystemClock()
         self._db = db
         self._services = services
         self._config = config
@@ -151,9 +154,7 @@ class Runner:
             # a bug, not the workflow's fault: say so now rather than let the lease expire and
             # the same bug repeat on every attempt
             logger.exception("runner failed", extra={"event": "runner_failed", "task_id": task.id})
-            await self._finish(
-                task, TaskStatus.FAILED, None, "internal_error", errors.describe(exc)
-            )
+            await self._finish(task, TaskStatus.ERROR, None, "internal_error", errors.describe(exc))
         finally:
             self._notifier.task_changed(task.id)
 
@@ -165,7 +166,7 @@ class Runner:
         reason: str | None,
         message: str | None,
     ) -> None:
-        now = utcnow()
+        now = self._clock.now()
         async with self._db.write() as conn:
             done = await task_store.finish_task(
                 conn,
@@ -315,7 +316,7 @@ class _Attempt:
         )
         try:
             for retries in range(retries_allowed + 1):
-                started = utcnow()
+                started = self.runner._clock.now()
                 try:
                     result = await self._execute(node, data, step=step, iteration=iteration)
                 except errors.NodeFailed as exc:
@@ -426,5 +427,5 @@ class _Attempt:
             route=route,
             error=errors.describe(failure) if failure else None,
             started_at=started,
-            finished_at=utcnow(),
+            finished_at=self.runner._clock.now(),
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from taskloom import errors
-from taskloom.clock import utcnow
+from taskloom.clock import Clock, SystemClock
 from taskloom.config import WorkerConfig
 from taskloom.engine import lifecycle
 from taskloom.engine.notify import Notifier
@@ -81,8 +80,15 @@ class Accepted:
 
 class TaskService:
     def __init__(
-        self, db: Database, notifier: Notifier, worker: Worker | None, config: WorkerConfig
+        self,
+        db: Database,
+        notifier: Notifier,
+        worker: Worker | None,
+        config: WorkerConfig,
+        *,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock = clock or SystemClock()
         self._db = db
         self._notifier = notifier
         self._worker = worker
@@ -105,7 +111,7 @@ class TaskService:
                     conn,
                     organization_id=call.organization_id,
                     key=call.idempotency_key,
-                    not_before=utcnow() - IDEMPOTENCY_WINDOW,
+                    not_before=self._clock.now() - IDEMPOTENCY_WINDOW,
                 )
                 if seen is None:
                     raise
@@ -116,7 +122,7 @@ class TaskService:
         return accepted
 
     async def _invoke(self, call: Invocation) -> Accepted:
-        now = utcnow()
+        now = self._clock.now()
         async with self._db.write() as conn:
             if call.idempotency_key is not None:
                 seen = await idempotency.find_key(
@@ -183,7 +189,7 @@ class TaskService:
         return Accepted(task=task, first_seq=0, replayed=True)
 
     async def _accept(self, conn: Connection, call: Invocation, version: int) -> Accepted:
-        now = utcnow()
+        now = self._clock.now()
         if call.task_id is not None:
             owner = await task_store.owner_of(conn, task_id=call.task_id)
             if owner is not None:
@@ -212,7 +218,7 @@ class TaskService:
         version: int,
     ) -> Accepted:
         """Continue the conversation `task_id` with this invoke's input as its next turn."""
-        now = utcnow()
+        now = self._clock.now()
         if owner != call.organization_id:
             raise errors.Conflict(f"task id {task_id} is already in use")
         current = await task_store.get_task(conn, organization_id=owner, task_id=task_id)
@@ -279,11 +285,11 @@ class TaskService:
         stands when `timeout_s` runs out. `recheck_s` may stretch the re-reads that cover a
         missed hint, for a caller that knows every change of the task is announced here."""
         recheck_s = recheck_s or self._recheck_s
-        deadline = time.monotonic() + timeout_s
+        deadline = self._clock.monotonic() + timeout_s
         while True:
             with self._notifier.watch(task_id) as watch:
                 task = await self.get(organization_id=organization_id, task_id=task_id)
-                remaining = deadline - time.monotonic()
+                remaining = deadline - self._clock.monotonic()
                 if turn is not None and task.turn > turn:
                     # a queued turn started in the very transaction that ended ours
                     return await self._as_of_turn(task, turn)
@@ -361,7 +367,7 @@ class TaskService:
     async def stop(self, *, organization_id: str, task_id: str) -> TaskRecord:
         """Stop the task, then every sub-task of it still running (in this order: a parent
         must not see its child stop and end in `error` before its own stop lands)."""
-        now = utcnow()
+        now = self._clock.now()
         async with self._db.write() as conn:
             task, stopped = await task_store.stop_task(
                 conn, organization_id=organization_id, task_id=task_id, now=now

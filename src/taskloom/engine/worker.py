@@ -1,25 +1,27 @@
 """A worker: claims pending tasks, keeps their leases alive, and recovers dead workers' tasks.
 
-Three named side loops run beside the claim loop: the heartbeat renews this worker's leases
-(and cancels any task it turns out to no longer own), the sweeper requeues the tasks of
-workers whose leases expired. Each loop is a thin `while` around a step tests can call.
+Three named side loops, supervised (a loop that dies is logged and started again, and
+`/health` shows it down meanwhile): the claim loop fills free slots, the heartbeat renews this
+worker's leases (and cancels any task it turns out to no longer own), the sweeper requeues the
+tasks of workers whose leases expired. Each loop is a thin `while` around a step tests call
+directly, on a manual clock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from taskloom import errors
-from taskloom.clock import utcnow
+from taskloom.clock import Clock, SystemClock
 from taskloom.config import WorkerConfig
 from taskloom.engine import lifecycle
 from taskloom.engine.notify import Notifier
 from taskloom.engine.runner import Runner
+from taskloom.engine.supervisor import Supervisor
 from taskloom.store import tasks as task_store
 from taskloom.store.database import Database
 from taskloom.store.records import TaskRecord
@@ -37,9 +39,12 @@ class Worker:
         notifier: Notifier,
         config: WorkerConfig,
         *,
+        clock: Clock | None = None,
         worker_id: str | None = None,
     ) -> None:
         self.id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
+        self._clock = clock or SystemClock()
+        self.side_tasks = Supervisor(self._clock, owner=self.id)
         self._db = db
         self._runner = runner
         self._notifier = notifier
@@ -55,25 +60,21 @@ class Worker:
     async def run(self) -> None:
         """Work until stop(); then drain within the grace period and hand back the rest."""
         logger.info("worker started", extra={"event": "worker_started", "worker_id": self.id})
-        async with asyncio.TaskGroup() as group:
-            side = [
-                group.create_task(
-                    self._every(self._config.heartbeat_s, self.heartbeat_once),
-                    name=f"{self.id}:heartbeat",
-                ),
-                group.create_task(
-                    self._every(self._config.sweep_s, self.sweep_once), name=f"{self.id}:sweeper"
-                ),
-            ]
+        side = self.side_tasks
+        side.start("heartbeat", lambda: self._every(self._config.heartbeat_s, self.heartbeat_once))
+        side.start("sweeper", lambda: self._every(self._config.sweep_s, self.sweep_once))
+        side.start("claim", self._claim_loop)
+        try:
+            await self._stopping.wait()
+        finally:
+            # a claim cancelled after its commit leaves leases on tasks never started: the
+            # drain's release hands them back with the rest
+            await side.stop("claim")
             try:
-                await self._claim_loop()
+                await self.drain()  # heartbeats go on meanwhile: the leases stay ours
             finally:
-                try:
-                    await self._drain()  # heartbeats go on meanwhile: the leases stay ours
-                finally:
-                    self._closed.set()
-                    for task in side:
-                        task.cancel()
+                self._closed.set()
+                await side.stop()
         logger.info("worker stopped", extra={"event": "worker_stopped", "worker_id": self.id})
 
     def stop(self) -> None:
@@ -92,7 +93,7 @@ class Worker:
         """Claim this pending task and start it at once, beside the claim loop's slots (a
         parent's sub-task). False when it is not pending: another worker has it, or it is
         done."""
-        now = utcnow()
+        now = self._clock.now()
         async with self._db.write() as conn:
             claimed = await task_store.claim_task_ids(
                 conn, task_ids=[task_id], worker_id=self.id, now=now, lease_for=self._lease
@@ -105,7 +106,7 @@ class Worker:
     # -- the claim loop --------------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
-        while not self._stopping.is_set():
+        while True:
             free = self._config.concurrency - len(self._running)
             if free <= 0:
                 self._slot_freed.clear()
@@ -121,7 +122,7 @@ class Worker:
                 await self._notifier.wait_for_work(self._config.poll_s)
 
     async def claim_once(self, limit: int) -> int:
-        now = utcnow()
+        now = self._clock.now()
         async with self._db.write() as conn:
             claimed = await task_store.claim_tasks(
                 conn,
@@ -169,7 +170,8 @@ class Worker:
             self._running.pop(task.id, None)
             self._slot_freed.set()
 
-    async def _drain(self) -> None:
+    async def drain(self) -> None:
+        """Wait out the grace period for running tasks, cancel the rest, release leases."""
         tasks = [task for task, _ in self._running.values()]
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=self._config.shutdown_grace_s)
@@ -180,7 +182,7 @@ class Worker:
 
     async def release_leases(self) -> None:
         """Hand unfinished tasks back to the queue at once instead of waiting for the sweeper."""
-        now = utcnow()
+        now = self._clock.now()
         async with self._db.write() as conn:
             released = await task_store.release_leases(conn, worker_id=self.id, now=now)
             await lifecycle.publish_tasks(conn, released, lifecycle.TASK_UPDATED, now=now)
@@ -196,15 +198,11 @@ class Worker:
     # -- side loops ------------------------------------------------------------------------
 
     async def _every(self, interval_s: float, step: Callable[[], Awaitable[None]]) -> None:
-        while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                async with asyncio.timeout(interval_s):
-                    await self._closed.wait()
-            if self._closed.is_set():
-                return
+        while not await self._clock.wait(self._closed, interval_s):
             try:
                 await step()
             except Exception:
+                # one failed renewal or sweep is retried at the next tick; the loop lives on
                 logger.exception(
                     "side loop step failed",
                     extra={"event": "side_loop_failed", "worker_id": self.id},
@@ -218,7 +216,7 @@ class Worker:
                 conn,
                 worker_id=self.id,
                 task_ids=list(before),
-                now=utcnow(),
+                now=self._clock.now(),
                 lease_for=self._lease,
             )
         for task_id, (task, attempt) in before.items():
@@ -228,7 +226,7 @@ class Worker:
     async def sweep_once(self) -> None:
         """Requeue the tasks of workers that stopped heartbeating; fail those out of
         attempts (`worker_lost`), which ends their turn like any other outcome."""
-        now = utcnow()
+        now = self._clock.now()
         started: list[TaskRecord] = []
         async with self._db.write() as conn:
             requeued, failed = await task_store.sweep_expired_leases(conn, now=now)

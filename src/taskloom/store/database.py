@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -134,16 +134,9 @@ class Database:
     async def write(self) -> AsyncIterator[Connection]:
         """A write transaction: committed on exit (the caller resumes only once it is
         durable), rolled back on error."""
-        try:
+        with _driver_errors():
             async with self._transaction() as conn:
                 yield conn
-        except sa.exc.IntegrityError as exc:
-            # the driver's text names tables and constraints: not for callers' eyes
-            raise errors.AlreadyExists(
-                "a concurrent request stored a conflicting change; retry the request"
-            ) from exc
-        except _UNAVAILABLE as exc:
-            raise errors.StoreUnavailable("the database is unavailable; retry later") from exc
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Connection]:
@@ -219,11 +212,9 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:
         """A consistent read-only snapshot."""
-        try:
+        with _driver_errors():
             async with self._snapshot() as conn:
                 yield conn
-        except _UNAVAILABLE as exc:
-            raise errors.StoreUnavailable("the database is unavailable; retry later") from exc
 
     @asynccontextmanager
     async def _snapshot(self) -> AsyncIterator[Connection]:
@@ -281,10 +272,64 @@ class Database:
         await self.close()
 
 
-# operational failures (connection lost, pool exhausted, lock timeouts): transient, and never
-# the fault of the task or request that met them
-# (IntegrityError, also a DBAPIError, is caught before these)
-_UNAVAILABLE = (sa.exc.DBAPIError, sa.exc.TimeoutError, OSError)
+@contextmanager
+def _driver_errors() -> Iterator[None]:
+    """The one place driver errors become taskloom's, by what they mean for the caller:
+    a duplicate (409) or a dangling reference (404) is the request's; a lost connection, a
+    full pool or a lock timeout is nobody's and worth a retry (503); anything else the
+    database refused (syntax, types, overflow, other constraints) is a bug in taskloom, and
+    retrying would only repeat it. What is not a driver error passes untouched."""
+    try:
+        yield
+    except sa.exc.IntegrityError as exc:
+        # the driver's text names tables and constraints: not for callers' eyes
+        kind = _constraint_kind(exc)
+        if kind == "unique":
+            raise errors.AlreadyExists(
+                "a concurrent request stored a conflicting change; retry the request"
+            ) from exc
+        if kind == "foreign_key":
+            raise errors.ReferenceMissing(
+                "something this request refers to no longer exists"
+            ) from exc
+        raise _bug(exc) from exc
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        raise errors.StoreUnavailable("the database is unavailable; retry later") from exc
+    except sa.exc.DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise errors.StoreUnavailable("the database is unavailable; retry later") from exc
+        raise _bug(exc) from exc
+    # pool exhausted; connection refused; SQLite's own transaction control (BEGIN, COMMIT)
+    except (sa.exc.TimeoutError, OSError, sqlite3.OperationalError) as exc:
+        raise errors.StoreUnavailable("the database is unavailable; retry later") from exc
+
+
+# SQLSTATE classes (PostgreSQL) and extended result names (SQLite) of integrity errors
+_UNIQUE = {"23505", "SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"}
+_FOREIGN_KEY = {"23503", "SQLITE_CONSTRAINT_FOREIGNKEY"}
+
+
+def _constraint_kind(exc: sa.exc.IntegrityError) -> str:
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None)
+    if code in _UNIQUE:
+        return "unique"
+    if code in _FOREIGN_KEY:
+        return "foreign_key"
+    return "other"
+
+
+def _bug(exc: sa.exc.StatementError) -> errors.StoreBug:
+    statement = " ".join((exc.statement or "").split())[:200] or None
+    logger.error(
+        "the database refused a statement",
+        exc_info=exc,
+        extra={"event": "store_bug", "statement": statement},
+    )
+    return errors.StoreBug(
+        f"the database refused a statement ({type(exc.orig or exc).__name__})",
+        statement=statement,
+    )
 
 
 class _CommitGroup:

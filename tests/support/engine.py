@@ -1,0 +1,175 @@
+"""The engine in-process, on a manual clock: a real store, notifier, runner and worker, and
+no HTTP. Tests drive the worker's steps (`claim_once`, `heartbeat_once`, `sweep_once`) by
+hand and move time with `clock.advance()`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from taskloom.clock import ManualClock
+from taskloom.config import Settings
+from taskloom.engine.notify import Notifier
+from taskloom.engine.runner import Runner
+from taskloom.engine.subtasks import SubTasks
+from taskloom.engine.tasks import Accepted, Invocation, TaskService
+from taskloom.engine.worker import Worker
+from taskloom.llm.base import Completion, Message
+from taskloom.llm.choice import ModelChoice
+from taskloom.nodes.base import NodeServices
+from taskloom.sandbox import SandboxPool
+from taskloom.store import keys as key_store
+from taskloom.store import tasks as task_store
+from taskloom.store import workflows as workflow_store
+from taskloom.store.database import Database
+from taskloom.store.migrate import upgrade
+from taskloom.store.records import TaskRecord
+
+
+@dataclass
+class GatedModels:
+    """A model that answers `answer` once the test opens `gate`; `calls` counts the calls
+    that arrived, and `called` is set by each one (clear it to wait for the next)."""
+
+    answer: str = "done"
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    called: asyncio.Event = field(default_factory=asyncio.Event)
+    calls: int = 0
+    request_timeout_s: float = 30.0
+
+    async def model(self, choice: ModelChoice) -> GatedModels:
+        return self
+
+    @property
+    def name(self) -> str:
+        return "gated"
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        system: str,
+        output_schema: Mapping[str, Any] | None = None,
+        idempotency_key: str,
+        timeout_s: float,
+    ) -> Completion:
+        self.calls += 1
+        self.called.set()
+        await self.gate.wait()
+        return Completion(text=self.answer)
+
+
+def summarizer_workflow(nodes: int = 1) -> dict[str, Any]:
+    """A chain of `nodes` summarizers: every node is one call to the (gated) model."""
+    ids = [f"s{i}" for i in range(nodes)]
+    return {
+        "name": "chain",
+        "orchestration_nodes": [
+            {
+                "id": node_id,
+                "type": "summarizer",
+                "name": node_id,
+                "definition": {},
+                "next_node_ids": ids[i + 1 : i + 2],
+            }
+            for i, node_id in enumerate(ids)
+        ],
+    }
+
+
+@dataclass
+class Engine:
+    db: Database
+    clock: ManualClock
+    notifier: Notifier
+    settings: Settings
+    models: GatedModels
+    tasks: TaskService
+    worker: Worker
+    organization_id: str
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.settings.lease_s)
+
+    async def deploy(self, definition: dict[str, Any]) -> str:
+        workflow_id = str(uuid.uuid4())
+        async with self.db.write() as conn:
+            await workflow_store.create_workflow(
+                conn,
+                workflow_id=workflow_id,
+                organization_id=self.organization_id,
+                name=definition["name"],
+                draft=definition,
+                now=self.clock.now(),
+            )
+            await workflow_store.deploy_workflow(
+                conn,
+                organization_id=self.organization_id,
+                workflow_id=workflow_id,
+                now=self.clock.now(),
+            )
+        return workflow_id
+
+    async def invoke(self, workflow_id: str, text: str = "hello") -> Accepted:
+        return await self.tasks.invoke(
+            Invocation(
+                organization_id=self.organization_id,
+                workflow_id=workflow_id,
+                version=None,
+                input={"text": text},
+                request={},
+            )
+        )
+
+    async def task(self, task_id: str) -> TaskRecord:
+        return await self.tasks.get(organization_id=self.organization_id, task_id=task_id)
+
+    async def claim_as(self, worker_id: str, limit: int = 100) -> list[TaskRecord]:
+        """Lease pending tasks to a worker that then never runs them (a dead process)."""
+        async with self.db.write() as conn:
+            return await task_store.claim_tasks(
+                conn,
+                worker_id=worker_id,
+                limit=limit,
+                now=self.clock.now(),
+                lease_for=self.lease,
+                skip_locked=not self.db.is_sqlite,
+            )
+
+    async def settled(self, task_id: str) -> TaskRecord:
+        """The task once its current attempt has ended (terminal, or back in the queue)."""
+        return await self.tasks.wait_settled(
+            organization_id=self.organization_id, task_id=task_id, timeout_s=3600
+        )
+
+
+@contextlib.asynccontextmanager
+async def open_engine(settings: Settings, **worker_overrides: Any) -> AsyncIterator[Engine]:
+    """The pieces `open_host` builds, built by hand around a manual clock; the worker's loops
+    are not started: the test calls their steps."""
+    clock = ManualClock()
+    config = settings.worker()
+    async with Database(settings.database_url) as db:
+        await upgrade(db)
+        async with db.write() as conn:
+            org = await key_store.ensure_organization(conn, name="acme", now=clock.now())
+        notifier = Notifier(clock)
+        models = GatedModels()
+        subtasks = SubTasks(db)
+        services = NodeServices(sandbox=SandboxPool(settings.sandbox()), llm=models)
+        runner = Runner(db, services, config, notifier, clock=clock)
+        worker = Worker(db, runner, notifier, config, clock=clock, **worker_overrides)
+        tasks = TaskService(db, notifier, worker, config, clock=clock)
+        subtasks.attach(tasks, worker)
+        engine = Engine(db, clock, notifier, settings, models, tasks, worker, org)
+        try:
+            yield engine
+        finally:
+            models.gate.set()
+            await worker.drain()
