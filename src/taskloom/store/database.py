@@ -294,6 +294,9 @@ def _driver_errors() -> Iterator[None]:
             ) from exc
         raise _bug(exc) from exc
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        if getattr(exc.orig, "sqlite_errorname", None) == "SQLITE_ERROR":
+            # SQLite reports a statement it cannot compile (no such column) as operational
+            raise _bug(exc) from exc
         raise errors.StoreUnavailable("the database is unavailable; retry later") from exc
     except sa.exc.DBAPIError as exc:
         if exc.connection_invalidated:
