@@ -161,12 +161,13 @@ async def open_engine(settings: Settings, **worker_overrides: Any) -> AsyncItera
             org = await key_store.ensure_organization(conn, name="acme", now=clock.now())
         notifier = Notifier(clock)
         models = GatedModels()
-        subtasks = SubTasks(db)
-        services = NodeServices(sandbox=SandboxPool(settings.sandbox()), llm=models)
-        runner = Runner(db, services, config, notifier, clock=clock)
+        tasks = TaskService(db, notifier, config, clock=clock)
+        subtasks = SubTasks(db, tasks, notifier)
+        services = NodeServices(
+            sandbox=SandboxPool(settings.sandbox()), llm=models, subtasks=subtasks
+        )
+        runner = Runner(db, services, config, notifier, subtasks=subtasks, clock=clock)
         worker = Worker(db, runner, notifier, config, clock=clock, **worker_overrides)
-        tasks = TaskService(db, notifier, worker, config, clock=clock)
-        subtasks.attach(tasks, worker)
         engine = Engine(db, clock, notifier, settings, models, tasks, worker, org)
         try:
             yield engine

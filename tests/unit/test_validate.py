@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from taskloom.errors import InvalidRequest
+from taskloom.nodes.registry import NODE_CONFIGS
 from taskloom.workflows.definition import WorkflowSpec
 from taskloom.workflows.validate import validate_spec
 from tests.support.workflows import code_node
@@ -19,7 +20,7 @@ def spec(*nodes: dict[str, Any]) -> WorkflowSpec:
 
 
 def check(*nodes: dict[str, Any], max_nodes: int = MAX_NODES) -> None:
-    validate_spec(spec(*nodes), max_nodes=max_nodes)
+    validate_spec(spec(*nodes), max_nodes=max_nodes, node_configs=NODE_CONFIGS)
 
 
 def refused(*nodes: dict[str, Any], max_nodes: int = MAX_NODES) -> str:

@@ -59,7 +59,8 @@ async def open_host(
         if not db.is_sqlite:
             await stack.enter_async_context(notifier.relay(db))
         secrets = Secrets(db, settings.secret_key)
-        subtasks = SubTasks(db)
+        tasks = TaskService(db, notifier, worker_config, clock=clock)
+        subtasks = SubTasks(db, tasks, notifier)
         worker: Worker | None = None
         sandbox: SandboxPool | None = None
         if run_worker:
@@ -77,19 +78,18 @@ async def open_host(
                 subtasks=subtasks,
                 secrets=secrets,
             )
-            runner = Runner(db, services, worker_config, notifier, clock=clock)
+            runner = Runner(db, services, worker_config, notifier, subtasks=subtasks, clock=clock)
             worker = Worker(db, runner, notifier, worker_config, clock=clock)
         host = Host(
             db=db,
             notifier=notifier,
             worker=worker,
-            tasks=TaskService(db, notifier, worker, worker_config, clock=clock),
+            tasks=tasks,
             secrets=secrets,
             sdk_workers=SdkWorkers(db, notifier, worker_config),
             clock=clock,
             sandbox=sandbox,
         )
-        subtasks.attach(host.tasks, worker)
         if worker is None:
             yield host
             return

@@ -14,6 +14,7 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 from taskloom.clock import Clock, SystemClock
 from taskloom.store.database import Database
@@ -25,9 +26,18 @@ _WORK = "w"
 _TASK = "t:"
 
 
+class LocalWorker(Protocol):
+    """A worker of this process, as the rest of the engine may ask things of it."""
+
+    def cancel(self, task_id: str) -> bool: ...
+
+    async def run_now(self, task_id: str) -> bool: ...
+
+
 class Notifier:
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock = clock or SystemClock()
+        self._workers: list[LocalWorker] = []
         self._work = asyncio.Event()
         # every waiter of wait_for_any_work wakes (SDK worker streams); `_work` wakes one loop
         self._any_work = asyncio.Event()
@@ -52,6 +62,28 @@ class Notifier:
     async def wait_for_work(self, timeout_s: float) -> None:
         await self._clock.wait(self._work, timeout_s)
         self._work.clear()
+
+    # -- this process's workers ------------------------------------------------------------
+
+    def add_worker(self, worker: LocalWorker) -> None:
+        """A worker joins at construction: then a stop or a sub-task reaches it without the
+        services that ask needing the worker (which is built after them)."""
+        self._workers.append(worker)
+
+    def task_stopped(self, task_id: str) -> None:
+        """Interrupt the task now if it runs here; elsewhere its worker's next heartbeat sees
+        the stop."""
+        for worker in self._workers:
+            worker.cancel(task_id)
+        self.task_changed(task_id)
+
+    async def run_here(self, task_id: str) -> bool:
+        """Claim this pending task for one of this process's workers and start it at once
+        (a sub-task its parent waits on). False when no worker here could take it."""
+        for worker in self._workers:
+            if await worker.run_now(task_id):
+                return True
+        return False
 
     def task_changed(self, task_id: str) -> None:
         self._wake(task_id)

@@ -23,6 +23,7 @@ from taskloom.engine import lifecycle
 from taskloom.engine.emitter import Emitter
 from taskloom.engine.notify import Notifier
 from taskloom.engine.progress import StartNotice
+from taskloom.engine.subtasks import SubTasks
 from taskloom.engine.versions import DRAFT_KEY, DRAFT_VERSION
 from taskloom.llm import Message
 from taskloom.nodes.base import JSON, NodeContext, NodeResult, NodeServices
@@ -93,9 +94,11 @@ class Runner:
         config: WorkerConfig,
         notifier: Notifier,
         *,
+        subtasks: SubTasks | None = None,
         clock: Clock | None = None,
     ) -> None:
         self._clock = clock or SystemClock()
+        self._subtasks = subtasks
         self._db = db
         self._services = services
         self._config = config
@@ -181,7 +184,7 @@ class Runner:
             next_turn = await lifecycle.finished(conn, done, now=now)
         if next_turn is not None:
             self._notifier.work_available()
-        subtasks = self._services.subtasks
+        subtasks = self._subtasks
         if status != TaskStatus.COMPLETED and subtasks is not None:
             # a sub-task never outlives the turn that started it (e.g. an agent node that
             # timed out while its agent still runs)

@@ -13,21 +13,19 @@ waiting on a child that waits for a free slot could otherwise deadlock a full wo
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from taskloom import errors
+from taskloom.engine.notify import Notifier
+from taskloom.engine.tasks import Invocation, TaskService
 from taskloom.engine.wire import task_json
 from taskloom.llm import Usage
+from taskloom.nodes.base import NodeContext
+from taskloom.nodes.ports import SubTaskResult
 from taskloom.store import node_runs as node_run_store
 from taskloom.store import tasks as task_store
 from taskloom.store.database import Database
 from taskloom.store.records import TaskRecord, TaskStatus
-
-if TYPE_CHECKING:
-    from taskloom.engine.tasks import TaskService
-    from taskloom.engine.worker import Worker
-    from taskloom.nodes.base import NodeContext
 
 _CHILD_IDS = uuid.UUID("6f1c1a52-3d0e-4a53-9a57-3d8f7d3c2b10")
 PARENT_KEY = "parent_node_run"  # in the child's request: the node run that started its turn
@@ -35,28 +33,17 @@ _WAIT_SLICE_S = 60.0
 _RECHECK_OWN_CHILD_S = 2.0
 
 
-@dataclass(frozen=True, slots=True)
-class SubTaskOutcome:
-    task: TaskRecord
-    result: str | None
-    usage: Usage
-
-
 def child_id(parent_id: str, node_id: str) -> str:
     return str(uuid.uuid5(_CHILD_IDS, f"{parent_id}/{node_id}"))
 
 
 class SubTasks:
-    """Bound to the process's TaskService and worker once both exist (they need the runner
-    that needs this)."""
+    """The engine's side of the nodes' SubTaskRunner port."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, tasks: TaskService, notifier: Notifier) -> None:
         self._db = db
-        self._tasks: TaskService | None = None
-        self._worker: Worker | None = None
-
-    def attach(self, tasks: TaskService, worker: Worker | None) -> None:
-        self._tasks, self._worker = tasks, worker
+        self._tasks = tasks
+        self._notifier = notifier
 
     async def run(
         self,
@@ -66,12 +53,8 @@ class SubTasks:
         version: int | None,
         text: str,
         extra: dict[str, Any],
-    ) -> SubTaskOutcome:
-        from taskloom.engine.tasks import Invocation  # the service imports the runner
-
+    ) -> SubTaskResult:
         tasks = self._tasks
-        if tasks is None:
-            raise RuntimeError("SubTasks used before attach()")
         org, target = ctx.organization_id, child_id(ctx.task_id, ctx.node_id)
         mine = await self._turn_of(org, target, ctx.idempotency_key)
         if mine is None:
@@ -98,14 +81,14 @@ class SubTasks:
                 raise errors.NodeFailed(f"agent {agent_id}: {exc}") from exc
             mine = accepted.turn
             await ctx.emit("sub_task_created", task_json(accepted.task))
-        here = self._worker is not None and await self._worker.run_now(target)
+        here = await self._notifier.run_here(target)
         child = await self._settled(org, target, mine, here=here)
         await ctx.emit("sub_task_finished", task_json(child))
         async with self._db.read() as conn:
             prompt, completion = await node_run_store.turn_tokens(conn, task_id=target, turn=mine)
         usage = Usage(prompt_tokens=prompt, completion_tokens=completion)
         if child.status == TaskStatus.COMPLETED:
-            return SubTaskOutcome(task=child, result=child.result, usage=usage)
+            return SubTaskResult(result=child.result, usage=usage)
         failure = errors.NodeFailed(
             f"agent {agent_id} ended {child.status.value}"
             + (f": {child.status_message}" if child.status_message else "")
@@ -116,8 +99,6 @@ class SubTasks:
 
     async def stop_children(self, *, organization_id: str, task_id: str) -> None:
         """Stop what is still running of the sub-tasks `task_id` started."""
-        if self._tasks is None:
-            return
         async with self._db.read() as conn:
             children = await task_store.children_of(conn, task_id=task_id)
         for child, status in children:
@@ -126,7 +107,6 @@ class SubTasks:
 
     async def _turn_of(self, org: str, task_id: str, key: str) -> int | None:
         """The child's turn this node run started before (a resumed parent), if any."""
-        assert self._tasks is not None
         try:
             child = await self._tasks.get(organization_id=org, task_id=task_id)
         except errors.NotFound:
@@ -136,7 +116,6 @@ class SubTasks:
     async def _settled(self, org: str, task_id: str, turn: int, *, here: bool) -> TaskRecord:
         """Wait for the child's turn to end. Run by this process, every change of it wakes
         the wait at once: the re-reads for a missed hint can be rare."""
-        assert self._tasks is not None
         while True:
             child = await self._tasks.wait_settled(
                 organization_id=org,

@@ -18,7 +18,6 @@ from taskloom.config import WorkerConfig
 from taskloom.engine import lifecycle
 from taskloom.engine.notify import Notifier
 from taskloom.engine.versions import DRAFT_KEY, DRAFT_VERSION, Wanted, draft_snapshot, pick_version
-from taskloom.engine.worker import Worker
 from taskloom.store import events as event_store
 from taskloom.store import idempotency
 from taskloom.store import tasks as task_store
@@ -83,7 +82,6 @@ class TaskService:
         self,
         db: Database,
         notifier: Notifier,
-        worker: Worker | None,
         config: WorkerConfig,
         *,
         clock: Clock | None = None,
@@ -91,7 +89,6 @@ class TaskService:
         self._clock = clock or SystemClock()
         self._db = db
         self._notifier = notifier
-        self._worker = worker
         self._config = config
         self._recheck_s = _RECHECK_SQLITE_S if db.is_sqlite else _RECHECK_PG_S
 
@@ -376,10 +373,10 @@ class TaskService:
                 # a queued turn does not start after a stop: the user asked for silence
                 await turn_store.drop_queued(conn, task_id=task_id)
                 await lifecycle.finished(conn, task, now=now)
-        if stopped and self._worker is not None:
-            # interrupt it now if it runs here; elsewhere its worker's heartbeat sees the stop
-            self._worker.cancel(task_id)
-        self._notifier.task_changed(task_id)
+        if stopped:
+            self._notifier.task_stopped(task_id)
+        else:
+            self._notifier.task_changed(task_id)
         async with self._db.read() as conn:
             children = await task_store.children_of(conn, task_id=task_id)
         for child, status in children:

@@ -54,6 +54,7 @@ class Worker:
         self._stopping = asyncio.Event()
         self._closed = asyncio.Event()
         self._slot_freed = asyncio.Event()
+        notifier.add_worker(self)
 
     # -- lifecycle -------------------------------------------------------------------------
 

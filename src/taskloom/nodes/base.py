@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from pydantic import BaseModel
 
 from taskloom.llm import Message, Models, Usage
+from taskloom.nodes.ports import SecretReader, SubTaskRunner
 from taskloom.sandbox import SandboxPool
 
 if TYPE_CHECKING:
     from taskloom.config import EgressConfig, LLMConfig
-    from taskloom.engine.subtasks import SubTasks
     from taskloom.llm.tools.http_client import SharedHttpClient
-    from taskloom.secrets import Secrets
 
 JSON = Any  # a string or any JSON value: what flows from node to node
 
@@ -38,8 +37,8 @@ class NodeServices:
     llm_config: LLMConfig | None = None
     http: SharedHttpClient | None = None  # agents' HTTP actions go through it
     egress: EgressConfig | None = None  # where agents' tools may connect
-    subtasks: SubTasks | None = None  # runs a workflow's agent node as a task of its own
-    secrets: Secrets | None = None  # named provider keys, decrypted on use
+    subtasks: SubTaskRunner | None = None  # runs a workflow's agent node as a task of its own
+    secrets: SecretReader | None = None  # named provider keys, decrypted on use
 
 
 # runs child nodes (a parallel node's branches) with their own checkpoints; returns outputs

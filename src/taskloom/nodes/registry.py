@@ -22,3 +22,6 @@ NODE_TYPES: dict[str, Node] = {
     "send_to_end": SendToEndNode(),
     "summarizer": SummarizerNode(),
 }
+
+# what validation needs of each type: the model its `definition` must fit
+NODE_CONFIGS = {name: node.config_model for name, node in NODE_TYPES.items()}

@@ -1,19 +1,24 @@
-"""Reject a workflow definition that cannot run, with a message that names the problem."""
+"""Reject a workflow definition that cannot run, with a message that names the problem.
+
+What each node type's `definition` must look like comes from the caller (`node_configs`,
+the nodes' own models): workflows sit below nodes and never import them.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from taskloom.errors import InvalidRequest
-from taskloom.nodes.registry import NODE_TYPES
 from taskloom.workflows.definition import Condition, OrchestrationNode, WorkflowSpec
 from taskloom.workflows.graph import walk_ids
 
+NodeConfigs = Mapping[str, type[BaseModel]]  # node type -> the model of its `definition`
 
-def validate_spec(spec: WorkflowSpec, *, max_nodes: int) -> None:
+
+def validate_spec(spec: WorkflowSpec, *, max_nodes: int, node_configs: NodeConfigs) -> None:
     nodes = spec.orchestration_nodes
     try:
         everything = list(walk_ids(nodes))
@@ -28,7 +33,7 @@ def validate_spec(spec: WorkflowSpec, *, max_nodes: int) -> None:
         if node.id in seen:
             raise InvalidRequest(f"node id {node.id!r} is used more than once")
         seen.add(node.id)
-        _check_node(node)
+        _check_node(node, node_configs)
     top = {node.id: node for node in nodes}
     for node in nodes:
         for target in node.next_node_ids:
@@ -43,13 +48,13 @@ def validate_spec(spec: WorkflowSpec, *, max_nodes: int) -> None:
     _check_acyclic(top)
 
 
-def _check_node(node: OrchestrationNode) -> None:
-    kind = NODE_TYPES.get(node.type)
-    if kind is None:
-        known = ", ".join(sorted(NODE_TYPES))
+def _check_node(node: OrchestrationNode, node_configs: NodeConfigs) -> None:
+    config_model = node_configs.get(node.type)
+    if config_model is None:
+        known = ", ".join(sorted(node_configs))
         raise InvalidRequest(f"node {node.id!r} has unknown type {node.type!r} (known: {known})")
     try:
-        kind.config_model.model_validate(node.definition)
+        config_model.model_validate(node.definition)
     except ValidationError as exc:
         problem = _problems(exc)
         raise InvalidRequest(f"node {node.id!r} ({node.type}) definition: {problem}") from exc

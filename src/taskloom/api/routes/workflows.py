@@ -16,6 +16,7 @@ from taskloom.api.models import page_json, workflow_json
 from taskloom.api.responses import JSONBody
 from taskloom.api.routes.invoke import invoke_routes
 from taskloom.clock import utcnow
+from taskloom.nodes.registry import NODE_CONFIGS
 from taskloom.store import workflows as workflow_store
 from taskloom.workflows.definition import WorkflowPatch, WorkflowSpec
 from taskloom.workflows.validate import validate_spec
@@ -31,7 +32,7 @@ def _base_url(request: Request) -> str:
 
 
 def _draft(spec: WorkflowSpec, state: State) -> dict[str, Any]:
-    validate_spec(spec, max_nodes=state.api.max_nodes)
+    validate_spec(spec, max_nodes=state.api.max_nodes, node_configs=NODE_CONFIGS)
     # node settings' `llm_credentials` are not used (models run on the server's keys or an
     # agent's named secret): a key given there is not kept, so it cannot leak
     masked: dict[str, Any] = redacted(spec.model_dump(mode="json", exclude_none=True))

@@ -1,0 +1,42 @@
+"""What nodes ask of the engine, declared here as small protocols the engine implements.
+
+Nodes never import the engine: they are handed objects that fit these shapes. A test of a
+node hands it a small fake of the same shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from taskloom.llm import Usage
+
+if TYPE_CHECKING:
+    from taskloom.nodes.base import NodeContext
+
+
+@dataclass(frozen=True, slots=True)
+class SubTaskResult:
+    result: str | None  # the sub-task's result, as its task shows it
+    usage: Usage  # tokens the sub-task's turn used
+
+
+class SubTaskRunner(Protocol):
+    async def run(
+        self,
+        ctx: NodeContext,
+        *,
+        agent_id: str,
+        version: int | None,
+        text: str,
+        extra: dict[str, Any],
+    ) -> SubTaskResult:
+        """Run an agent as a task of its own, a child of `ctx`'s task, and wait for its turn to
+        end; a child that does not complete raises NodeFailed."""
+        ...
+
+
+class SecretReader(Protocol):
+    async def reveal(self, *, organization_id: str, name: str) -> str:
+        """A named secret's value, for a node about to use it."""
+        ...
