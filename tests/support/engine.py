@@ -24,7 +24,7 @@ from taskloom.llm.choice import ModelChoice
 from taskloom.nodes.base import NodeServices
 from taskloom.sandbox import SandboxPool
 from taskloom.store import keys as key_store
-from taskloom.store import tasks as task_store
+from taskloom.store import queue
 from taskloom.store import workflows as workflow_store
 from taskloom.store.database import Database
 from taskloom.store.migrate import upgrade
@@ -133,7 +133,7 @@ class Engine:
     async def claim_as(self, worker_id: str, limit: int = 100) -> list[TaskRecord]:
         """Lease pending tasks to a worker that then never runs them (a dead process)."""
         async with self.db.write() as conn:
-            return await task_store.claim_tasks(
+            return await queue.claim_tasks(
                 conn,
                 worker_id=worker_id,
                 limit=limit,

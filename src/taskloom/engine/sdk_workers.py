@@ -25,6 +25,7 @@ from taskloom.config import WorkerConfig
 from taskloom.engine import lifecycle
 from taskloom.engine.notify import Notifier
 from taskloom.engine.wire import iso, task_json
+from taskloom.store import queue
 from taskloom.store import tasks as task_store
 from taskloom.store.database import Database
 from taskloom.store.records import TaskRecord, TaskStatus
@@ -101,7 +102,7 @@ class SdkWorkers:
     async def _claim(self, worker: SdkWorker) -> list[TaskRecord]:
         now = utcnow()
         async with self._db.write() as conn:
-            claimed = await task_store.claim_for_sdk_worker(
+            claimed = await queue.claim_for_sdk_worker(
                 conn,
                 organization_id=worker.organization_id,
                 agent_id=worker.agent_id,
@@ -126,7 +127,7 @@ class SdkWorkers:
         if worker is not None:
             worker.last_heartbeat = now
         async with self._db.write() as conn:
-            await task_store.renew_owner_leases(
+            await queue.renew_owner_leases(
                 conn,
                 organization_id=organization_id,
                 worker_id=worker_id,
@@ -145,7 +146,7 @@ class SdkWorkers:
         """The worker shuts down: what it still holds goes back to the queue at once."""
         now = utcnow()
         async with self._db.write() as conn:
-            released = await task_store.release_leases(
+            released = await queue.release_leases(
                 conn, worker_id=worker_id, now=now, organization_id=organization_id
             )
             await lifecycle.publish_tasks(conn, released, lifecycle.TASK_UPDATED, now=now)

@@ -24,7 +24,7 @@ from taskloom.store import tasks as task_store
 from taskloom.store import turns as turn_store
 from taskloom.store import workflows as workflow_store
 from taskloom.store.database import Connection, Database
-from taskloom.store.records import EventRecord, TaskRecord, TaskStatus, TurnRecord
+from taskloom.store.records import EventRecord, Executor, TaskRecord, TaskStatus, TurnRecord
 
 # In-process changes wake waiters at once, and on PostgreSQL so do other processes' (NOTIFY);
 # these re-reads only cover what a hint may miss: another process on SQLite, a lost NOTIFY.
@@ -50,7 +50,7 @@ class Invocation:
     idempotency_key: str | None = None
     busy_policy: BusyPolicy | None = None
     parent_id: str | None = None  # the task whose agent node started this one
-    executor: str = task_store.ENGINE  # set from the agent's deployment at accept
+    executor: Executor = Executor.ENGINE  # set from the agent's deployment at accept
 
     def fingerprint(self) -> str:
         body = {
@@ -158,7 +158,7 @@ class TaskService:
                 # a `container` agent's code runs in the user's own xpander-sdk worker
                 external = definition.get("deployment_type") == "container"
                 run = dataclasses.replace(
-                    run, request=request, executor=task_store.SDK if external else run.executor
+                    run, request=request, executor=Executor.SDK if external else run.executor
                 )
             accepted = await self._accept(conn, run, version)
             if call.idempotency_key is not None:

@@ -22,7 +22,7 @@ from taskloom.engine import lifecycle
 from taskloom.engine.notify import Notifier
 from taskloom.engine.runner import Runner
 from taskloom.engine.supervisor import Supervisor
-from taskloom.store import tasks as task_store
+from taskloom.store import queue
 from taskloom.store.database import Database
 from taskloom.store.records import TaskRecord
 
@@ -96,7 +96,7 @@ class Worker:
         done."""
         now = self._clock.now()
         async with self._db.write() as conn:
-            claimed = await task_store.claim_task_ids(
+            claimed = await queue.claim_task_ids(
                 conn, task_ids=[task_id], worker_id=self.id, now=now, lease_for=self._lease
             )
             await lifecycle.publish_tasks(conn, claimed, lifecycle.TASK_UPDATED, now=now)
@@ -125,7 +125,7 @@ class Worker:
     async def claim_once(self, limit: int) -> int:
         now = self._clock.now()
         async with self._db.write() as conn:
-            claimed = await task_store.claim_tasks(
+            claimed = await queue.claim_tasks(
                 conn,
                 worker_id=self.id,
                 limit=limit,
@@ -185,7 +185,7 @@ class Worker:
         """Hand unfinished tasks back to the queue at once instead of waiting for the sweeper."""
         now = self._clock.now()
         async with self._db.write() as conn:
-            released = await task_store.release_leases(conn, worker_id=self.id, now=now)
+            released = await queue.release_leases(conn, worker_id=self.id, now=now)
             await lifecycle.publish_tasks(conn, released, lifecycle.TASK_UPDATED, now=now)
         if released:
             logger.info(
@@ -213,7 +213,7 @@ class Worker:
         # only tasks started before the renewal can be judged by its answer
         before = dict(self._running)
         async with self._db.write() as conn:
-            owned = await task_store.renew_leases(
+            owned = await queue.renew_leases(
                 conn,
                 worker_id=self.id,
                 task_ids=list(before),
@@ -230,7 +230,7 @@ class Worker:
         now = self._clock.now()
         started: list[TaskRecord] = []
         async with self._db.write() as conn:
-            requeued, failed = await task_store.sweep_expired_leases(conn, now=now)
+            requeued, failed = await queue.sweep_expired_leases(conn, now=now)
             await lifecycle.publish_tasks(conn, requeued, lifecycle.TASK_UPDATED, now=now)
             for task in failed:
                 next_turn = await lifecycle.finished(conn, task, now=now)

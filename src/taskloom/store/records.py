@@ -28,6 +28,13 @@ TERMINAL_STATUSES = frozenset(
 )
 
 
+class Executor(StrEnum):
+    """Who runs a task: taskloom's own workers, or a user's xpander-sdk worker (`@on_task`)."""
+
+    ENGINE = "engine"
+    SDK = "sdk"
+
+
 class NodeRunStatus(StrEnum):
     COMPLETED = "completed"  # a checkpoint: its output is reused on resume
     FAILED = "failed"  # recorded for the trace; never reused
@@ -87,12 +94,13 @@ class TaskRecord(_Record):
     finished_at: datetime | None
     updated_at: datetime
     parent_id: str | None
-    executor: str
+    executor: Executor
     prompt_tokens: int
     completion_tokens: int
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", TaskStatus(self.status))
+        object.__setattr__(self, "executor", Executor(self.executor))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -41,7 +41,7 @@ from taskloom.store import events as event_store
 from taskloom.store import task_updates
 from taskloom.store import tasks as task_store
 from taskloom.store import workflows as workflow_store
-from taskloom.store.records import EventRecord, TaskStatus
+from taskloom.store.records import EventRecord, Executor, TaskStatus
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ async def update_task(
         task = await task_updates.lock_task(
             conn, organization_id=caller.organization_id, task_id=task_id
         )
-        by_worker = task.executor == task_store.SDK
+        by_worker = task.executor == Executor.SDK
         request = patched_request(task, patch, outcome_by_client=by_worker)
         if request is not None:
             task = await task_updates.replace_request(
