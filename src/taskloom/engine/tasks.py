@@ -24,7 +24,14 @@ from taskloom.store import tasks as task_store
 from taskloom.store import turns as turn_store
 from taskloom.store import workflows as workflow_store
 from taskloom.store.database import Connection, Database
-from taskloom.store.records import EventRecord, Executor, TaskRecord, TaskStatus, TurnRecord
+from taskloom.store.records import (
+    EventRecord,
+    Executor,
+    TaskRecord,
+    TaskStatus,
+    TurnRecord,
+    WorkflowStatus,
+)
 
 # In-process changes wake waiters at once, and on PostgreSQL so do other processes' (NOTIFY);
 # these re-reads only cover what a hint may miss: another process on SQLite, a lost NOTIFY.
@@ -136,7 +143,7 @@ class TaskService:
                 workflow_id=call.workflow_id,
                 kind=call.kind,
             )
-            if target.status == "INACTIVE":
+            if target.status == WorkflowStatus.INACTIVE:
                 raise errors.Conflict(
                     f"{target.kind} {target.id} is INACTIVE: activate it to invoke"
                 )

@@ -28,6 +28,14 @@ TERMINAL_STATUSES = frozenset(
 )
 
 
+class WorkflowStatus(StrEnum):
+    """Whether a workflow or agent takes new tasks (xpander's `status`)."""
+
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"  # invokes are refused; running tasks go on
+    DRAFT = "DRAFT"
+
+
 class Executor(StrEnum):
     """Who runs a task: taskloom's own workers, or a user's xpander-sdk worker (`@on_task`)."""
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from taskloom import errors
 from taskloom.store.database import Connection
-from taskloom.store.records import WorkflowRecord
+from taskloom.store.records import WorkflowRecord, WorkflowStatus
 from taskloom.store.tables import workflow_versions, workflows
 
 w = workflows
@@ -47,7 +47,7 @@ async def create_workflow(
         "draft": draft,
         "has_pending_changes": True,
         "latest_version": None,
-        "status": "ACTIVE",
+        "status": WorkflowStatus.ACTIVE,
         "created_at": now,
         "updated_at": now,
     }
