@@ -33,14 +33,20 @@ from taskloom.store.records import TaskRecord
 
 @dataclass
 class GatedModels:
-    """A model that answers `answer` once the test opens `gate`; `calls` counts the calls
-    that arrived, and `called` is set by each one (clear it to wait for the next)."""
+    """A model that answers `answer` once the test opens `gate` (the first `free` calls
+    answer at once); `keys` lists the idempotency key of every call that arrived, and
+    `called` is set by each one (clear it to wait for the next)."""
 
     answer: str = "done"
     gate: asyncio.Event = field(default_factory=asyncio.Event)
     called: asyncio.Event = field(default_factory=asyncio.Event)
-    calls: int = 0
+    free: int = 0
+    keys: list[str] = field(default_factory=list)
     request_timeout_s: float = 30.0
+
+    @property
+    def calls(self) -> int:
+        return len(self.keys)
 
     async def model(self, choice: ModelChoice) -> GatedModels:
         return self
@@ -58,9 +64,10 @@ class GatedModels:
         idempotency_key: str,
         timeout_s: float,
     ) -> Completion:
-        self.calls += 1
+        self.keys.append(idempotency_key)
         self.called.set()
-        await self.gate.wait()
+        if len(self.keys) > self.free:
+            await self.gate.wait()
         return Completion(text=self.answer)
 
 

@@ -171,6 +171,10 @@ class Worker:
             self._running.pop(task.id, None)
             self._slot_freed.set()
 
+    async def idle(self) -> None:
+        """Return once the tasks running here now have ended, however they end."""
+        await asyncio.gather(*(task for task, _ in self._running.values()), return_exceptions=True)
+
     async def drain(self) -> None:
         """Wait out the grace period for running tasks, cancel the rest, release leases."""
         tasks = [task for task, _ in self._running.values()]
