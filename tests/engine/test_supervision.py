@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from taskloom.engine import health
-from taskloom.engine.supervisor import SideTaskState
+from taskloom.engine.supervisor import SideTaskState, Supervisor
 from taskloom.store.records import TaskStatus
 from tests.conftest import test_settings as make_settings
 from tests.support import faults
@@ -34,7 +34,9 @@ async def test_a_claim_loop_that_hits_a_bug_is_reported_down_and_restarted(
         # the claim fails, the supervisor logs it and waits out its back-off
         await engine.worker.side_tasks.wait_for("claim", SideTaskState.DOWN)
         assert any(r.getMessage() == "side task died" for r in caplog.records)
-        report = await health.check(engine.db, engine.worker)
+        report = await health.check(
+            engine.db, engine.worker, Supervisor(engine.clock, owner="test")
+        )
         assert not report.ok
         assert report.workers["claim"]["state"] == "down"
         assert "StoreBug" in str(report.workers["claim"]["last_error"])
@@ -44,7 +46,9 @@ async def test_a_claim_loop_that_hits_a_bug_is_reported_down_and_restarted(
         await engine.models.called.wait()  # restarted: it claimed the task and runs it
 
         assert engine.worker.side_tasks.states()["claim"] is SideTaskState.RUNNING
-        assert (await health.check(engine.db, engine.worker)).ok
+        assert (
+            await health.check(engine.db, engine.worker, Supervisor(engine.clock, owner="test"))
+        ).ok
         engine.models.gate.set()
         done = await engine.settled(task.id)
         assert (done.status, done.attempt) == (TaskStatus.COMPLETED, 1)

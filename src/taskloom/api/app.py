@@ -37,6 +37,7 @@ def create_app(settings: Settings) -> FastAPI:
                 secrets=host.secrets,
                 sdk_workers=host.sdk_workers,
                 worker=host.worker,
+                side_tasks=host.side_tasks,
             )
             yield
 
@@ -56,7 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
         responses={503: {"description": "the store is unreachable or a worker loop is down"}},
     )
     async def health(state: State) -> JSONResponse:
-        report = await engine_health.check(state.db, state.worker)
+        report = await engine_health.check(state.db, state.worker, state.side_tasks)
         return JSONResponse(report.as_json(), status_code=200 if report.ok else 503)
 
     return app

@@ -12,6 +12,7 @@ from taskloom import errors
 from taskloom.api.views import TaskViews
 from taskloom.config import ApiConfig, Settings
 from taskloom.engine.sdk_workers import SdkWorkers
+from taskloom.engine.supervisor import Supervisor
 from taskloom.engine.tasks import TaskService
 from taskloom.engine.worker import Worker
 from taskloom.secrets import Secrets
@@ -49,7 +50,8 @@ class AppState:
     keys: KeyCache
     secrets: Secrets
     sdk_workers: SdkWorkers
-    worker: Worker | None = None
+    worker: Worker | None
+    side_tasks: Supervisor
 
 
 async def get_state(request: Request) -> AppState:

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from taskloom import errors
+from taskloom.engine.supervisor import Supervisor
 from taskloom.engine.worker import Worker
 from taskloom.store.database import Database
 
@@ -18,17 +19,19 @@ _PING = sa.select(sa.literal(1))
 class Health:
     ok: bool
     store: str  # "ok" | "unavailable"
-    workers: dict[str, Any] = field(default_factory=dict)  # side task -> its state; {} = none
+    workers: dict[str, Any] = field(default_factory=dict)  # loop -> its state; {} = none
+    process: dict[str, Any] = field(default_factory=dict)  # the process's own side tasks
 
     def as_json(self) -> dict[str, Any]:
         return {
             "status": "ok" if self.ok else "unavailable",
             "store": self.store,
             "workers": self.workers or None,
+            "process": self.process,
         }
 
 
-async def check(db: Database, worker: Worker | None) -> Health:
+async def check(db: Database, worker: Worker | None, process: Supervisor) -> Health:
     store = "ok"
     try:
         async with db.read() as conn:
@@ -36,5 +39,7 @@ async def check(db: Database, worker: Worker | None) -> Health:
     except errors.StoreUnavailable:
         store = "unavailable"
     workers = worker.side_tasks.report() if worker is not None else {}
-    alive = worker is None or worker.side_tasks.healthy
-    return Health(ok=store == "ok" and alive, store=store, workers=workers)
+    alive = (worker is None or worker.side_tasks.healthy) and process.healthy
+    return Health(
+        ok=store == "ok" and alive, store=store, workers=workers, process=process.report()
+    )

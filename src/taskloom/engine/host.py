@@ -14,6 +14,7 @@ from taskloom.engine.notify import Notifier
 from taskloom.engine.runner import Runner
 from taskloom.engine.sdk_workers import SdkWorkers
 from taskloom.engine.subtasks import SubTasks
+from taskloom.engine.supervisor import Supervisor
 from taskloom.engine.tasks import TaskService
 from taskloom.engine.worker import Worker
 from taskloom.llm import LLMService
@@ -36,6 +37,7 @@ class Host:
     secrets: Secrets
     sdk_workers: SdkWorkers
     clock: Clock
+    side_tasks: Supervisor  # the process's own, beside the worker's
     sandbox: SandboxPool | None = None
 
 
@@ -56,8 +58,10 @@ async def open_host(
         )
         await upgrade(db)
         notifier = Notifier(clock)
+        side_tasks = Supervisor(clock, owner="host")
+        stack.push_async_callback(side_tasks.stop)
         if not db.is_sqlite:
-            await stack.enter_async_context(notifier.relay(db))
+            side_tasks.start("notify-relay", lambda: notifier.relay(db))
         secrets = Secrets(db, settings.secret_key)
         tasks = TaskService(db, notifier, worker_config, clock=clock)
         subtasks = SubTasks(db, tasks, notifier)
@@ -88,6 +92,7 @@ async def open_host(
             secrets=secrets,
             sdk_workers=SdkWorkers(db, notifier, worker_config),
             clock=clock,
+            side_tasks=side_tasks,
             sandbox=sandbox,
         )
         if worker is None:

@@ -9,13 +9,13 @@ run by another at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
+from taskloom import errors
 from taskloom.clock import Clock, SystemClock
 from taskloom.store.database import Database
 
@@ -45,6 +45,7 @@ class Notifier:
         self._outbox: set[str] = set()
         self._outbox_ready = asyncio.Event()
         self._relaying = False
+        self.listening = asyncio.Event()  # set while hints from other processes arrive
 
     def work_available(self) -> None:
         self._wake_work()
@@ -120,16 +121,24 @@ class Notifier:
         elif payload.startswith(_TASK):
             self._wake(payload[len(_TASK) :])
 
-    @contextlib.asynccontextmanager
-    async def relay(self, db: Database) -> AsyncIterator[None]:
-        """Share hints with every other process on this PostgreSQL database while open."""
-        async with db.listen(CHANNEL, self._receive), asyncio.TaskGroup() as group:
+    async def relay(self, db: Database) -> None:
+        """Share hints with every other process on this PostgreSQL database until the
+        listening connection is lost; then raise, for the supervisor to start it again
+        (meanwhile every waiter still polls)."""
+        lost = asyncio.Event()
+        async with (
+            db.listen(CHANNEL, self._receive, on_lost=lost.set),
+            asyncio.TaskGroup() as group,
+        ):
             self._relaying = True
-            sender = group.create_task(self._send_loop(db), name="notify-relay")
+            self.listening.set()
+            sender = group.create_task(self._send_loop(db), name="notify-sender")
             try:
-                yield
+                await lost.wait()
+                raise errors.StoreUnavailable("the connection listening for hints was lost")
             finally:
                 self._relaying = False
+                self.listening.clear()
                 sender.cancel()
 
     async def _send_loop(self, db: Database) -> None:

@@ -232,20 +232,31 @@ class Database:
                 raw.execute("COMMIT")
 
     @asynccontextmanager
-    async def listen(self, channel: str, on_payload: Callable[[str], None]) -> AsyncIterator[None]:
-        """PostgreSQL only: call `on_payload` for every NOTIFY on `channel` while open."""
+    async def listen(
+        self,
+        channel: str,
+        on_payload: Callable[[str], None],
+        *,
+        on_lost: Callable[[], None] | None = None,
+    ) -> AsyncIterator[None]:
+        """PostgreSQL only: call `on_payload` for every NOTIFY on `channel` while open, and
+        `on_lost` if the listening connection dies meanwhile."""
         if self.is_sqlite:
             raise errors.InvalidRequest("LISTEN needs PostgreSQL")
-        conn = await asyncpg.connect(_asyncpg_dsn(self._driver_url))
+        with _driver_errors():
+            conn = await asyncpg.connect(_asyncpg_dsn(self._driver_url))
 
         def deliver(_conn: object, _pid: int, _channel: str, payload: str) -> None:
             on_payload(payload)
 
-        await conn.add_listener(channel, deliver)
+        if on_lost is not None:
+            conn.add_termination_listener(lambda _conn: on_lost())
         try:
+            await conn.add_listener(channel, deliver)
             yield
         finally:
-            await conn.close()
+            if not conn.is_closed():
+                await conn.close()
 
     async def notify(self, channel: str, payloads: list[str]) -> None:
         """PostgreSQL only: send several NOTIFYs in one round trip."""
@@ -303,7 +314,13 @@ def _driver_errors() -> Iterator[None]:
             raise errors.StoreUnavailable("the database is unavailable; retry later") from exc
         raise _bug(exc) from exc
     # pool exhausted; connection refused; SQLite's own transaction control (BEGIN, COMMIT)
-    except (sa.exc.TimeoutError, OSError, sqlite3.OperationalError) as exc:
+    except (
+        sa.exc.TimeoutError,
+        OSError,
+        sqlite3.OperationalError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+    ) as exc:
         raise errors.StoreUnavailable("the database is unavailable; retry later") from exc
 
 
