@@ -1,0 +1,237 @@
+"""One attempt's walk of a task's graph from START to END, node by node, with each node's
+strategies (iterations, retries, stop conditions, timeouts) and parallel branches.
+
+A node whose checkpoint an earlier attempt left is not run again: its stored output is
+reused, so a resumed attempt picks up at the first unfinished node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from taskloom import errors
+from taskloom.clock import Clock
+from taskloom.config import WorkerConfig
+from taskloom.engine.checkpoints import Checkpoints, Reusable
+from taskloom.engine.emitter import Emitter
+from taskloom.nodes.base import JSON, NodeContext, NodeResult, NodeServices
+from taskloom.nodes.registry import NODE_TYPES
+from taskloom.store.records import NodeRunRecord, NodeRunStatus, TaskRecord
+from taskloom.workflows.conditions import matches
+from taskloom.workflows.definition import OrchestrationNode
+from taskloom.workflows.graph import Graph
+
+
+def _most_final(group: BaseExceptionGroup[Exception]) -> Exception:
+    for kind in (errors.LeaseLost, errors.StopRequested, errors.NodeFailed):
+        matched = group.subgroup(kind)
+        if matched is not None:
+            return _first_leaf(matched)
+    return _first_leaf(group)
+
+
+def _first_leaf(group: BaseExceptionGroup[Exception]) -> Exception:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+@dataclass
+class Attempt:
+    """The state of one attempt's walk: the graph, the checkpoints it may reuse, a step count."""
+
+    task: TaskRecord
+    graph: Graph
+    reusable: Reusable
+    emitter: Emitter
+    checkpoints: Checkpoints
+    services: NodeServices
+    config: WorkerConfig
+    clock: Clock
+    node_runs: int = 0
+
+    async def walk(self, data: JSON) -> JSON:
+        node_id = self.graph.entry
+        step = 0
+        while node_id is not None:
+            step += 1
+            node = self.graph.resolve(self.graph.nodes[node_id])
+            result = await self.run_node(node, data, step=str(step))
+            data = result.output
+            if result.end:
+                break
+            if node.type == "guardrail" and result.route == "fail":
+                # a failed check never falls through to an unconditioned edge: it takes its
+                # fail route, or ends the run
+                node_id = self.graph.route_edge(node, "fail")
+                if node_id is None:
+                    raise errors.GuardrailFailed(
+                        f"guardrail {node.label!r} failed and has no fail route"
+                    )
+                continue
+            node_id = self.graph.next_node(node, data, result.route)
+        return data
+
+    async def run_node(self, node: OrchestrationNode, data: JSON, *, step: str) -> NodeResult:
+        """One node with its strategies: iterations, retries, stop conditions."""
+        iterative = node.iterative_strategy
+        iterations = iterative.max_iterations if iterative and iterative.enabled else 1
+        result = NodeResult(output=data)
+        for iteration in range(iterations):
+            result = await self._run_once(node, result.output, step=step, iteration=iteration)
+            if result.end:
+                break
+            end_condition = iterative.end_condition if iterative else None
+            if end_condition is not None and matches(
+                end_condition, result.output, route=result.route
+            ):
+                break
+        stop = node.stop_strategy
+        stop_on = stop.stop_on_condition if stop and stop.enabled else None
+        if stop_on is not None and matches(stop_on, result.output, route=result.route):
+            raise errors.StopRequested(
+                "stop_condition", result.output, f"node {node.label!r} met its stop condition"
+            )
+        return result
+
+    async def _run_once(
+        self, node: OrchestrationNode, data: JSON, *, step: str, iteration: int
+    ) -> NodeResult:
+        done = self.reusable.get((step, iteration))
+        if done is not None:  # completed before a crash or a requeue: never run it again
+            return NodeResult(output=done.output, route=done.route, end=node.type == "send_to_end")
+        self.node_runs += 1
+        if self.node_runs > self.config.max_node_runs:
+            raise errors.NodeFailed(f"more than {self.config.max_node_runs} node runs in one turn")
+        retry = node.retry_strategy
+        retries_allowed = retry.max_retries if retry and retry.enabled else 0
+        notice = self.checkpoints.start_notice(
+            self.task,
+            {
+                "node_id": node.id,
+                "node_name": node.label,
+                "node_type": node.type,
+                "step": step,
+                "iteration": iteration,
+                "attempt": self.task.attempt - self.task.attempt_base,
+            },
+        )
+        try:
+            for retries in range(retries_allowed + 1):
+                started = self.clock.now()
+                try:
+                    result = await self._execute(node, data, step=step, iteration=iteration)
+                except errors.NodeFailed as exc:
+                    run = self._run(node, step, iteration, retries, started, None, None, exc)
+                    await self.checkpoints.record(self.task, run, notice, self.emitter)
+                    if retries < retries_allowed:
+                        continue
+                    return self._after_failure(node, data, exc)
+                run = self._run(
+                    node, step, iteration, retries, started, result.output, result.route, None
+                )
+                run = dataclasses.replace(
+                    run,
+                    prompt_tokens=result.usage.prompt_tokens if result.usage else 0,
+                    completion_tokens=result.usage.completion_tokens if result.usage else 0,
+                )
+                # its chunks and tool events go before its finish, in the same transaction
+                await self.checkpoints.record(self.task, run, notice, self.emitter)
+                return result
+        finally:
+            notice.cancel()
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _after_failure(
+        self, node: OrchestrationNode, data: JSON, exc: errors.NodeFailed
+    ) -> NodeResult:
+        stop = node.stop_strategy
+        if stop is None or not stop.enabled:
+            raise exc
+        if stop.stop_on_failure:
+            raise errors.StopRequested(
+                "stop_on_failure", data, f"node {node.label!r} failed: {errors.describe(exc)}"
+            ) from exc
+        return NodeResult(output=data)  # carry on past the failed node with its input
+
+    async def _execute(
+        self, node: OrchestrationNode, data: JSON, *, step: str, iteration: int
+    ) -> NodeResult:
+        kind = NODE_TYPES[node.type]
+        config = kind.config_model.model_validate(node.definition)
+        timeout_s = node.timeout_seconds or self.config.node_timeout_s
+        ctx = NodeContext(
+            task_id=self.task.id,
+            organization_id=self.task.organization_id,
+            turn=self.task.turn,
+            node_id=node.id,
+            node_name=node.label,
+            idempotency_key=f"{self.task.id}/{self.task.turn}/{node.id}@{step}/{iteration}",
+            timeout_s=timeout_s,
+            services=self.services,
+            request=self.task.request,
+            run_children=lambda children, child_data: self._run_children(
+                children, child_data, step=step
+            ),
+            emit=self.emitter.emit,
+            history=lambda: self.checkpoints.history(self.task),
+        )
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await kind.run(ctx, config, data)
+        except TimeoutError as exc:
+            raise errors.NodeTimeout(
+                f"node {node.label!r} ran longer than {timeout_s:g} s"
+            ) from exc
+
+    async def _run_children(
+        self, children: Sequence[dict[str, Any]], data: JSON, *, step: str
+    ) -> list[tuple[str, JSON]]:
+        nodes = [OrchestrationNode.model_validate(child) for child in children]
+        try:
+            async with asyncio.TaskGroup() as group:
+                runs = [
+                    group.create_task(
+                        self.run_node(self.graph.resolve(child), data, step=f"{step}.{index}"),
+                        name=f"node:{self.task.id}:{child.id}",
+                    )
+                    for index, child in enumerate(nodes)
+                ]
+        except* (errors.LeaseLost, errors.StopRequested, errors.NodeFailed) as failed:
+            # one branch's outcome ends the run (the group cancelled the others); the most
+            # final one wins: a lost lease, then a stop, then a node failure
+            raise _most_final(failed) from None
+        return [(child.label, run.result().output) for child, run in zip(nodes, runs, strict=True)]
+
+    def _run(
+        self,
+        node: OrchestrationNode,
+        step: str,
+        iteration: int,
+        retries: int,
+        started: datetime,
+        output: JSON,
+        route: str | None,
+        failure: errors.NodeFailed | None,
+    ) -> NodeRunRecord:
+        return NodeRunRecord(
+            task_id=self.task.id,
+            turn=self.task.turn,
+            step=step,
+            iteration=iteration,
+            node_id=node.id,
+            node_name=node.label,
+            node_type=node.type,
+            status=NodeRunStatus.FAILED if failure else NodeRunStatus.COMPLETED,
+            task_attempt=self.task.attempt - self.task.attempt_base,  # counted per turn
+            retries=retries,
+            output=output,
+            route=route,
+            error=errors.describe(failure) if failure else None,
+            started_at=started,
+            finished_at=self.clock.now(),
+        )

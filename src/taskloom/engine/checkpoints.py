@@ -1,0 +1,84 @@
+"""What an attempt writes as it walks: node runs (the checkpoints a resumed attempt reuses),
+their `node_started` notices, the events nodes emit, and the conversation a turn sees."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from taskloom.config import WorkerConfig
+from taskloom.engine import lifecycle
+from taskloom.engine.emitter import Emitter
+from taskloom.engine.notify import Notifier
+from taskloom.engine.progress import StartNotice
+from taskloom.llm import Message
+from taskloom.store import events as event_store
+from taskloom.store import node_runs as node_run_store
+from taskloom.store import turns as turn_store
+from taskloom.store.database import Database
+from taskloom.store.records import NodeRunRecord, TaskRecord
+
+Reusable = dict[tuple[str, int], NodeRunRecord]  # (step, iteration) -> its completed run
+
+
+class Checkpoints:
+    def __init__(self, db: Database, notifier: Notifier, config: WorkerConfig) -> None:
+        self._db = db
+        self._notifier = notifier
+        self._config = config
+
+    async def reusable(self, task: TaskRecord) -> Reusable:
+        """The node runs an earlier attempt of this turn completed."""
+        if task.attempt - task.attempt_base <= 1:
+            # only an earlier attempt of this turn can have left checkpoints: every claim
+            # counts an attempt, and a turn starts counting afresh (`attempt_base`)
+            return {}
+        async with self._db.read() as conn:
+            return await node_run_store.completed_outputs(conn, task_id=task.id, turn=task.turn)
+
+    def start_notice(self, task: TaskRecord, node: dict[str, Any]) -> StartNotice:
+        async def publish(payload: dict[str, Any], at: datetime) -> None:
+            async with self._db.write() as conn:
+                await lifecycle.node_started(conn, task, node=payload, now=at)
+
+        return StartNotice(node, delay_s=self._config.progress_delay_s, publish=publish)
+
+    def emitter(self, task: TaskRecord) -> Emitter:
+        async def write(events: list[tuple[str, Any, datetime]]) -> None:
+            async with self._db.write() as conn:
+                await event_store.append_events(
+                    conn, task_id=task.id, events=events, fence_attempt=task.attempt
+                )
+            self._notifier.task_changed(task.id)
+
+        return Emitter(write, delay_s=self._config.progress_delay_s)
+
+    async def history(self, task: TaskRecord) -> list[Message]:
+        """The conversation before this turn: each earlier turn's input, then its result."""
+        if task.turn <= 1:
+            return []  # the first turn has no conversation before it
+        async with self._db.read() as conn:
+            turns = await turn_store.list_turns(conn, task_id=task.id)
+        messages: list[Message] = []
+        for turn in turns:
+            if turn.turn >= task.turn:
+                break
+            messages.append(Message("user", str(turn.input.get("text", ""))))
+            if turn.result is not None:
+                messages.append(Message("assistant", turn.result))
+        return messages
+
+    async def record(
+        self, task: TaskRecord, run: NodeRunRecord, notice: StartNotice, emitter: Emitter
+    ) -> None:
+        """Record a node run in one transaction, after the events the node emitted that are
+        not written yet, and its `node_started` if that is not out yet."""
+        started = await notice.settle()
+
+        async def write(events: list[tuple[str, Any, datetime]]) -> None:
+            async with self._db.write() as conn:
+                await lifecycle.node_finished(conn, task, run, started=started, emitted=events)
+            if events:
+                self._notifier.task_changed(task.id)
+
+        await emitter.flush(write)
