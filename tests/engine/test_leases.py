@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from taskloom.config import Settings
-from taskloom.store.records import TaskStatus
+from taskloom.store.records import Executor, TaskStatus
 from tests.conftest import test_settings as make_settings
 from tests.support.engine import Engine, open_engine, summarizer_workflow
 
@@ -36,6 +36,17 @@ async def test_a_claim_leases_pending_tasks_oldest_first_and_only_once(engine: E
     assert claimed[0].lease_expires_at == engine.clock.now() + engine.lease
     assert await engine.claim_as("another-worker") == []
     assert await engine.worker.claim_once(10) == 0
+
+
+async def test_engine_workers_leave_the_tasks_of_container_agents_alone(engine: Engine) -> None:
+    agent = await engine.deploy(
+        {"name": "mine", "deployment_type": "container", "instructions": {}}, kind="agent"
+    )
+    task = (await engine.invoke(agent)).task
+
+    assert task.executor == Executor.SDK
+    assert await engine.worker.claim_once(10) == 0
+    assert (await engine.task(task.id)).status == TaskStatus.PENDING
 
 
 async def test_a_lease_that_has_not_expired_is_not_swept(engine: Engine) -> None:

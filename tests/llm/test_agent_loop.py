@@ -31,6 +31,7 @@ from taskloom.llm.tools.http import http_tools
 from tests.llm.conftest import ANTHROPIC_KEY, OPENAI_KEY
 from tests.support.fake_actions import FakeActions
 from tests.support.fake_llm import FakeLLM, Reply
+from tests.support.waiting import eventually
 
 PROVIDERS = ["openai", "anthropic"]
 assert AgentLoop
@@ -349,8 +350,11 @@ async def test_slow_provider_times_out(service: LLMService, fake_llm: FakeLLM) -
 async def test_cancelling_the_run_stops_it_at_once(service: LLMService, fake_llm: FakeLLM) -> None:
     fake_llm.script(Reply.hang(5.0))
     task = asyncio.create_task(run(service, "anthropic", agent_run([]), Events()))
-    await asyncio.sleep(0.3)  # the request is on the wire, the fake holds it
-    assert fake_llm.requests
+
+    async def on_the_wire() -> bool:
+        return bool(fake_llm.requests)  # the request reached the fake, which holds it
+
+    await eventually(on_the_wire)
     task.cancel()
     async with asyncio.timeout(1.0):
         with pytest.raises(asyncio.CancelledError):

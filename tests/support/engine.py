@@ -104,7 +104,8 @@ class Engine:
     def lease(self) -> timedelta:
         return timedelta(seconds=self.settings.lease_s)
 
-    async def deploy(self, definition: dict[str, Any]) -> str:
+    async def deploy(self, definition: dict[str, Any], *, kind: str = "workflow") -> str:
+        """Create and deploy a workflow (or, with `kind="agent"`, an agent definition)."""
         workflow_id = str(uuid.uuid4())
         async with self.db.write() as conn:
             await workflow_store.create_workflow(
@@ -114,12 +115,14 @@ class Engine:
                 name=definition["name"],
                 draft=definition,
                 now=self.clock.now(),
+                kind=kind,
             )
             await workflow_store.deploy_workflow(
                 conn,
                 organization_id=self.organization_id,
                 workflow_id=workflow_id,
                 now=self.clock.now(),
+                kind=kind,
             )
         return workflow_id
 

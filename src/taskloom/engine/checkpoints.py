@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from taskloom.clock import Clock
 from taskloom.config import WorkerConfig
 from taskloom.engine import lifecycle
 from taskloom.engine.emitter import Emitter
@@ -22,7 +23,10 @@ Reusable = dict[tuple[str, int], NodeRunRecord]  # (step, iteration) -> its comp
 
 
 class Checkpoints:
-    def __init__(self, db: Database, notifier: Notifier, config: WorkerConfig) -> None:
+    def __init__(
+        self, db: Database, notifier: Notifier, config: WorkerConfig, clock: Clock
+    ) -> None:
+        self._clock = clock
         self._db = db
         self._notifier = notifier
         self._config = config
@@ -41,7 +45,9 @@ class Checkpoints:
             async with self._db.write() as conn:
                 await lifecycle.node_started(conn, task, node=payload, now=at)
 
-        return StartNotice(node, delay_s=self._config.progress_delay_s, publish=publish)
+        return StartNotice(
+            node, at=self._clock.now(), delay_s=self._config.progress_delay_s, publish=publish
+        )
 
     def emitter(self, task: TaskRecord) -> Emitter:
         async def write(events: list[tuple[str, Any, datetime]]) -> None:
@@ -51,7 +57,7 @@ class Checkpoints:
                 )
             self._notifier.task_changed(task.id)
 
-        return Emitter(write, delay_s=self._config.progress_delay_s)
+        return Emitter(write, now=self._clock.now, delay_s=self._config.progress_delay_s)
 
     async def history(self, task: TaskRecord) -> list[Message]:
         """The conversation before this turn: each earlier turn's input, then its result."""

@@ -13,8 +13,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from taskloom.clock import utcnow
-
 CHUNK = "chunk"
 
 Write = Callable[[list[tuple[str, Any, datetime]]], Awaitable[None]]
@@ -23,8 +21,16 @@ Write = Callable[[list[tuple[str, Any, datetime]]], Awaitable[None]]
 class Emitter:
     """One attempt's outgoing node events; `flush()` before anything that must follow them."""
 
-    def __init__(self, write: Write, *, delay_s: float, max_batch: int = 256) -> None:
+    def __init__(
+        self,
+        write: Write,
+        *,
+        now: Callable[[], datetime],
+        delay_s: float,
+        max_batch: int = 256,
+    ) -> None:
         self._write = write
+        self._now = now
         self._delay_s = delay_s
         self._max_batch = max_batch
         self._pending: list[tuple[str, Any, datetime]] = []
@@ -33,7 +39,7 @@ class Emitter:
         self._failed: Exception | None = None  # a background write's failure, raised next
 
     async def emit(self, kind: str, data: Any) -> None:
-        self._pending.append((kind, data, utcnow()))
+        self._pending.append((kind, data, self._now()))
         if kind != CHUNK or len(self._pending) >= self._max_batch:
             await self.flush()
         elif self._timer is None:

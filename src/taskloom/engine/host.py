@@ -90,7 +90,7 @@ async def open_host(
             worker=worker,
             tasks=tasks,
             secrets=secrets,
-            sdk_workers=SdkWorkers(db, notifier, worker_config),
+            sdk_workers=SdkWorkers(db, notifier, worker_config, clock=clock),
             clock=clock,
             side_tasks=side_tasks,
             sandbox=sandbox,

@@ -13,21 +13,22 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
-from taskloom.clock import utcnow
-
 
 class StartNotice:
     def __init__(
         self,
         payload: dict[str, Any],
         *,
+        at: datetime,
         delay_s: float,
         publish: Callable[[dict[str, Any], datetime], Coroutine[Any, Any, None]],
     ) -> None:
         self.payload = payload
-        self.at = utcnow()
+        self.at = at
         self._publish = publish
         self._written: asyncio.Future[None] | None = None
+        # a loop timer, not the engine's clock: a debounce of real work in flight, and far
+        # cheaper per node run than a task that sleeps
         self._timer = asyncio.get_running_loop().call_later(delay_s, self._fire)
 
     def _fire(self) -> None:

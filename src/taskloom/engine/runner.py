@@ -76,7 +76,7 @@ class Runner:
         self._config = config
         self._notifier = notifier
         self._graphs = GraphCache(db)
-        self._checkpoints = Checkpoints(db, notifier, config)
+        self._checkpoints = Checkpoints(db, notifier, config, self._clock)
 
     async def run(self, task: TaskRecord) -> None:
         """Run one claimed attempt to a terminal state (or until the lease is lost)."""

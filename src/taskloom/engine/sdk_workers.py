@@ -15,12 +15,12 @@ import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from taskloom import errors
-from taskloom.clock import utcnow
+from taskloom.clock import Clock, SystemClock
 from taskloom.config import WorkerConfig
 from taskloom.engine import lifecycle
 from taskloom.engine.notify import Notifier
@@ -46,8 +46,8 @@ class SdkWorker:
     organization_id: str
     agent_id: str
     created_at: datetime
+    last_heartbeat: datetime
     busy: bool = False
-    last_heartbeat: datetime = field(default_factory=utcnow)
 
     def asset(self) -> dict[str, Any]:
         """`DeployedAsset`, the registration's payload."""
@@ -68,7 +68,15 @@ class SdkWorker:
 
 
 class SdkWorkers:
-    def __init__(self, db: Database, notifier: Notifier, config: WorkerConfig) -> None:
+    def __init__(
+        self,
+        db: Database,
+        notifier: Notifier,
+        config: WorkerConfig,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        self._clock = clock or SystemClock()
         self._db = db
         self._notifier = notifier
         self._config = config
@@ -83,7 +91,8 @@ class SdkWorkers:
             id=f"sdk-worker-{uuid.uuid4().hex[:16]}",
             organization_id=organization_id,
             agent_id=agent_id,
-            created_at=utcnow(),
+            created_at=self._clock.now(),
+            last_heartbeat=self._clock.now(),
         )
         self._connected[worker.id] = worker
         try:
@@ -100,7 +109,7 @@ class SdkWorkers:
             self._connected.pop(worker.id, None)
 
     async def _claim(self, worker: SdkWorker) -> list[TaskRecord]:
-        now = utcnow()
+        now = self._clock.now()
         async with self._db.write() as conn:
             claimed = await queue.claim_for_sdk_worker(
                 conn,
@@ -122,7 +131,7 @@ class SdkWorkers:
         return worker if worker is not None and worker.organization_id == organization_id else None
 
     async def heartbeat(self, *, organization_id: str, worker_id: str) -> None:
-        now = utcnow()
+        now = self._clock.now()
         worker = self._mine(organization_id, worker_id)
         if worker is not None:
             worker.last_heartbeat = now
@@ -144,7 +153,7 @@ class SdkWorkers:
 
     async def finished(self, *, organization_id: str, worker_id: str) -> None:
         """The worker shuts down: what it still holds goes back to the queue at once."""
-        now = utcnow()
+        now = self._clock.now()
         async with self._db.write() as conn:
             released = await queue.release_leases(
                 conn, worker_id=worker_id, now=now, organization_id=organization_id
@@ -169,7 +178,7 @@ class SdkWorkers:
         outcome = _OUTCOMES.get(status or "")
         if outcome is None or task.status != TaskStatus.EXECUTING:
             return task
-        now = utcnow()
+        now = self._clock.now()
         text = result if isinstance(result, str) or result is None else _json(result)
         async with self._db.write() as conn:
             try:
