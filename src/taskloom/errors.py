@@ -13,6 +13,7 @@
     │   ├── NodeTimeout          a node ran past its wall-clock limit
     │   └── GuardrailFailed      a guardrail judged a fail and the workflow has no fail route
     ├── StopRequested            a stop strategy asked the run to end as `stopped`
+    ├── PauseRequested           a wait node asked the run to pause for a decision
     ├── SandboxUnavailable       no interpreter could be started for user code
     ├── StoreUnavailable         the database cannot be reached now: retry, nobody's fault
     └── StoreBug                 the database refused a statement as wrong: a bug in taskloom
@@ -21,6 +22,8 @@ Nothing here knows about HTTP: `api/errors.py` maps these to responses.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class TaskloomError(Exception):
@@ -93,6 +96,29 @@ class StopRequested(TaskloomError):
         self.reason = reason
         self.output = output
         self.message = message
+
+
+class PauseRequested(TaskloomError):
+    """A wait node has no decision yet: the attempt ends with the task `paused`, holding no
+    lease and no worker slot, until a decision, a callback or its deadline resumes it."""
+
+    def __init__(
+        self,
+        *,
+        key: str,
+        node_id: str,
+        kind: str,
+        request: dict[str, Any],
+        timeout_s: float | None,
+        on_timeout: str,
+    ) -> None:
+        super().__init__(f"node {node_id} waits for a {kind} decision")
+        self.key = key
+        self.node_id = node_id
+        self.kind = kind
+        self.request = request
+        self.timeout_s = timeout_s
+        self.on_timeout = on_timeout
 
 
 class SandboxUnavailable(TaskloomError):

@@ -18,6 +18,7 @@ from taskloom.engine.notify import Notifier
 from taskloom.engine.runner import Runner
 from taskloom.engine.subtasks import SubTasks
 from taskloom.engine.tasks import Accepted, Invocation, TaskService
+from taskloom.engine.waits import Waits
 from taskloom.engine.worker import Worker
 from taskloom.llm.base import Completion, Message
 from taskloom.llm.choice import ModelChoice
@@ -71,6 +72,37 @@ class GatedModels:
         return Completion(text=self.answer)
 
 
+def approval_workflow(
+    *, rejection_route: bool = False, timeout_s: float | None = None, on_timeout: str = "reject"
+) -> dict[str, Any]:
+    """A person approves (`ask`), then the model answers (`ship`); with `rejection_route`,
+    a rejection goes to `fix` (another model call) instead of ending the run."""
+    wait: dict[str, Any] = {"type": "hitl", "definition": {"subject": "Ship it?"}}
+    if timeout_s is not None:
+        wait |= {"timeout_seconds": timeout_s, "on_timeout": on_timeout}
+    nodes: list[dict[str, Any]] = [
+        {
+            "id": "ask",
+            "type": "wait",
+            "name": "ask",
+            "definition": wait,
+            "next_node_ids": ["fix", "ship"] if rejection_route else ["ship"],
+        },
+        {"id": "ship", "type": "summarizer", "name": "ship", "definition": {}},
+    ]
+    if rejection_route:
+        nodes.append(
+            {
+                "id": "fix",
+                "type": "summarizer",
+                "name": "fix",
+                "definition": {},
+                "condition": {"type": "equal", "path": "approved", "value": False},
+            }
+        )
+    return {"name": "approval", "orchestration_nodes": nodes}
+
+
 def summarizer_workflow(nodes: int = 1) -> dict[str, Any]:
     """A chain of `nodes` summarizers: every node is one call to the (gated) model."""
     ids = [f"s{i}" for i in range(nodes)]
@@ -97,6 +129,7 @@ class Engine:
     settings: Settings
     models: GatedModels
     tasks: TaskService
+    waits: Waits
     worker: Worker
     organization_id: str
 
@@ -173,12 +206,13 @@ async def open_engine(settings: Settings, **worker_overrides: Any) -> AsyncItera
         models = GatedModels()
         tasks = TaskService(db, notifier, config, clock=clock)
         subtasks = SubTasks(db, tasks, notifier)
+        waits = Waits(db, notifier, clock)
         services = NodeServices(
-            sandbox=SandboxPool(settings.sandbox()), llm=models, subtasks=subtasks
+            sandbox=SandboxPool(settings.sandbox()), llm=models, subtasks=subtasks, waits=waits
         )
-        runner = Runner(db, services, config, notifier, subtasks=subtasks, clock=clock)
+        runner = Runner(db, services, config, notifier, subtasks=subtasks, waits=waits, clock=clock)
         worker = Worker(db, runner, notifier, config, clock=clock, **worker_overrides)
-        engine = Engine(db, clock, notifier, settings, models, tasks, worker, org)
+        engine = Engine(db, clock, notifier, settings, models, tasks, waits, worker, org)
         try:
             yield engine
         finally:

@@ -14,6 +14,7 @@ from taskloom.config import ApiConfig, Settings
 from taskloom.engine.sdk_workers import SdkWorkers
 from taskloom.engine.supervisor import Supervisor
 from taskloom.engine.tasks import TaskService
+from taskloom.engine.waits import Waits
 from taskloom.engine.worker import Worker
 from taskloom.secrets import Secrets
 from taskloom.store import keys as key_store
@@ -52,6 +53,7 @@ class AppState:
     sdk_workers: SdkWorkers
     worker: Worker | None
     side_tasks: Supervisor
+    waits: Waits
 
 
 async def get_state(request: Request) -> AppState:

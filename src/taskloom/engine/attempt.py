@@ -28,7 +28,7 @@ from taskloom.workflows.graph import Graph
 
 
 def _most_final(group: BaseExceptionGroup[Exception]) -> Exception:
-    for kind in (errors.LeaseLost, errors.StopRequested, errors.NodeFailed):
+    for kind in (errors.LeaseLost, errors.StopRequested, errors.NodeFailed, errors.PauseRequested):
         matched = group.subgroup(kind)
         if matched is not None:
             return _first_leaf(matched)
@@ -38,6 +38,10 @@ def _most_final(group: BaseExceptionGroup[Exception]) -> Exception:
 def _first_leaf(group: BaseExceptionGroup[Exception]) -> Exception:
     first = group.exceptions[0]
     return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+def _rejected(output: JSON) -> bool:
+    return isinstance(output, dict) and output.get("approved") is False
 
 
 @dataclass
@@ -64,6 +68,15 @@ class Attempt:
             data = result.output
             if result.end:
                 break
+            if node.type == "wait" and _rejected(result.output):
+                # a rejection never falls through to an unconditioned edge: it takes a route
+                # whose condition matches it, or ends the run
+                node_id = self.graph.conditioned_next(node, data, result.route)
+                if node_id is None:
+                    rejected = errors.NodeFailed(f"{node.label!r} was rejected")
+                    rejected.reason = "rejected"
+                    raise rejected
+                continue
             if node.type == "guardrail" and result.route == "fail":
                 # a failed check never falls through to an unconditioned edge: it takes its
                 # fail route, or ends the run
@@ -201,9 +214,14 @@ class Attempt:
                     )
                     for index, child in enumerate(nodes)
                 ]
-        except* (errors.LeaseLost, errors.StopRequested, errors.NodeFailed) as failed:
+        except* (
+            errors.LeaseLost,
+            errors.StopRequested,
+            errors.NodeFailed,
+            errors.PauseRequested,
+        ) as failed:
             # one branch's outcome ends the run (the group cancelled the others); the most
-            # final one wins: a lost lease, then a stop, then a node failure
+            # final one wins: a lost lease, then a stop, then a node failure, then a pause
             raise _most_final(failed) from None
         return [(child.label, run.result().output) for child, run in zip(nodes, runs, strict=True)]
 

@@ -33,9 +33,10 @@ class Checkpoints:
 
     async def reusable(self, task: TaskRecord) -> Reusable:
         """The node runs an earlier attempt of this turn completed."""
-        if task.attempt - task.attempt_base <= 1:
+        if task.attempt - task.attempt_base <= 1 and task.paused_at is None:
             # only an earlier attempt of this turn can have left checkpoints: every claim
-            # counts an attempt, and a turn starts counting afresh (`attempt_base`)
+            # counts an attempt, and a turn starts counting afresh (`attempt_base`), as does
+            # a task resumed after a pause (which `paused_at` tells)
             return {}
         async with self._db.read() as conn:
             return await node_run_store.completed_outputs(conn, task_id=task.id, turn=task.turn)

@@ -16,6 +16,7 @@ from taskloom.engine.sdk_workers import SdkWorkers
 from taskloom.engine.subtasks import SubTasks
 from taskloom.engine.supervisor import Supervisor
 from taskloom.engine.tasks import TaskService
+from taskloom.engine.waits import Waits
 from taskloom.engine.worker import Worker
 from taskloom.llm import LLMService
 from taskloom.llm.tools.http_client import SharedHttpClient
@@ -38,6 +39,7 @@ class Host:
     sdk_workers: SdkWorkers
     clock: Clock
     side_tasks: Supervisor  # the process's own, beside the worker's
+    waits: Waits
     sandbox: SandboxPool | None = None
 
 
@@ -65,6 +67,7 @@ async def open_host(
         secrets = Secrets(db, settings.secret_key)
         tasks = TaskService(db, notifier, worker_config, clock=clock)
         subtasks = SubTasks(db, tasks, notifier)
+        waits = Waits(db, notifier, clock)
         worker: Worker | None = None
         sandbox: SandboxPool | None = None
         if run_worker:
@@ -81,9 +84,14 @@ async def open_host(
                 egress=settings.egress(),
                 subtasks=subtasks,
                 secrets=secrets,
+                waits=waits,
             )
-            runner = Runner(db, services, worker_config, notifier, subtasks=subtasks, clock=clock)
+            runner = Runner(
+                db, services, worker_config, notifier, subtasks=subtasks, waits=waits, clock=clock
+            )
             worker = Worker(db, runner, notifier, worker_config, clock=clock)
+            # a wait's deadline is fired by whichever process's sweep sees it due first
+            side_tasks.start("wait-deadlines", lambda: waits.run_timers(worker_config.sweep_s))
         host = Host(
             db=db,
             notifier=notifier,
@@ -93,6 +101,7 @@ async def open_host(
             sdk_workers=SdkWorkers(db, notifier, worker_config, clock=clock),
             clock=clock,
             side_tasks=side_tasks,
+            waits=waits,
             sandbox=sandbox,
         )
         if worker is None:

@@ -4,8 +4,8 @@ Every change a subscriber could see is written in the same transaction as its ev
 event log and the task never disagree, and a stream can be replayed from the store alone.
 
 Event types (API.md §5, plus node progress, documented in docs/events.md):
-`task_created`, `task_updated`, `task_finished` carry the Task; `node_started` and
-`node_finished` carry a node run.
+`task_created`, `task_updated`, `task_paused`, `task_resumed`, `task_finished` carry the Task;
+`hitl_requested` what a paused task waits for; `node_started` and `node_finished` a node run.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ from taskloom.store.records import EventRecord, NodeRunRecord, TaskRecord, TaskS
 TASK_CREATED = "task_created"
 TASK_UPDATED = "task_updated"
 TASK_FINISHED = "task_finished"
+TASK_PAUSED = "task_paused"
+TASK_RESUMED = "task_resumed"
+HITL_REQUESTED = "hitl_requested"
 NODE_STARTED = "node_started"
 NODE_FINISHED = "node_finished"
 
@@ -148,6 +151,16 @@ async def finished(conn: Connection, task: TaskRecord, *, now: datetime) -> Task
         input=queued.input,
         request=queued.request,
         now=now,
+    )
+
+
+async def paused(
+    conn: Connection, task: TaskRecord, request: dict[str, Any], *, now: datetime
+) -> None:
+    """`task_paused`, then what the task waits for."""
+    await publish_task(conn, task, TASK_PAUSED, now=now)
+    await event_store.append_event(
+        conn, task_id=task.id, type=HITL_REQUESTED, data=request, now=now
     )
 
 

@@ -17,6 +17,7 @@ from taskloom.engine.checkpoints import Checkpoints
 from taskloom.engine.notify import Notifier
 from taskloom.engine.subtasks import SubTasks
 from taskloom.engine.versions import DRAFT_KEY, DRAFT_VERSION
+from taskloom.engine.waits import Waits
 from taskloom.nodes.base import NodeServices
 from taskloom.store import tasks as task_store
 from taskloom.store import workflows as workflow_store
@@ -66,11 +67,13 @@ class Runner:
         config: WorkerConfig,
         notifier: Notifier,
         *,
+        waits: Waits,
         subtasks: SubTasks | None = None,
         clock: Clock | None = None,
     ) -> None:
         self._clock = clock or SystemClock()
         self._subtasks = subtasks
+        self._waits = waits
         self._db = db
         self._services = services
         self._config = config
@@ -115,6 +118,8 @@ class Runner:
             except errors.StopRequested as exc:
                 result = shape_result(exc.output, output_format)
                 await self._finish(task, TaskStatus.STOPPED, result, exc.reason, exc.message)
+            except errors.PauseRequested as exc:
+                await self._waits.pause(task, exc)
             else:
                 result = shape_result(output, output_format)
                 await self._finish(task, TaskStatus.COMPLETED, result, None, None)

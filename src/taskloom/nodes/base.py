@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from pydantic import BaseModel
 
 from taskloom.llm import Message, Models, Usage
-from taskloom.nodes.ports import SecretReader, SubTaskRunner
+from taskloom.nodes.ports import SecretReader, SubTaskRunner, WaitDecisions
 from taskloom.sandbox import SandboxPool
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ class NodeServices:
     egress: EgressConfig | None = None  # where agents' tools may connect
     subtasks: SubTaskRunner | None = None  # runs a workflow's agent node as a task of its own
     secrets: SecretReader | None = None  # named provider keys, decrypted on use
+    waits: WaitDecisions | None = None  # what a wait node's pause was answered with
 
 
 # runs child nodes (a parallel node's branches) with their own checkpoints; returns outputs

@@ -40,3 +40,10 @@ class SecretReader(Protocol):
     async def reveal(self, *, organization_id: str, name: str) -> str:
         """A named secret's value, for a node about to use it."""
         ...
+
+
+class WaitDecisions(Protocol):
+    async def decision(self, *, task_id: str, key: str) -> dict[str, Any] | None:
+        """The decision made on the wait this node run (`key`) paused at; None before one
+        is made, or when it never paused."""
+        ...

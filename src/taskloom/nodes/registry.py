@@ -11,6 +11,7 @@ from taskloom.nodes.node_pointer import NodePointerNode
 from taskloom.nodes.parallel import ParallelNode
 from taskloom.nodes.send_to_end import SendToEndNode
 from taskloom.nodes.summarizer import SummarizerNode
+from taskloom.nodes.wait import WaitNode
 
 NODE_TYPES: dict[str, Node] = {
     "agent": AgentNode(),
@@ -21,6 +22,7 @@ NODE_TYPES: dict[str, Node] = {
     "parallel": ParallelNode(),
     "send_to_end": SendToEndNode(),
     "summarizer": SummarizerNode(),
+    "wait": WaitNode(),
 }
 
 # what validation needs of each type: the model its `definition` must fit

@@ -105,6 +105,8 @@ class TaskRecord(_Record):
     executor: Executor
     prompt_tokens: int
     completion_tokens: int
+    paused_at: datetime | None
+    hitl_request: dict[str, Any] | None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", TaskStatus(self.status))
@@ -156,3 +158,18 @@ class TurnRecord(_Record):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WaitRecord(_Record):
+    task_id: str
+    key: str
+    turn: int
+    node_id: str
+    kind: str
+    request: dict[str, Any]
+    on_timeout: str
+    created_at: datetime
+    due_at: datetime | None
+    decision: dict[str, Any] | None
+    decided_at: datetime | None

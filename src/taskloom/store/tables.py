@@ -121,6 +121,10 @@ tasks = sa.Table(
     # every turn's model usage, summed
     sa.Column("prompt_tokens", sa.BigInteger(), nullable=False, server_default="0"),
     sa.Column("completion_tokens", sa.BigInteger(), nullable=False, server_default="0"),
+    # a wait node paused it (when, and what it waits for); kept after the resume until the
+    # next turn, so the resumed attempt knows to look for checkpoints
+    sa.Column("paused_at", UtcDateTime(), nullable=True),
+    sa.Column("hitl_request", sa.JSON(), nullable=True),
     sa.Index("ix_tasks_org_created", "organization_id", "created_at"),
     sa.Index("ix_tasks_parent", "parent_id"),
     sa.Index("ix_tasks_status_created", "status", "created_at"),
@@ -150,6 +154,30 @@ node_runs = sa.Table(
     sa.Column("started_at", UtcDateTime(), nullable=False),
     sa.Column("finished_at", UtcDateTime(), nullable=False),
     sa.Index("ix_node_runs_task", "task_id", "turn"),
+)
+
+# One row per pause of a wait node: what it waits for, its deadline (a durable timer: the
+# sweep of any process fires it, once) and, once made, the decision the node's run returns.
+waits = sa.Table(
+    "waits",
+    metadata,
+    sa.Column("task_id", sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", sa.Text(), primary_key=True),  # the wait node run's idempotency key
+    sa.Column("turn", sa.Integer(), nullable=False),
+    sa.Column("node_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # hitl | webhook
+    sa.Column("request", sa.JSON(), nullable=False),  # the task's hitl_request while it waits
+    sa.Column("on_timeout", sa.String(16), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("due_at", UtcDateTime(), nullable=True),
+    sa.Column("decision", sa.JSON(), nullable=True),
+    sa.Column("decided_at", UtcDateTime(), nullable=True),
+    sa.Index(
+        "ix_waits_due",
+        "due_at",
+        sqlite_where=sa.text("decided_at IS NULL AND due_at IS NOT NULL"),
+        postgresql_where=sa.text("decided_at IS NULL AND due_at IS NOT NULL"),
+    ),
 )
 
 task_turns = sa.Table(

@@ -91,6 +91,8 @@ async def create_task(
         "executor": executor,
         "prompt_tokens": 0,
         "completion_tokens": 0,
+        "paused_at": None,
+        "hitl_request": None,
     }
     await conn.execute(_INSERT, values)
     return TaskRecord.from_row(values)
@@ -159,6 +161,8 @@ async def start_turn(
                     lease_expires_at=None,
                     started_at=None,
                     finished_at=None,
+                    paused_at=None,
+                    hitl_request=None,
                     event_seq=t.c.event_seq + 1,  # its event: see lifecycle.publish_task
                     updated_at=now,
                 )
@@ -284,6 +288,68 @@ async def finish_task(
     if row is None:
         raise errors.LeaseLost(task_id, attempt)
     return TaskRecord.from_row(row)
+
+
+async def pause_task(
+    conn: Connection,
+    *,
+    task_id: str,
+    attempt: int,
+    hitl_request: dict[str, Any],
+    now: datetime,
+) -> TaskRecord:
+    """Park the attempt's task (fenced): `paused`, no lease, nothing runs until a resume."""
+    row = (
+        (
+            await conn.execute(
+                sa.update(t)
+                .where(
+                    t.c.id == task_id,
+                    t.c.attempt == attempt,
+                    t.c.status == TaskStatus.EXECUTING,
+                )
+                .values(
+                    status=TaskStatus.PAUSED,
+                    paused_at=now,
+                    hitl_request=hitl_request,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    event_seq=t.c.event_seq + 1,  # its event: see lifecycle.publish_task
+                    updated_at=now,
+                )
+                .returning(*t.c)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise errors.LeaseLost(task_id, attempt)
+    return TaskRecord.from_row(row)
+
+
+async def resume_task(conn: Connection, *, task_id: str, now: datetime) -> TaskRecord | None:
+    """Put a paused task back in the queue; None when it is not paused (stopped meanwhile).
+    Its attempts count afresh: a person's decision is not a worker lost."""
+    row = (
+        (
+            await conn.execute(
+                sa.update(t)
+                .where(t.c.id == task_id, t.c.status == TaskStatus.PAUSED)
+                .values(
+                    status=TaskStatus.PENDING,
+                    hitl_request=None,
+                    attempt_base=t.c.attempt,
+                    event_seq=t.c.event_seq + 1,  # its event: see lifecycle.publish_task
+                    updated_at=now,
+                )
+                .returning(*t.c)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else TaskRecord.from_row(row)
 
 
 async def stop_task(

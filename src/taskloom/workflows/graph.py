@@ -81,6 +81,22 @@ class Graph:
                 return target_id
         return fallback
 
+    def conditioned_next(
+        self, node: OrchestrationNode, output: Any, route: str | None
+    ) -> str | None:
+        """Like `next_node`, but only an edge with a condition (an `else` edge included) may
+        be taken: for outcomes that must be routed on purpose, never fallen through."""
+        fallback: str | None = None
+        for target_id in node.next_node_ids:
+            condition = self.nodes[target_id].condition
+            if condition is None:
+                continue
+            if condition.type == "else":
+                fallback = fallback or target_id
+            elif matches(condition, output, route=route):
+                return target_id
+        return fallback
+
     def next_node(self, node: OrchestrationNode, output: Any, route: str | None) -> str | None:
         """Where the run goes after `node` produced `output`; None means the END block.
 

@@ -1,0 +1,78 @@
+"""Answering a paused task: approve or reject its `hitl` wait, or resume its `webhook` wait
+with a body. Served under /v1 and on the xpander-sdk's internal HITL routes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from taskloom.api.deps import Caller, State
+from taskloom.api.responses import JSONBody
+from taskloom.api.routes.sdk import in_callers_organization
+from taskloom.engine.wire import task_json
+
+router = APIRouter(tags=["waits"])
+
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "the task is not waiting, or was decided otherwise"}
+}
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str | None = Field(default=None, max_length=4_096)
+    decided_by: str | None = Field(default=None, max_length=255)
+
+
+async def _decide(
+    task_id: str, approved: bool, decision: Decision | None, caller: Caller, state: State
+) -> JSONBody:
+    decision = decision or Decision()
+    task = await state.waits.decide(
+        organization_id=caller.organization_id,
+        task_id=task_id,
+        approved=approved,
+        decided_by=decision.decided_by,
+        comment=decision.comment,
+    )
+    return JSONBody(task_json(task))
+
+
+@router.post("/v1/tasks/{task_id}/approve", responses=_CONFLICT)
+async def approve(
+    task_id: str, caller: Caller, state: State, decision: Annotated[Decision | None, Body()] = None
+) -> JSONBody:
+    """Approve the task's pending wait; the task goes on from its wait node."""
+    return await _decide(task_id, True, decision, caller, state)
+
+
+@router.post("/v1/tasks/{task_id}/reject", responses=_CONFLICT)
+async def reject(
+    task_id: str, caller: Caller, state: State, decision: Annotated[Decision | None, Body()] = None
+) -> JSONBody:
+    """Reject the task's pending wait: it takes a route made for the rejection, or ends
+    `error` / `rejected`."""
+    return await _decide(task_id, False, decision, caller, state)
+
+
+@router.post("/v1/tasks/{task_id}/resume", responses=_CONFLICT)
+async def resume(
+    task_id: str, caller: Caller, state: State, body: Annotated[Any, Body()] = None
+) -> JSONBody:
+    """Resume the task's `webhook` wait: the JSON body becomes the wait node's output."""
+    task = await state.waits.resume(
+        organization_id=caller.organization_id, task_id=task_id, body=body
+    )
+    return JSONBody(task_json(task))
+
+
+# the xpander-sdk's internal routes (bare, and under the organization as its other routes)
+_sdk = APIRouter(dependencies=[Depends(in_callers_organization)])
+_sdk.add_api_route("/hitl/{task_id}/approve", approve, methods=["POST"], responses=_CONFLICT)
+_sdk.add_api_route("/hitl/{task_id}/reject", reject, methods=["POST"], responses=_CONFLICT)
+router.include_router(_sdk)
+router.include_router(_sdk, prefix="/{organization_id:uuid}")
+router.include_router(_sdk, prefix="/agent-controller/{organization_id:uuid}")

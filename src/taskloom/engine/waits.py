@@ -1,0 +1,214 @@
+"""Decisions on paused tasks: a person's approval or rejection, a webhook's callback, or the
+deadline of the wait (a durable timer that any process's sweep fires, once).
+
+Each way in records the decision on the wait with one conditional UPDATE, so exactly one of
+any number of racing deciders wins, and queues the task again in the same transaction. The
+task's wait node reads the decision when the resumed attempt walks back to it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from taskloom import errors
+from taskloom.clock import Clock
+from taskloom.engine import lifecycle
+from taskloom.engine.notify import Notifier
+from taskloom.engine.wire import iso
+from taskloom.store import tasks as task_store
+from taskloom.store import waits as wait_store
+from taskloom.store.database import Connection, Database
+from taskloom.store.records import TaskRecord, TaskStatus, WaitRecord
+
+logger = logging.getLogger(__name__)
+
+TIMEOUT_DECIDER = "timeout"
+# whether a decision already made is the one now asked for (a repeat, not a contradiction)
+Agrees = Callable[[dict[str, Any]], bool]
+_FIRE_BATCH = 100
+
+
+class Waits:
+    def __init__(self, db: Database, notifier: Notifier, clock: Clock) -> None:
+        self._db = db
+        self._notifier = notifier
+        self._clock = clock
+
+    # -- the wait node's port --------------------------------------------------------------
+
+    async def decision(self, *, task_id: str, key: str) -> dict[str, Any] | None:
+        async with self._db.read() as conn:
+            wait = await wait_store.get_wait(conn, task_id=task_id, key=key)
+        return None if wait is None else wait.decision
+
+    # -- the attempt pauses ------------------------------------------------------------------
+
+    async def pause(self, task: TaskRecord, request: errors.PauseRequested) -> TaskRecord:
+        """Park the attempt's task at its wait node (fenced on the attempt)."""
+        now = self._clock.now()
+        due = now + timedelta(seconds=request.timeout_s) if request.timeout_s else None
+        shown = {**request.request, "expires_at": iso(due)}
+        async with self._db.write() as conn:
+            await wait_store.open_wait(
+                conn,
+                WaitRecord(
+                    task_id=task.id,
+                    key=request.key,
+                    turn=task.turn,
+                    node_id=request.node_id,
+                    kind=request.kind,
+                    request=shown,
+                    on_timeout=request.on_timeout,
+                    created_at=now,
+                    due_at=due,
+                    decision=None,
+                    decided_at=None,
+                ),
+            )
+            paused = await task_store.pause_task(
+                conn, task_id=task.id, attempt=task.attempt, hitl_request=shown, now=now
+            )
+            await lifecycle.paused(conn, paused, shown, now=now)
+        self._notifier.task_changed(task.id)
+        return paused
+
+    # -- ways in -----------------------------------------------------------------------------
+
+    async def decide(
+        self,
+        *,
+        organization_id: str,
+        task_id: str,
+        approved: bool,
+        decided_by: str | None,
+        comment: str | None,
+    ) -> TaskRecord:
+        """Approve or reject the task's pending `hitl` wait. A repeat of the decision already
+        made answers as the first one did; a contrary one is a conflict."""
+        now = self._clock.now()
+        decision = {
+            "approved": approved,
+            "decided_by": decided_by,
+            "comment": comment,
+            "decided_at": iso(now),
+        }
+
+        def agrees(made: dict[str, Any]) -> bool:
+            return not made.get("timed_out") and made.get("approved") is approved
+
+        return await self._settle(
+            organization_id, task_id, "hitl", decision, agrees=agrees, now=now
+        )
+
+    async def resume(self, *, organization_id: str, task_id: str, body: Any) -> TaskRecord:
+        """Hand a `webhook` wait its callback's body, which becomes the node's output."""
+        now = self._clock.now()
+        decision = {"body": body, "decided_at": iso(now)}
+        return await self._settle(
+            organization_id,
+            task_id,
+            "webhook",
+            decision,
+            agrees=lambda made: made.get("body") == body,
+            now=now,
+        )
+
+    async def _settle(
+        self,
+        organization_id: str,
+        task_id: str,
+        kind: str,
+        decision: dict[str, Any],
+        *,
+        agrees: Agrees,
+        now: datetime,
+    ) -> TaskRecord:
+        async with self._db.write() as conn:
+            task = await self._decide(conn, organization_id, task_id, kind, decision, agrees, now)
+        if task.status == TaskStatus.PENDING:
+            self._resumed([task.id])
+        return task
+
+    async def _decide(
+        self,
+        conn: Connection,
+        organization_id: str,
+        task_id: str,
+        kind: str,
+        decision: dict[str, Any],
+        agrees: Agrees,
+        now: datetime,
+    ) -> TaskRecord:
+        task = await task_store.get_task(conn, organization_id=organization_id, task_id=task_id)
+        wait = await wait_store.latest_wait(conn, task_id=task.id, turn=task.turn)
+        if wait is None or wait.kind != kind:
+            raise errors.Conflict(f"task {task_id} is not waiting for a {kind} decision")
+        if wait.decided_at is None and task.status == TaskStatus.PAUSED:
+            if await wait_store.decide(
+                conn, task_id=task.id, key=wait.key, decision=decision, now=now
+            ):
+                resumed = await self._resume(conn, task.id, now)
+                if resumed is not None:
+                    task = resumed
+                return task
+            wait = await wait_store.get_wait(conn, task_id=task.id, key=wait.key) or wait
+        if wait.decision is not None and agrees(wait.decision):
+            return task  # the same decision again: answered as the first time
+        if wait.decision is None:
+            raise errors.Conflict(f"task {task_id} is {task.status.value}, not waiting")
+        raise errors.Conflict(f"task {task_id} was decided already: {_said(wait.decision)}")
+
+    async def fire_due(self) -> int:
+        """Decide every wait whose deadline passed by its `on_timeout`; how many fired here.
+        Late after downtime, never lost, and once across any number of processes."""
+        now = self._clock.now()
+        fired: list[str] = []
+        async with self._db.write() as conn:
+            due = await wait_store.due_waits(
+                conn, now=now, limit=_FIRE_BATCH, skip_locked=not self._db.is_sqlite
+            )
+            for wait in due:
+                decision = {
+                    "approved": wait.on_timeout == "approve",
+                    "decided_by": TIMEOUT_DECIDER,
+                    "comment": None,
+                    "decided_at": iso(now),
+                    "timed_out": True,
+                }
+                if await wait_store.decide(
+                    conn, task_id=wait.task_id, key=wait.key, decision=decision, now=now
+                ):
+                    await self._resume(conn, wait.task_id, now)
+                    fired.append(wait.task_id)
+        if fired:
+            logger.info("wait deadlines fired", extra={"event": "waits_fired", "count": len(fired)})
+            self._resumed(fired)
+        return len(fired)
+
+    async def _resume(self, conn: Connection, task_id: str, now: datetime) -> TaskRecord | None:
+        resumed = await task_store.resume_task(conn, task_id=task_id, now=now)
+        if resumed is not None:
+            await lifecycle.publish_task(conn, resumed, lifecycle.TASK_RESUMED, now=now)
+        return resumed
+
+    def _resumed(self, task_ids: list[str]) -> None:
+        """Hints, once the resume has committed: the next read sees it."""
+        self._notifier.work_available()
+        for task_id in task_ids:
+            self._notifier.task_changed(task_id)
+
+    async def run_timers(self, interval_s: float) -> None:
+        """The deadline sweep, for the process's supervisor."""
+        while True:
+            await self.fire_due()
+            await self._clock.sleep(interval_s)
+
+
+def _said(decision: dict[str, Any]) -> str:
+    if "body" in decision:
+        return "a callback was received"
+    verdict = "approved" if decision.get("approved") else "rejected"
+    return f"{verdict} by {decision.get('decided_by') or 'someone'}"

@@ -1,0 +1,47 @@
+"""Paused tasks and the waits that paused them (with their durable deadlines).
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-05 16:40:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("tasks") as batch:
+        batch.add_column(sa.Column("paused_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("hitl_request", sa.JSON(), nullable=True))
+    op.create_table(
+        "waits",
+        sa.Column("task_id", sa.String(64), sa.ForeignKey("tasks.id", ondelete="CASCADE")),
+        sa.Column("key", sa.Text()),
+        sa.Column("turn", sa.Integer(), nullable=False),
+        sa.Column("node_id", sa.String(64), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("request", sa.JSON(), nullable=False),
+        sa.Column("on_timeout", sa.String(16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("decision", sa.JSON(), nullable=True),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("task_id", "key"),
+    )
+    where = sa.text("decided_at IS NULL AND due_at IS NOT NULL")
+    op.create_index("ix_waits_due", "waits", ["due_at"], sqlite_where=where, postgresql_where=where)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_waits_due", table_name="waits")
+    op.drop_table("waits")
+    with op.batch_alter_table("tasks") as batch:
+        batch.drop_column("hitl_request")
+        batch.drop_column("paused_at")

@@ -1,0 +1,149 @@
+"""Wait nodes over HTTP: a paused task as clients see it, approve / reject / resume under
+/v1 and the xpander-sdk's /hitl routes, and the events a stream shows."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import DeployWorkflow
+from tests.support.workflows import code_node
+
+
+def waiting_workflow(kind: str = "hitl") -> dict[str, Any]:
+    wait = {
+        "id": "ask",
+        "type": "wait",
+        "name": "ask",
+        "definition": {"type": kind, "definition": {"subject": "Refund?", "body": "Check it"}},
+        "next_node_ids": ["after"],
+    }
+    after = (
+        "return input['amount'] * 2"
+        if kind == "webhook"
+        else "return 'decided by ' + input['decided_by']"
+    )
+    return {"name": "w", "orchestration_nodes": [wait, code_node("after", after)]}
+
+
+async def start(
+    client: httpx.AsyncClient, headers: dict[str, str], workflow_id: str
+) -> dict[str, Any]:
+    invoked = await client.post(
+        f"/v1/workflows/{workflow_id}/invoke/async",
+        json={"input": {"text": "refund 40 EUR"}},
+        headers=headers,
+    )
+    assert invoked.status_code == 200, invoked.text
+    return await settle(client, headers, invoked.json()["id"])
+
+
+async def settle(client: httpx.AsyncClient, headers: dict[str, str], task_id: str) -> Any:
+    reply = await client.get(f"/v1/tasks/{task_id}", params={"wait": 20}, headers=headers)
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+async def test_a_paused_task_shows_its_request_and_approval_finishes_it(
+    client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
+) -> None:
+    task = await start(client, headers, await deploy_workflow(waiting_workflow()))
+
+    assert task["status"] == "paused"
+    assert task["paused_at"] is not None
+    assert task["hitl_request"]["wait_node_id"] == "ask"
+    assert task["hitl_request"]["title"] == "Refund?"
+    assert task["hitl_request"]["content"] == "refund 40 EUR"
+
+    approved = await client.post(
+        f"/v1/tasks/{task['id']}/approve", json={"decided_by": "ana"}, headers=headers
+    )
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["hitl_request"] is None
+    done = await settle(client, headers, task["id"])
+    assert (done["status"], done["result"]) == ("completed", "decided by ana")
+    assert done["paused_at"] is None
+
+    events = await client.get(f"/v1/tasks/{task['id']}/events", headers=headers)
+    kinds = [
+        json.loads(line[len("data: ") :])["type"]
+        for line in events.text.splitlines()
+        if line.startswith("data: ")
+    ]
+    assert kinds.index("task_paused") < kinds.index("hitl_requested") < kinds.index("task_resumed")
+
+
+async def test_a_rejection_with_no_route_ends_error_rejected_and_a_contrary_one_is_409(
+    client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
+) -> None:
+    task = await start(client, headers, await deploy_workflow(waiting_workflow()))
+
+    rejected = await client.post(
+        f"/v1/tasks/{task['id']}/reject", json={"comment": "no receipt"}, headers=headers
+    )
+    assert rejected.status_code == 200, rejected.text
+    done = await settle(client, headers, task["id"])
+    assert (done["status"], done["status_reason"]) == ("error", "rejected")
+
+    again = await client.post(f"/v1/tasks/{task['id']}/reject", headers=headers)
+    assert again.status_code == 200
+    contrary = await client.post(f"/v1/tasks/{task['id']}/approve", headers=headers)
+    assert contrary.status_code == 409
+    assert "rejected" in contrary.json()["detail"]
+
+
+async def test_a_webhook_wait_takes_the_callback_body_as_its_output(
+    client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
+) -> None:
+    task = await start(client, headers, await deploy_workflow(waiting_workflow("webhook")))
+    assert task["status"] == "paused"
+
+    wrong = await client.post(f"/v1/tasks/{task['id']}/approve", headers=headers)
+    assert wrong.status_code == 409
+    resumed = await client.post(
+        f"/v1/tasks/{task['id']}/resume", json={"amount": 21}, headers=headers
+    )
+    assert resumed.status_code == 200, resumed.text
+    done = await settle(client, headers, task["id"])
+    assert (done["status"], done["result"]) == ("completed", "42")
+
+
+@pytest.mark.parametrize("prefix", ["", "/{org}", "/agent-controller/{org}"])
+async def test_the_sdk_hitl_routes_approve(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    deploy_workflow: DeployWorkflow,
+    prefix: str,
+) -> None:
+    task = await start(client, headers, await deploy_workflow(waiting_workflow()))
+    base = prefix.format(org=task["organization_id"])
+
+    approved = await client.post(
+        f"{base}/hitl/{task['id']}/approve", json={"decided_by": "sdk"}, headers=headers
+    )
+    assert approved.status_code == 200, approved.text
+    done = await settle(client, headers, task["id"])
+    assert done["result"] == "decided by sdk"
+
+
+async def test_decisions_on_tasks_that_do_not_wait_or_are_not_yours(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    other_key: str,
+    deploy_workflow: DeployWorkflow,
+) -> None:
+    task = await start(client, headers, await deploy_workflow(waiting_workflow()))
+
+    theirs = await client.post(f"/v1/tasks/{task['id']}/approve", headers={"x-api-key": other_key})
+    assert theirs.status_code == 404
+    bad = await client.post(
+        f"/v1/tasks/{task['id']}/approve", json={"decided_by": 7}, headers=headers
+    )
+    assert bad.status_code == 422
+    stopped = await client.post(f"/v1/tasks/{task['id']}/stop", headers=headers)
+    assert stopped.json()["status"] == "stopped"
+    late = await client.post(f"/v1/tasks/{task['id']}/approve", headers=headers)
+    assert late.status_code == 409
