@@ -52,6 +52,8 @@ class ApiConfig:
     max_per_page: int = 50
     sync_wait_s: float = 300.0  # a sync invoke waits this long, then answers 202
     key_cache_s: float = 30.0
+    webhook_max_files: int = 10  # files one inbound webhook may upload
+    webhook_max_file_bytes: int = 1_048_576  # each becomes an attachment of the task's input
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +121,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 4_194_304
     max_nodes: int = 200
     sync_wait_s: float = 300.0
+    webhook_max_files: int = Field(default=10, ge=0, le=1000)
+    webhook_max_file_bytes: int = Field(default=1_048_576, ge=0)
 
     llm_default_provider: str = "openai"
     llm_default_openai_model: str = "gpt-4o-mini"
@@ -173,6 +177,8 @@ class Settings(BaseSettings):
             max_body_bytes=self.max_body_bytes,
             max_nodes=self.max_nodes,
             sync_wait_s=self.sync_wait_s,
+            webhook_max_files=self.webhook_max_files,
+            webhook_max_file_bytes=self.webhook_max_file_bytes,
         )
 
     def llm(self) -> LLMConfig:

@@ -5,6 +5,7 @@
     ├── NotFound                 no such resource in the caller's organization
     │   └── ReferenceMissing     a write named a row that is gone (foreign-key violation)
     ├── InvalidRequest           well-formed JSON that breaks a rule (graph, version, limits)
+    ├── PayloadTooLarge          a part of the request is past its named limit
     ├── Conflict                 the request contradicts the stored state
     │   └── AlreadyExists        a write collided with a row another request just stored
     ├── LeaseLost                a worker wrote after losing its task to a newer attempt
@@ -44,6 +45,10 @@ class ReferenceMissing(NotFound):
 
 class InvalidRequest(TaskloomError):
     """The request is well-formed but breaks a rule taskloom enforces."""
+
+
+class PayloadTooLarge(TaskloomError):
+    """A part of the request (an uploaded file) is larger than its named limit allows."""
 
 
 class Conflict(TaskloomError):

@@ -69,6 +69,11 @@ async def get_principal(
 ) -> Principal:
     if not x_api_key:
         raise errors.Unauthenticated("missing x-api-key header")
+    return await authenticate(state, x_api_key)
+
+
+async def authenticate(state: AppState, x_api_key: str) -> Principal:
+    """The organization an API key belongs to (cached for `key_cache_s`)."""
     digest = key_store.hash_key(x_api_key)
     principal = state.keys.get(digest)
     if principal is None:

@@ -16,6 +16,7 @@ _STATUS_BY_ERROR: dict[type[Exception], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.InvalidRequest: 422,
+    errors.PayloadTooLarge: 413,
     errors.StoreUnavailable: 503,
 }
 

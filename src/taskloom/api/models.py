@@ -75,7 +75,7 @@ def workflow_json(workflow: WorkflowRecord, *, base_url: str) -> dict[str, Any]:
         "deployment_type": "serverless",
         "access_scope": "organizational",
         "deletable": True,
-        "webhook_url": f"{base_url}/v1/workflows/{workflow.id}/invoke",
+        "webhook_url": f"{base_url}/webhook?agent_id={workflow.id}",
         "created_at": iso(workflow.created_at),
         "updated_at": iso(workflow.updated_at),
     }
@@ -120,7 +120,7 @@ def agent_json(agent: WorkflowRecord, *, base_url: str) -> dict[str, Any]:
         "has_pending_changes": agent.has_pending_changes,
         "access_scope": "organizational",
         "deletable": True,
-        "webhook_url": f"{base_url}/v1/agents/{agent.id}/invoke",
+        "webhook_url": f"{base_url}/webhook?agent_id={agent.id}",
         "created_at": iso(agent.created_at),
         "updated_at": iso(agent.updated_at),
     }

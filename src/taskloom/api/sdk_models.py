@@ -148,7 +148,6 @@ def agent_json(target: WorkflowRecord, *, base_url: str) -> dict[str, Any]:
     that runs the agent brings its own tools."""
     draft = target.draft
     is_agent = target.kind == AGENT
-    resource = "agents" if is_agent else "workflows"
     return {
         "id": target.id,
         "organization_id": target.organization_id,
@@ -171,7 +170,7 @@ def agent_json(target: WorkflowRecord, *, base_url: str) -> dict[str, Any]:
         "output_format": draft.get("output_format") or "text",
         "output_schema": draft.get("output_schema"),
         "expected_output": draft.get("expected_output") or "",
-        "webhook_url": f"{base_url}/v1/{resource}/{target.id}/invoke",
+        "webhook_url": f"{base_url}/webhook?agent_id={target.id}",
         "created_at": iso(target.created_at),
         "graph": [],
         "tools": [],

@@ -9,7 +9,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from taskloom import errors
@@ -32,6 +32,7 @@ from taskloom.store.records import (
     TurnRecord,
     WorkflowStatus,
 )
+from taskloom.workflows.conditions import lookup
 
 # In-process changes wake waiters at once, and on PostgreSQL so do other processes' (NOTIFY);
 # these re-reads only cover what a hint may miss: another process on SQLite, a lost NOTIFY.
@@ -39,6 +40,7 @@ from taskloom.store.records import (
 _RECHECK_SQLITE_S = 0.25
 _RECHECK_PG_S = 1.0
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+_DEDUP_PREFIX = "dedup:"  # trigger payloads' keys, beside the clients' Idempotency-Keys
 
 BusyPolicy = Literal["reject", "enqueue"]
 
@@ -58,6 +60,9 @@ class Invocation:
     busy_policy: BusyPolicy | None = None
     parent_id: str | None = None  # the task whose agent node started this one
     executor: Executor = Executor.ENGINE  # set from the agent's deployment at accept
+    # a trigger's payload: with the target's `duplication_prevention`, the same selected
+    # values within its ttl return the first task instead of starting another
+    dedup_payload: dict[str, Any] | None = None
 
     def fingerprint(self) -> str:
         body = {
@@ -167,7 +172,11 @@ class TaskService:
                 run = dataclasses.replace(
                     run, request=request, executor=Executor.SDK if external else run.executor
                 )
+            duplicate = await self._duplicate_of(conn, run, version, now)
+            if duplicate is not None:
+                return duplicate
             accepted = await self._accept(conn, run, version)
+            await self._remember_payload(conn, run, version, accepted, now)
             if call.idempotency_key is not None:
                 await idempotency.remember_key(
                     conn,
@@ -179,6 +188,63 @@ class TaskService:
                     window=IDEMPOTENCY_WINDOW,
                 )
         return accepted
+
+    async def _dedup_key(
+        self, conn: Connection, call: Invocation, version: int
+    ) -> tuple[str, timedelta] | None:
+        """The duplicate-prevention key of a trigger's payload and how long it holds, when
+        the target asks for it."""
+        if call.dedup_payload is None:
+            return None
+        definition = (
+            call.request[DRAFT_KEY]
+            if version == DRAFT_VERSION
+            else await workflow_store.get_version(
+                conn, workflow_id=call.workflow_id, version=version
+            )
+        )
+        rule = duplication_rule(definition)
+        if rule is None:
+            return None
+        selectors, ttl = rule
+        picked = [_json_or_none(lookup(call.dedup_payload, s)) for s in selectors]
+        digest = hashlib.sha256(
+            json.dumps([call.workflow_id, picked], sort_keys=True, default=str).encode()
+        ).hexdigest()
+        return f"{_DEDUP_PREFIX}{digest}", ttl
+
+    async def _duplicate_of(
+        self, conn: Connection, call: Invocation, version: int, now: datetime
+    ) -> Accepted | None:
+        rule = await self._dedup_key(conn, call, version)
+        if rule is None:
+            return None
+        key, ttl = rule
+        seen = await idempotency.find_key(
+            conn, organization_id=call.organization_id, key=key, not_before=now - ttl
+        )
+        if seen is None:
+            return None
+        task = await task_store.get_task(
+            conn, organization_id=call.organization_id, task_id=seen[1]
+        )
+        return Accepted(task=task, first_seq=0, replayed=True)
+
+    async def _remember_payload(
+        self, conn: Connection, call: Invocation, version: int, accepted: Accepted, now: datetime
+    ) -> None:
+        rule = await self._dedup_key(conn, call, version)
+        if rule is not None:
+            key, ttl = rule
+            await idempotency.remember_key(
+                conn,
+                organization_id=call.organization_id,
+                key=key,
+                request_hash=key.removeprefix(_DEDUP_PREFIX),
+                task_id=accepted.task.id,
+                now=now,
+                window=ttl,
+            )
 
     async def _replay(
         self, conn: Connection, call: Invocation, request_hash: str, task_id: str
@@ -416,6 +482,26 @@ def _model_snapshot(request: dict[str, Any], agent: dict[str, Any]) -> dict[str,
         if snapshot.get(field) is None and agent.get(own) is not None:
             snapshot[field] = agent[own]
     return snapshot
+
+
+def _json_or_none(value: Any) -> Any:
+    """A selected value as JSON; a selector that finds nothing selects null."""
+    plain = (str, int, float, bool, list, dict, type(None))
+    return value if isinstance(value, plain) else None
+
+
+def duplication_rule(definition: dict[str, Any]) -> tuple[list[str], timedelta] | None:
+    """`task_level_strategies.duplication_prevention`: the dotted selectors whose values make
+    two trigger payloads the same, and for how long (`ttl_minutes`, default 10)."""
+    strategies = definition.get("task_level_strategies") or {}
+    rule = strategies.get("duplication_prevention") or {}
+    if not isinstance(rule, dict) or not rule.get("enabled"):
+        return None
+    selectors = [str(s) for s in rule.get("selectors") or []]
+    minutes = rule.get("ttl_minutes") or 10
+    if not selectors or not isinstance(minutes, int | float) or minutes <= 0:
+        return None
+    return selectors, timedelta(minutes=float(minutes))
 
 
 def _busy_policy(call: Invocation, definition: dict[str, Any]) -> BusyPolicy:
