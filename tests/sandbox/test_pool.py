@@ -380,7 +380,7 @@ async def test_cancelling_run_kills_its_interpreter(pool: SandboxPool) -> None:
     assert len(owned) == 1
     pids = {owned[0].proc.pid} | _children_of(owned[0].proc.pid)
     task = asyncio.create_task(run(pool, LOOP, org_id="org-c", timeout_s=60))
-    await asyncio.sleep(0)  # one turn: the run is now waiting on the interpreter's reply
+    await asyncio.sleep(0)  # noqa: TID251  # one turn: the run is now waiting on the interpreter's reply
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -421,7 +421,7 @@ async def test_cancellations_while_queued_do_not_leak_slots(mode: str) -> None:
     code = "def main(input):\n    return sum(range(20_000)) + input\n"
     async with started(mode, pool_size=1) as pool:  # 4 interpreters for 10 orgs
         tasks = [asyncio.create_task(run(pool, code, i, org_id=f"org-{i % 10}")) for i in range(60)]
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # noqa: TID251  # one turn: every run is queued
         for task in tasks[::3]:
             task.cancel()
         results = await asyncio.gather(*tasks, return_exceptions=True)
