@@ -121,6 +121,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 4_194_304
     max_nodes: int = 200
     sync_wait_s: float = 300.0
+    # a schedule's slot found later than this (the server was down) follows its catch_up
+    schedule_grace_s: float = Field(default=60.0, gt=0)
     webhook_max_files: int = Field(default=10, ge=0, le=1000)
     webhook_max_file_bytes: int = Field(default=1_048_576, ge=0)
 

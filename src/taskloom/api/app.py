@@ -12,7 +12,7 @@ from taskloom import __version__
 from taskloom.api import errors
 from taskloom.api.deps import AppState, KeyCache, State
 from taskloom.api.guard import RequestGuard
-from taskloom.api.routes import agents, secrets, tasks, waits, webhook, workflows
+from taskloom.api.routes import agents, schedules, secrets, tasks, waits, webhook, workflows
 from taskloom.api.routes.sdk import router as sdk_router
 from taskloom.api.routes.sdk_workers import router as sdk_workers_router
 from taskloom.api.views import TaskViews
@@ -39,6 +39,7 @@ def create_app(settings: Settings) -> FastAPI:
                 worker=host.worker,
                 side_tasks=host.side_tasks,
                 waits=host.waits,
+                clock=host.clock,
             )
             yield
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(secrets.router)
     app.include_router(waits.router)
     app.include_router(webhook.router)
+    app.include_router(schedules.router)
     app.include_router(sdk_workers_router)
     app.include_router(sdk_router)  # last: its /{organization_id} prefix is the loosest match
 

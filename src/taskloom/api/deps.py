@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Request
 
 from taskloom import errors
 from taskloom.api.views import TaskViews
+from taskloom.clock import Clock
 from taskloom.config import ApiConfig, Settings
 from taskloom.engine.sdk_workers import SdkWorkers
 from taskloom.engine.supervisor import Supervisor
@@ -54,6 +55,7 @@ class AppState:
     worker: Worker | None
     side_tasks: Supervisor
     waits: Waits
+    clock: Clock
 
 
 async def get_state(request: Request) -> AppState:

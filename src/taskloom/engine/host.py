@@ -12,6 +12,7 @@ from taskloom.clock import Clock, SystemClock
 from taskloom.config import Settings
 from taskloom.engine.notify import Notifier
 from taskloom.engine.runner import Runner
+from taskloom.engine.schedules import Schedules
 from taskloom.engine.sdk_workers import SdkWorkers
 from taskloom.engine.subtasks import SubTasks
 from taskloom.engine.supervisor import Supervisor
@@ -90,8 +91,11 @@ async def open_host(
                 db, services, worker_config, notifier, subtasks=subtasks, waits=waits, clock=clock
             )
             worker = Worker(db, runner, notifier, worker_config, clock=clock)
-            # a wait's deadline is fired by whichever process's sweep sees it due first
+            # a wait's deadline, or a schedule's slot, is fired by whichever process's sweep
+            # sees it due first
             side_tasks.start("wait-deadlines", lambda: waits.run_timers(worker_config.sweep_s))
+            schedules = Schedules(db, tasks, clock, grace_s=settings.schedule_grace_s)
+            side_tasks.start("schedules", lambda: schedules.run(worker_config.sweep_s))
         host = Host(
             db=db,
             notifier=notifier,

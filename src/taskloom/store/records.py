@@ -173,3 +173,22 @@ class WaitRecord(_Record):
     due_at: datetime | None
     decision: dict[str, Any] | None
     decided_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleRecord(_Record):
+    id: str
+    organization_id: str
+    target_id: str
+    name: str | None
+    cron: str
+    timezone: str
+    input: dict[str, Any]
+    version: int | None
+    catch_up: str
+    enabled: bool
+    next_fire_at: datetime | None
+    last_fired_at: datetime | None
+    last_task_id: str | None
+    created_at: datetime
+    updated_at: datetime

@@ -180,6 +180,30 @@ waits = sa.Table(
     ),
 )
 
+# A cron schedule that invokes a workflow or agent. `next_fire_at` is the slot it fires next;
+# firing advances it with an UPDATE conditional on the slot, so one process fires each slot.
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("organization_id", sa.String(64), nullable=False),
+    sa.Column("target_id", sa.String(64), nullable=False),  # a workflow's or an agent's id
+    sa.Column("name", sa.String(255), nullable=True),
+    sa.Column("cron", sa.String(255), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("input", sa.JSON(), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=True),  # none: the latest deployed
+    sa.Column("catch_up", sa.String(16), nullable=False),  # skip | catch_up_one
+    sa.Column("enabled", sa.Boolean(), nullable=False),
+    sa.Column("next_fire_at", UtcDateTime(), nullable=True),
+    sa.Column("last_fired_at", UtcDateTime(), nullable=True),
+    sa.Column("last_task_id", sa.String(64), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_schedules_org", "organization_id", "created_at"),
+    sa.Index("ix_schedules_due", "next_fire_at"),
+)
+
 task_turns = sa.Table(
     "task_turns",
     metadata,

@@ -1,4 +1,4 @@
-"""Paused tasks and the waits that paused them (with their durable deadlines).
+"""Paused tasks, the waits that paused them (with their durable deadlines), schedules.
 
 Revision ID: 0006
 Revises: 0005
@@ -38,8 +38,32 @@ def upgrade() -> None:
     where = sa.text("decided_at IS NULL AND due_at IS NOT NULL")
     op.create_index("ix_waits_due", "waits", ["due_at"], sqlite_where=where, postgresql_where=where)
 
+    op.create_table(
+        "schedules",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("organization_id", sa.String(64), nullable=False),
+        sa.Column("target_id", sa.String(64), nullable=False),
+        sa.Column("name", sa.String(255), nullable=True),
+        sa.Column("cron", sa.String(255), nullable=False),
+        sa.Column("timezone", sa.String(64), nullable=False),
+        sa.Column("input", sa.JSON(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=True),
+        sa.Column("catch_up", sa.String(16), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("next_fire_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_fired_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_task_id", sa.String(64), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_schedules_org", "schedules", ["organization_id", "created_at"])
+    op.create_index("ix_schedules_due", "schedules", ["next_fire_at"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_schedules_due", table_name="schedules")
+    op.drop_index("ix_schedules_org", table_name="schedules")
+    op.drop_table("schedules")
     op.drop_index("ix_waits_due", table_name="waits")
     op.drop_table("waits")
     with op.batch_alter_table("tasks") as batch:
