@@ -6,6 +6,7 @@
     │   └── ReferenceMissing     a write named a row that is gone (foreign-key violation)
     ├── InvalidRequest           well-formed JSON that breaks a rule (graph, version, limits)
     ├── PayloadTooLarge          a part of the request is past its named limit
+    ├── RateLimited              a limit on how often something may run was reached
     ├── Conflict                 the request contradicts the stored state
     │   └── AlreadyExists        a write collided with a row another request just stored
     ├── LeaseLost                a worker wrote after losing its task to a newer attempt
@@ -49,6 +50,15 @@ class InvalidRequest(TaskloomError):
 
 class PayloadTooLarge(TaskloomError):
     """A part of the request (an uploaded file) is larger than its named limit allows."""
+
+
+class RateLimited(TaskloomError):
+    """A limit on how often something may run was reached; `retry_after_s` says when the
+    limit lets it again."""
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class Conflict(TaskloomError):

@@ -148,3 +148,19 @@ async def test_bad_calls_get_clear_answers(
         "webhook_url"
     ]
     assert webhook_url.endswith(f"/webhook?agent_id={workflow_id}")
+
+
+async def test_a_workflow_past_its_daily_runs_answers_429_with_retry_after(
+    client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
+) -> None:
+    workflow_id = await deploy_workflow(
+        echo_workflow(task_level_strategies={"max_runs_per_day": 1})
+    )
+    params = {"agent_id": workflow_id, "asynchronous": "true"}
+    first = await client.post("/webhook", params=params, json={}, headers=headers)
+    assert first.status_code == 200, first.text
+
+    second = await client.post("/webhook", params=params, json={}, headers=headers)
+    assert second.status_code == 429
+    assert "max_runs_per_day" in second.json()["detail"]
+    assert int(second.headers["retry-after"]) > 0

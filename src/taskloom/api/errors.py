@@ -17,6 +17,7 @@ _STATUS_BY_ERROR: dict[type[Exception], int] = {
     errors.Conflict: 409,
     errors.InvalidRequest: 422,
     errors.PayloadTooLarge: 413,
+    errors.RateLimited: 429,
     errors.StoreUnavailable: 503,
 }
 
@@ -34,6 +35,8 @@ async def _taskloom_error(_request: Request, exc: Exception) -> JSONResponse:
         logger.error("unmapped error", exc_info=exc, extra={"event": "unmapped_error"})
         return JSONResponse({"detail": "internal error"}, status_code=500)
     headers = {"WWW-Authenticate": "x-api-key"} if status == 401 else None
+    if isinstance(exc, errors.RateLimited):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     if status == 503:
         logger.warning("store unavailable", exc_info=exc, extra={"event": "store_unavailable"})
         headers = {"Retry-After": "1"}

@@ -172,6 +172,7 @@ class TaskService:
                 run = dataclasses.replace(
                     run, request=request, executor=Executor.SDK if external else run.executor
                 )
+            await self._within_daily_runs(conn, run, version, now)
             duplicate = await self._duplicate_of(conn, run, version, now)
             if duplicate is not None:
                 return duplicate
@@ -188,6 +189,35 @@ class TaskService:
                     window=IDEMPOTENCY_WINDOW,
                 )
         return accepted
+
+    async def _definition(self, conn: Connection, call: Invocation, version: int) -> Any:
+        if version == DRAFT_VERSION:
+            return call.request[DRAFT_KEY]
+        return await workflow_store.get_version(conn, workflow_id=call.workflow_id, version=version)
+
+    async def _within_daily_runs(
+        self, conn: Connection, call: Invocation, version: int, now: datetime
+    ) -> None:
+        """`task_level_strategies.max_runs_per_day`: new tasks per UTC day (continued
+        conversations are not new runs). The workflow's row lock makes the count exact under
+        concurrent invokes."""
+        strategies = (await self._definition(conn, call, version)).get("task_level_strategies")
+        limit = (strategies or {}).get("max_runs_per_day")
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+            return
+        if call.task_id is not None and await task_store.owner_of(conn, task_id=call.task_id):
+            return  # the next turn of a conversation
+        await workflow_store.lock_workflow(conn, workflow_id=call.workflow_id)
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        started = await task_store.count_started_since(
+            conn, organization_id=call.organization_id, agent_id=call.workflow_id, since=day
+        )
+        if started >= limit:
+            raise errors.RateLimited(
+                f"{call.workflow_id} may run {limit} times a day (max_runs_per_day); "
+                "the count starts again at 00:00 UTC",
+                retry_after_s=int((day + timedelta(days=1) - now).total_seconds()) + 1,
+            )
 
     async def _dedup_key(
         self, conn: Connection, call: Invocation, version: int

@@ -120,6 +120,20 @@ async def owner_of(conn: Connection, *, task_id: str) -> str | None:
     return (await conn.execute(_OWNER, {"p_task_id": task_id})).scalar()
 
 
+async def count_started_since(
+    conn: Connection, *, organization_id: str, agent_id: str, since: datetime
+) -> int:
+    """New tasks of a workflow or agent since `since`."""
+    counted = await conn.execute(
+        sa.select(sa.func.count()).where(
+            t.c.organization_id == organization_id,
+            t.c.created_at >= since,
+            t.c.agent_id == agent_id,
+        )
+    )
+    return int(counted.scalar_one())
+
+
 async def lock_task(conn: Connection, *, task_id: str, now: datetime) -> None:
     """Take the task row's write lock until the end of the transaction."""
     await conn.execute(sa.update(t).where(t.c.id == task_id).values(updated_at=now))

@@ -171,3 +171,9 @@ async def delete_workflow(
     await get_workflow(conn, organization_id=organization_id, workflow_id=workflow_id, kind=kind)
     await conn.execute(sa.delete(v).where(v.c.workflow_id == workflow_id))
     await conn.execute(sa.delete(w).where(w.c.id == workflow_id))
+
+
+async def lock_workflow(conn: Connection, *, workflow_id: str) -> None:
+    """Serialise invokes of one workflow for the rest of the transaction (PostgreSQL; SQLite
+    serialises every writer already)."""
+    await conn.execute(sa.select(w.c.id).where(w.c.id == workflow_id).with_for_update())
