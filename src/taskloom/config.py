@@ -44,6 +44,17 @@ class WorkerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    """Outbound webhooks (completion notifications)."""
+
+    timeout_s: float = 10.0  # one attempt
+    retry_window_s: float = 72 * 3600.0  # retried until this long after the turn ended
+    first_backoff_s: float = 5.0
+    max_backoff_s: float = 3600.0
+    secret_grace_s: float = 24 * 3600.0  # a rotated-out secret keeps signing this long
+
+
+@dataclass(frozen=True, slots=True)
 class ApiConfig:
     """Limits enforced at the HTTP edge."""
 
@@ -121,6 +132,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = 4_194_304
     max_nodes: int = 200
     sync_wait_s: float = 300.0
+    # outbound webhooks: one attempt's timeout, how long one is retried, how long a rotated
+    # signing secret keeps signing beside the new one
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_retry_window_s: float = Field(default=72 * 3600.0, gt=0)
+    webhook_secret_grace_s: float = Field(default=24 * 3600.0, ge=0)
     # a schedule's slot found later than this (the server was down) follows its catch_up
     schedule_grace_s: float = Field(default=60.0, gt=0)
     webhook_max_files: int = Field(default=10, ge=0, le=1000)
@@ -172,6 +188,13 @@ class Settings(BaseSettings):
             pool_size=self.sandbox_pool_size,
             memory_limit_mb=self.sandbox_memory_limit_mb,
             output_limit_bytes=self.sandbox_output_limit_bytes,
+        )
+
+    def deliveries(self) -> DeliveryConfig:
+        return DeliveryConfig(
+            timeout_s=self.webhook_timeout_s,
+            retry_window_s=self.webhook_retry_window_s,
+            secret_grace_s=self.webhook_secret_grace_s,
         )
 
     def api(self) -> ApiConfig:

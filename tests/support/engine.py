@@ -193,10 +193,12 @@ class Engine:
 
 
 @contextlib.asynccontextmanager
-async def open_engine(settings: Settings, **worker_overrides: Any) -> AsyncIterator[Engine]:
+async def open_engine(
+    settings: Settings, *, clock: ManualClock | None = None, **worker_overrides: Any
+) -> AsyncIterator[Engine]:
     """The pieces `open_host` builds, built by hand around a manual clock; the worker's loops
     are not started: the test calls their steps."""
-    clock = ManualClock()
+    clock = clock or ManualClock()
     config = settings.worker()
     async with Database(settings.database_url) as db:
         await upgrade(db)

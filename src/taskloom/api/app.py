@@ -12,7 +12,16 @@ from taskloom import __version__
 from taskloom.api import errors
 from taskloom.api.deps import AppState, KeyCache, State
 from taskloom.api.guard import RequestGuard
-from taskloom.api.routes import agents, schedules, secrets, tasks, waits, webhook, workflows
+from taskloom.api.routes import (
+    agents,
+    schedules,
+    secrets,
+    tasks,
+    waits,
+    webhook,
+    webhooks,
+    workflows,
+)
 from taskloom.api.routes.sdk import router as sdk_router
 from taskloom.api.routes.sdk_workers import router as sdk_workers_router
 from taskloom.api.views import TaskViews
@@ -40,6 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
                 side_tasks=host.side_tasks,
                 waits=host.waits,
                 clock=host.clock,
+                notifications=host.notifications,
             )
             yield
 
@@ -53,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(waits.router)
     app.include_router(webhook.router)
     app.include_router(schedules.router)
+    app.include_router(webhooks.router)
     app.include_router(sdk_workers_router)
     app.include_router(sdk_router)  # last: its /{organization_id} prefix is the loosest match
 

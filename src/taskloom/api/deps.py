@@ -12,6 +12,7 @@ from taskloom import errors
 from taskloom.api.views import TaskViews
 from taskloom.clock import Clock
 from taskloom.config import ApiConfig, Settings
+from taskloom.engine.notifications import Notifications
 from taskloom.engine.sdk_workers import SdkWorkers
 from taskloom.engine.supervisor import Supervisor
 from taskloom.engine.tasks import TaskService
@@ -56,6 +57,7 @@ class AppState:
     side_tasks: Supervisor
     waits: Waits
     clock: Clock
+    notifications: Notifications
 
 
 async def get_state(request: Request) -> AppState:

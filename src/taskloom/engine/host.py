@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from taskloom.clock import Clock, SystemClock
 from taskloom.config import Settings
+from taskloom.engine.notifications import Notifications, http_sender
 from taskloom.engine.notify import Notifier
 from taskloom.engine.runner import Runner
 from taskloom.engine.schedules import Schedules
@@ -41,6 +42,7 @@ class Host:
     clock: Clock
     side_tasks: Supervisor  # the process's own, beside the worker's
     waits: Waits
+    notifications: Notifications
     sandbox: SandboxPool | None = None
 
 
@@ -69,6 +71,11 @@ async def open_host(
         tasks = TaskService(db, notifier, worker_config, clock=clock)
         subtasks = SubTasks(db, tasks, notifier)
         waits = Waits(db, notifier, clock)
+        outbound_http = SharedHttpClient()
+        stack.push_async_callback(outbound_http.aclose)
+        notifications = Notifications(
+            db, clock, http_sender(outbound_http, settings.egress()), settings.deliveries()
+        )
         worker: Worker | None = None
         sandbox: SandboxPool | None = None
         if run_worker:
@@ -96,6 +103,7 @@ async def open_host(
             side_tasks.start("wait-deadlines", lambda: waits.run_timers(worker_config.sweep_s))
             schedules = Schedules(db, tasks, clock, grace_s=settings.schedule_grace_s)
             side_tasks.start("schedules", lambda: schedules.run(worker_config.sweep_s))
+            side_tasks.start("webhook-deliveries", lambda: notifications.run(worker_config.sweep_s))
         host = Host(
             db=db,
             notifier=notifier,
@@ -106,6 +114,7 @@ async def open_host(
             clock=clock,
             side_tasks=side_tasks,
             waits=waits,
+            notifications=notifications,
             sandbox=sandbox,
         )
         if worker is None:

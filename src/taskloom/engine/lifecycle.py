@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from taskloom.engine import notifications
 from taskloom.engine.wire import node_run_json, task_json
 from taskloom.store import events as event_store
 from taskloom.store import node_runs as node_run_store
@@ -139,6 +140,7 @@ async def finished(conn: Connection, task: TaskRecord, *, now: datetime) -> Task
         finished_at=now,
     )
     await publish_task(conn, task, TASK_FINISHED, now=now)
+    await notifications.queue_completion(conn, task, now=now)
     queued = await turn_store.next_queued_turn(conn, task_id=task.id)
     if queued is None:
         return None

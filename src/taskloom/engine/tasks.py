@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import json
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from taskloom import errors
 from taskloom.clock import Clock, SystemClock
 from taskloom.config import WorkerConfig
 from taskloom.engine import lifecycle
+from taskloom.engine.notifications import NOTIFY_KEY, webhook_targets
 from taskloom.engine.notify import Notifier
 from taskloom.engine.versions import DRAFT_KEY, DRAFT_VERSION, Wanted, draft_snapshot, pick_version
 from taskloom.store import events as event_store
@@ -40,6 +42,7 @@ from taskloom.workflows.conditions import lookup
 _RECHECK_SQLITE_S = 0.25
 _RECHECK_PG_S = 1.0
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+_DEFINITIONS_KEPT = 256  # deployed definitions kept in memory by invokes
 _DEDUP_PREFIX = "dedup:"  # trigger payloads' keys, beside the clients' Idempotency-Keys
 
 BusyPolicy = Literal["reject", "enqueue"]
@@ -103,6 +106,7 @@ class TaskService:
         self._notifier = notifier
         self._config = config
         self._recheck_s = _RECHECK_SQLITE_S if db.is_sqlite else _RECHECK_PG_S
+        self._definitions: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
 
     # -- invoke ----------------------------------------------------------------------------
 
@@ -172,12 +176,17 @@ class TaskService:
                 run = dataclasses.replace(
                     run, request=request, executor=Executor.SDK if external else run.executor
                 )
-            await self._within_daily_runs(conn, run, version, now)
-            duplicate = await self._duplicate_of(conn, run, version, now)
+            definition = await self._definition(conn, run, version)
+            await self._within_daily_runs(conn, run, definition, now)
+            targets = webhook_targets(definition)
+            if targets is not None:  # fixed at invoke, as the version is
+                run = dataclasses.replace(run, request={**run.request, NOTIFY_KEY: targets})
+            dedup = dedup_key(run, definition)
+            duplicate = await self._duplicate_of(conn, run, dedup, now)
             if duplicate is not None:
                 return duplicate
             accepted = await self._accept(conn, run, version)
-            await self._remember_payload(conn, run, version, accepted, now)
+            await self._remember_payload(conn, run, dedup, accepted, now)
             if call.idempotency_key is not None:
                 await idempotency.remember_key(
                     conn,
@@ -190,18 +199,30 @@ class TaskService:
                 )
         return accepted
 
-    async def _definition(self, conn: Connection, call: Invocation, version: int) -> Any:
+    async def _definition(self, conn: Connection, call: Invocation, version: int) -> dict[str, Any]:
+        """The definition this invoke runs; deployed versions never change, so they are kept."""
         if version == DRAFT_VERSION:
-            return call.request[DRAFT_KEY]
-        return await workflow_store.get_version(conn, workflow_id=call.workflow_id, version=version)
+            draft: dict[str, Any] = call.request[DRAFT_KEY]
+            return draft
+        key = (call.workflow_id, version)
+        found = self._definitions.get(key)
+        if found is None:
+            found = await workflow_store.get_version(
+                conn, workflow_id=call.workflow_id, version=version
+            )
+            self._definitions[key] = found
+            if len(self._definitions) > _DEFINITIONS_KEPT:
+                self._definitions.popitem(last=False)
+        self._definitions.move_to_end(key)
+        return found
 
     async def _within_daily_runs(
-        self, conn: Connection, call: Invocation, version: int, now: datetime
+        self, conn: Connection, call: Invocation, definition: dict[str, Any], now: datetime
     ) -> None:
         """`task_level_strategies.max_runs_per_day`: new tasks per UTC day (continued
         conversations are not new runs). The workflow's row lock makes the count exact under
         concurrent invokes."""
-        strategies = (await self._definition(conn, call, version)).get("task_level_strategies")
+        strategies = definition.get("task_level_strategies")
         limit = (strategies or {}).get("max_runs_per_day")
         if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
             return
@@ -219,37 +240,12 @@ class TaskService:
                 retry_after_s=int((day + timedelta(days=1) - now).total_seconds()) + 1,
             )
 
-    async def _dedup_key(
-        self, conn: Connection, call: Invocation, version: int
-    ) -> tuple[str, timedelta] | None:
-        """The duplicate-prevention key of a trigger's payload and how long it holds, when
-        the target asks for it."""
-        if call.dedup_payload is None:
-            return None
-        definition = (
-            call.request[DRAFT_KEY]
-            if version == DRAFT_VERSION
-            else await workflow_store.get_version(
-                conn, workflow_id=call.workflow_id, version=version
-            )
-        )
-        rule = duplication_rule(definition)
-        if rule is None:
-            return None
-        selectors, ttl = rule
-        picked = [_json_or_none(lookup(call.dedup_payload, s)) for s in selectors]
-        digest = hashlib.sha256(
-            json.dumps([call.workflow_id, picked], sort_keys=True, default=str).encode()
-        ).hexdigest()
-        return f"{_DEDUP_PREFIX}{digest}", ttl
-
     async def _duplicate_of(
-        self, conn: Connection, call: Invocation, version: int, now: datetime
+        self, conn: Connection, call: Invocation, dedup: Dedup | None, now: datetime
     ) -> Accepted | None:
-        rule = await self._dedup_key(conn, call, version)
-        if rule is None:
+        if dedup is None:
             return None
-        key, ttl = rule
+        key, ttl = dedup
         seen = await idempotency.find_key(
             conn, organization_id=call.organization_id, key=key, not_before=now - ttl
         )
@@ -261,11 +257,15 @@ class TaskService:
         return Accepted(task=task, first_seq=0, replayed=True)
 
     async def _remember_payload(
-        self, conn: Connection, call: Invocation, version: int, accepted: Accepted, now: datetime
+        self,
+        conn: Connection,
+        call: Invocation,
+        dedup: Dedup | None,
+        accepted: Accepted,
+        now: datetime,
     ) -> None:
-        rule = await self._dedup_key(conn, call, version)
-        if rule is not None:
-            key, ttl = rule
+        if dedup is not None:
+            key, ttl = dedup
             await idempotency.remember_key(
                 conn,
                 organization_id=call.organization_id,
@@ -518,6 +518,24 @@ def _json_or_none(value: Any) -> Any:
     """A selected value as JSON; a selector that finds nothing selects null."""
     plain = (str, int, float, bool, list, dict, type(None))
     return value if isinstance(value, plain) else None
+
+
+Dedup = tuple[str, timedelta]  # a trigger payload's duplicate-prevention key, and its ttl
+
+
+def dedup_key(call: Invocation, definition: dict[str, Any]) -> Dedup | None:
+    """The duplicate-prevention key of a trigger's payload, when the target asks for it."""
+    if call.dedup_payload is None:
+        return None
+    rule = duplication_rule(definition)
+    if rule is None:
+        return None
+    selectors, ttl = rule
+    picked = [_json_or_none(lookup(call.dedup_payload, s)) for s in selectors]
+    digest = hashlib.sha256(
+        json.dumps([call.workflow_id, picked], sort_keys=True, default=str).encode()
+    ).hexdigest()
+    return f"{_DEDUP_PREFIX}{digest}", ttl
 
 
 def duplication_rule(definition: dict[str, Any]) -> tuple[list[str], timedelta] | None:

@@ -192,3 +192,31 @@ class ScheduleRecord(_Record):
     last_task_id: str | None
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryRecord(_Record):
+    id: str
+    organization_id: str
+    task_id: str | None
+    event: str
+    url: str
+    headers: dict[str, str]
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SigningSecretRecord(_Record):
+    organization_id: str
+    secret: str
+    previous_secret: str | None
+    previous_until: datetime | None
+    created_at: datetime
+    rotated_at: datetime | None

@@ -204,6 +204,43 @@ schedules = sa.Table(
     sa.Index("ix_schedules_due", "next_fire_at"),
 )
 
+# The per-organization signing secret of outbound webhooks (Standard Webhooks `whsec_`); the
+# one it replaced keeps signing beside it until `previous_until`, so receivers can switch.
+webhook_secrets = sa.Table(
+    "webhook_secrets",
+    metadata,
+    sa.Column("organization_id", sa.String(64), primary_key=True),
+    sa.Column("secret", sa.String(128), nullable=False),
+    sa.Column("previous_secret", sa.String(128), nullable=True),
+    sa.Column("previous_until", UtcDateTime(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("rotated_at", UtcDateTime(), nullable=True),
+)
+
+# Outbound webhooks to deliver, at least once, with a stable id (`webhook-id`): the durable
+# queue and the delivery log at once.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("organization_id", sa.String(64), nullable=False),
+    sa.Column("task_id", sa.String(64), nullable=True),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("url", sa.Text(), nullable=False),
+    sa.Column("headers", sa.JSON(), nullable=False),
+    sa.Column("payload", sa.JSON(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | delivered | failed
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime(), nullable=True),
+    sa.Column("last_status_code", sa.Integer(), nullable=True),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("delivered_at", UtcDateTime(), nullable=True),
+    sa.Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    sa.Index("ix_webhook_deliveries_org", "organization_id", "created_at"),
+    sa.Index("ix_webhook_deliveries_task", "task_id"),
+)
+
 task_turns = sa.Table(
     "task_turns",
     metadata,

@@ -1,4 +1,5 @@
-"""Paused tasks, the waits that paused them (with their durable deadlines), schedules.
+"""Paused tasks, the waits that paused them (with their durable deadlines), schedules, and
+outbound webhooks (signing secrets, the delivery queue).
 
 Revision ID: 0006
 Revises: 0005
@@ -59,8 +60,44 @@ def upgrade() -> None:
     op.create_index("ix_schedules_org", "schedules", ["organization_id", "created_at"])
     op.create_index("ix_schedules_due", "schedules", ["next_fire_at"])
 
+    op.create_table(
+        "webhook_secrets",
+        sa.Column("organization_id", sa.String(64), primary_key=True),
+        sa.Column("secret", sa.String(128), nullable=False),
+        sa.Column("previous_secret", sa.String(128), nullable=True),
+        sa.Column("previous_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("rotated_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("organization_id", sa.String(64), nullable=False),
+        sa.Column("task_id", sa.String(64), nullable=True),
+        sa.Column("event", sa.String(64), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("headers", sa.JSON(), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_status_code", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index(
+        "ix_webhook_deliveries_due", "webhook_deliveries", ["status", "next_attempt_at"]
+    )
+    op.create_index(
+        "ix_webhook_deliveries_org", "webhook_deliveries", ["organization_id", "created_at"]
+    )
+    op.create_index("ix_webhook_deliveries_task", "webhook_deliveries", ["task_id"])
+
 
 def downgrade() -> None:
+    op.drop_table("webhook_deliveries")
+    op.drop_table("webhook_secrets")
     op.drop_index("ix_schedules_due", table_name="schedules")
     op.drop_index("ix_schedules_org", table_name="schedules")
     op.drop_table("schedules")
