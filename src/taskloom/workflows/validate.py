@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from pydantic import ValidationError
 
 from taskloom.errors import InvalidRequest
 from taskloom.nodes.registry import NODE_TYPES
+from taskloom.workflows.conditions import BadPattern, compile_regex
 from taskloom.workflows.definition import Condition, OrchestrationNode, WorkflowSpec
 from taskloom.workflows.graph import walk_ids
 
@@ -57,8 +57,8 @@ def _check_node(node: OrchestrationNode) -> None:
         pattern = condition.term if condition.value is None else str(condition.value)
         if condition.type == "regex" and pattern is not None:
             try:
-                re.compile(pattern)
-            except re.error as exc:
+                compile_regex(pattern)
+            except BadPattern as exc:
                 raise InvalidRequest(f"node {node.id!r}: bad regex {pattern!r}: {exc}") from exc
     if node.type == "parallel":
         children = [OrchestrationNode.model_validate(c) for c in node.definition["nodes"]]
