@@ -59,7 +59,7 @@ async def open_host(settings: Settings, *, run_worker: bool) -> AsyncIterator[Ho
             sandbox = await stack.enter_async_context(SandboxPool(settings.sandbox()))
             llm_config = settings.llm()
             llm = await stack.enter_async_context(LLMService(llm_config))
-            http = SharedHttpClient()
+            http = SharedHttpClient(settings.egress())
             stack.push_async_callback(http.aclose)
             services = NodeServices(
                 sandbox=sandbox,

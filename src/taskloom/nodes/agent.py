@@ -88,8 +88,8 @@ class AgentNode:
 
     async def _run_inline(self, ctx: NodeContext, spec: AgentSpec, data: JSON) -> NodeResult:
         services = ctx.services
-        llm_config, http, egress = services.llm_config, services.http, services.egress
-        if llm_config is None or http is None or egress is None:
+        llm_config, http = services.llm_config, services.http
+        if llm_config is None or http is None:
             raise errors.NodeFailed("this process is not set up to run agents")
         request = ctx.request
         output_format = request.get("output_format") or spec.output_format
@@ -102,11 +102,11 @@ class AgentNode:
         history = await ctx.history()
         tools = []
         if spec.tools:
-            from taskloom.llm.tools.http import http_tools  # loads httpx: only when needed
+            from taskloom.llm.tools.http import http_tools  # loads httpx2: only when needed
 
-            tools = http_tools(spec.tools, client=http.get(), egress=egress, config=llm_config)
+            tools = http_tools(spec.tools, client=http.get(), config=llm_config)
         async with mcp_tools(
-            _run_servers(spec, request), egress=egress, config=llm_config
+            _run_servers(spec, request), http=http, config=llm_config
         ) as remote_tools:
             outcome = await run_agent(
                 services.llm,
