@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from taskloom import errors
+from taskloom.agents.credentials import with_credentials
 from taskloom.agents.definition import AgentSpec, MCPServer
 from taskloom.llm import Message, ModelChoice
 from taskloom.llm.agent import AgentRun, run_agent
@@ -94,11 +95,17 @@ class AgentNode:
         request = ctx.request
         output_format = request.get("output_format") or spec.output_format
         output_schema = request.get("output_schema") or spec.output_schema
+        secrets = services.secrets
+
+        async def reveal(name: str) -> str:
+            if secrets is None:
+                raise errors.NodeFailed("this process is not set up to read secrets")
+            return await secrets.reveal(organization_id=ctx.organization_id, name=name)
+
         api_key = None
-        if spec.llm_credentials_key and services.secrets is not None:
-            api_key = await services.secrets.reveal(
-                organization_id=ctx.organization_id, name=spec.llm_credentials_key
-            )
+        if spec.llm_credentials_key and secrets is not None:
+            api_key = await reveal(spec.llm_credentials_key)
+        spec = await with_credentials(spec, reveal)  # tool headers and MCP keys, for this run
         history = await ctx.history()
         tools = []
         if spec.tools:
