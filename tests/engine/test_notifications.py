@@ -41,9 +41,9 @@ async def engine(database_url: str) -> AsyncIterator[Engine]:
 
 @pytest.fixture
 async def notifications(engine: Engine) -> AsyncIterator[Notifications]:
-    http = SharedHttpClient()
+    http = SharedHttpClient(LOOPBACK)
     try:
-        yield Notifications(engine.db, engine.clock, http_sender(http, LOOPBACK), CONFIG)
+        yield Notifications(engine.db, engine.clock, http_sender(http), CONFIG)
     finally:
         await http.aclose()
 
@@ -176,9 +176,8 @@ async def test_a_receiver_that_never_accepts_is_given_up_after_the_window(
 async def test_an_address_egress_does_not_allow_is_never_reached(
     engine: Engine, receiver: WebhookReceiver
 ) -> None:
-    http = SharedHttpClient()
-    closed = EgressConfig(allowed_hosts=(), allowed_networks=())
-    strict = Notifications(engine.db, engine.clock, http_sender(http, closed), CONFIG)
+    http = SharedHttpClient(EgressConfig(allowed_hosts=(), allowed_networks=()))
+    strict = Notifications(engine.db, engine.clock, http_sender(http), CONFIG)
     try:
         task_id = await finish(engine, notifying(summarizer_workflow(), receiver.url))
         assert await strict.deliver_due() == 0

@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -28,6 +27,7 @@ from taskloom.llm.errors import ToolCallLimitExceeded
 from taskloom.llm.loop import AgentLoop  # imported at collection, not in the first test's time
 from taskloom.llm.tools.base import Tool
 from taskloom.llm.tools.http import http_tools
+from taskloom.llm.tools.http_client import SharedHttpClient
 from tests.llm.conftest import ANTHROPIC_KEY, OPENAI_KEY
 from tests.support.fake_actions import FakeActions
 from tests.support.fake_llm import FakeLLM, Reply
@@ -113,12 +113,15 @@ async def service(fake_llm: FakeLLM, sleeps: Sleeps) -> AsyncIterator[LLMService
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
+async def http() -> AsyncIterator[SharedHttpClient]:
+    shared = SharedHttpClient(LOOPBACK)
+    try:
+        yield shared
+    finally:
+        await shared.aclose()
 
 
-def weather_tools(actions: FakeActions, http: httpx.AsyncClient, fake: FakeLLM) -> list[Tool]:
+def weather_tools(actions: FakeActions, http: SharedHttpClient, fake: FakeLLM) -> list[Tool]:
     spec = HttpTool(
         name="weather",
         description="The weather in a city.",
@@ -127,7 +130,7 @@ def weather_tools(actions: FakeActions, http: httpx.AsyncClient, fake: FakeLLM) 
         parameters=WEATHER_PARAMETERS,
         headers={"X-Team": "blue"},
     )
-    return http_tools([spec], client=http, egress=LOOPBACK, config=llm_config(fake))
+    return http_tools([spec], client=http.get(), config=llm_config(fake))
 
 
 def agent_run(tools: list[Tool], **overrides: Any) -> AgentRun:
@@ -158,7 +161,7 @@ async def test_model_calls_a_tool_then_answers_with_its_result(
     service: LLMService,
     fake_llm: FakeLLM,
     actions: FakeActions,
-    http: httpx.AsyncClient,
+    http: SharedHttpClient,
     provider: str,
 ) -> None:
     fake_llm.script(
@@ -208,7 +211,7 @@ async def test_tool_calls_of_one_turn_all_run(
     service: LLMService,
     fake_llm: FakeLLM,
     actions: FakeActions,
-    http: httpx.AsyncClient,
+    http: SharedHttpClient,
     provider: str,
 ) -> None:
     fake_llm.script(
@@ -227,7 +230,7 @@ async def test_tool_calls_of_one_turn_all_run(
 
 
 async def test_a_rerun_sends_the_same_idempotency_keys(
-    service: LLMService, fake_llm: FakeLLM, actions: FakeActions, http: httpx.AsyncClient
+    service: LLMService, fake_llm: FakeLLM, actions: FakeActions, http: SharedHttpClient
 ) -> None:
     tools = weather_tools(actions, http, fake_llm)
     for _ in range(2):
@@ -240,7 +243,7 @@ async def test_a_rerun_sends_the_same_idempotency_keys(
 
 
 async def test_unknown_tool_and_bad_arguments_are_errors_the_model_sees(
-    service: LLMService, fake_llm: FakeLLM, actions: FakeActions, http: httpx.AsyncClient
+    service: LLMService, fake_llm: FakeLLM, actions: FakeActions, http: SharedHttpClient
 ) -> None:
     fake_llm.script(
         Reply.tool("teleport", {"to": "Mars"}),
@@ -266,7 +269,7 @@ async def test_too_many_tool_calls_end_the_run(
     service: LLMService,
     fake_llm: FakeLLM,
     actions: FakeActions,
-    http: httpx.AsyncClient,
+    http: SharedHttpClient,
     provider: str,
 ) -> None:
     fake_llm.script(*[Reply.tool("weather", {"city": "Paris"})] * 3)
@@ -366,7 +369,7 @@ async def test_named_key_is_sent_and_never_shown(
     service: LLMService,
     fake_llm: FakeLLM,
     actions: FakeActions,
-    http: httpx.AsyncClient,
+    http: SharedHttpClient,
     caplog: pytest.LogCaptureFixture,
     provider: str,
 ) -> None:

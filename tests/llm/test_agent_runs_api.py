@@ -10,12 +10,16 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from taskloom.config import Settings
+from taskloom.store.database import Database
+from taskloom.store.tables import metadata
 from tests.conftest import DeployWorkflow
 from tests.conftest import test_settings as settings_for
 from tests.e2e.sse_client import iter_events
@@ -48,7 +52,28 @@ def egress() -> list[str]:
 
 @pytest.fixture
 def settings(database_url: str, fake_llm: FakeLLM, egress: list[str]) -> Settings:
-    return settings_for(database_url, **llm_settings(fake_llm), egress_allowed_networks=egress)
+    return settings_for(
+        database_url,
+        **llm_settings(fake_llm),
+        egress_allowed_networks=egress,
+        secret_key="test-secret-key-for-fernet",  # tool credentials are stored as secrets
+    )
+
+
+async def places_holding(database_url: str, needle: str) -> list[str]:
+    """Every table of the store, and for SQLite every file of it, in which `needle` appears."""
+    found: list[str] = []
+    async with Database(database_url) as db, db.read() as conn:
+        for table in metadata.sorted_tables:
+            rows = (await conn.execute(sa.select(table))).all()
+            if needle in json.dumps([list(row) for row in rows], default=str):
+                found.append(table.name)
+    if database_url.startswith("sqlite:///"):
+        path = Path(database_url.removeprefix("sqlite:///"))
+        for file in path.parent.glob(f"{path.name}*"):  # the database, its -wal and -shm
+            if needle.encode() in file.read_bytes():
+                found.append(file.name)
+    return found
 
 
 async def stream_invoke(
@@ -298,7 +323,7 @@ async def test_stop_interrupts_a_slow_model_call(
     assert task["result"] is None
 
 
-async def test_tool_headers_read_masked_and_saved_back_still_reach_the_tool(
+async def test_tool_headers_read_as_references_and_saved_back_still_reach_the_tool(
     client: httpx.AsyncClient, headers: dict[str, str], fake_llm: FakeLLM, actions: FakeActions
 ) -> None:
     actions.reset()
@@ -315,10 +340,13 @@ async def test_tool_headers_read_masked_and_saved_back_still_reach_the_tool(
         headers=headers,
     )
     agent = created.json()
-    assert agent["tools"][0]["headers"]["Authorization"] == "********"
+    assert agent["tools"][0]["headers"] == {}
+    assert list(agent["tools"][0]["credential_refs"]) == ["headers.Authorization"]
+    # saved as read; an older client's masked value with nothing behind it is dropped
+    as_read = {**agent["tools"][0], "headers": {"Authorization": "********"}}
     saved = await client.patch(
         f"/v1/agents/{agent['id']}?deploy=true",
-        json={"tools": agent["tools"], "description": "saved as read"},
+        json={"tools": [as_read], "description": "saved as read"},
         headers=headers,
     )
     assert saved.status_code == 200, saved.text
@@ -327,6 +355,56 @@ async def test_tool_headers_read_masked_and_saved_back_still_reach_the_tool(
     assert task["status"] == "completed", task
     [call] = actions.received
     assert call.headers["authorization"] == token
+
+
+async def test_tool_and_mcp_credentials_are_stored_only_encrypted_and_still_reach_their_servers(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    fake_llm: FakeLLM,
+    actions: FakeActions,
+    mcp: FakeMCP,
+    database_url: str,
+) -> None:
+    actions.reset()
+    mcp.reset()
+    token, mcp_key = "xyz-7c4a8d09ca3762af", "mcp-key-2fd4e1c67a2d28fc"
+    tool = {
+        "name": "crm",
+        "url": f"{actions.url}/crm",
+        "method": "GET",
+        "headers": {"Authorization": f"Bearer {token}"},
+    }
+    server = {"name": "calc", "url": mcp.streamable_http_url, "api_key": mcp_key}
+    created = await client.post(
+        "/v1/agents",
+        json={"name": "a", "model_provider": "openai", "model_name": "m", "tools": [tool]},
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    agent_id = created.json()["id"]
+    patched = await client.patch(
+        f"/v1/agents/{agent_id}?deploy=true", json={"mcp_servers": [server]}, headers=headers
+    )
+    assert patched.status_code == 200, patched.text
+    fake_llm.script(Reply.tool("crm", {}), Reply.say("found"))
+    task = await invoke(client, headers, agent_id)
+    assert task["status"] == "completed", task
+
+    [call] = actions.received
+    assert call.headers["authorization"] == f"Bearer {token}"
+    assert mcp.headers
+    assert all(seen["authorization"] == f"Bearer {mcp_key}" for seen in mcp.headers)
+    fetched = await client.get(f"/v1/agents/{agent_id}", headers=headers)
+    for reply in (created.text, patched.text, fetched.text, json.dumps(task)):
+        assert token not in reply
+        assert mcp_key not in reply
+    assert await places_holding(database_url, token) == []
+    assert await places_holding(database_url, mcp_key) == []
+    # the definition keeps references, shown as such
+    agent = fetched.json()
+    assert "Authorization" not in agent["tools"][0]["headers"]
+    assert set(agent["tools"][0]["credential_refs"]) == {"headers.Authorization"}
+    assert set(agent["mcp_servers"][0]["credential_refs"]) == {"api_key"}
 
 
 async def test_a_sub_task_does_not_outlive_its_timed_out_node(

@@ -434,7 +434,8 @@ async def test_bad_agent_patches_are_4xx_and_change_nothing(
     assert after == agent | {"updated_at": after["updated_at"]}
 
 
-async def test_tool_and_mcp_credentials_are_masked_and_survive_a_round_trip(
+@pytest.mark.parametrize("llm_overrides", [{"secret_key": "test-secret-key-for-fernet"}])
+async def test_tool_and_mcp_credentials_become_references_that_survive_a_round_trip(
     client: httpx.AsyncClient, headers: dict[str, str], fake_llm: FakeLLM
 ) -> None:
     tool = {
@@ -445,8 +446,20 @@ async def test_tool_and_mcp_credentials_are_masked_and_survive_a_round_trip(
     server = {"name": "docs", "url": "https://mcp.example.com/mcp", "api_key": USER_KEY}
     agent = await create_agent(client, headers, tools=[tool], mcp_servers=[server])
     assert USER_KEY not in json.dumps(agent)
-    assert agent["tools"][0]["headers"] == {"Authorization": "********"}
-    assert agent["mcp_servers"][0]["api_key"] == "********"
+    assert agent["tools"][0]["headers"] == {}
+    assert agent["tools"][0]["credential_refs"] == {
+        "headers.Authorization": f"agent-{agent['id']}-tool-crm-header-authorization"
+    }
+    assert "api_key" not in agent["mcp_servers"][0]
+    assert agent["mcp_servers"][0]["credential_refs"] == {
+        "api_key": f"agent-{agent['id']}-mcp-docs-api_key"
+    }
+    names = [
+        item["name"] for item in (await client.get("/v1/secrets", headers=headers)).json()["items"]
+    ]
+    refs = [*agent["tools"][0]["credential_refs"].values()]
+    refs += agent["mcp_servers"][0]["credential_refs"].values()
+    assert sorted(names) == sorted(refs)
 
     # the whole definition, as read, saved back with one change
     saved = await client.patch(
@@ -456,7 +469,8 @@ async def test_tool_and_mcp_credentials_are_masked_and_survive_a_round_trip(
     )
     assert saved.status_code == 200, saved.text
     assert USER_KEY not in saved.text
-    # the stored values are the original ones: the run gets the real header
+    assert saved.json()["tools"][0]["credential_refs"] == agent["tools"][0]["credential_refs"]
+    # the references are kept: the run gets the real header
     fake_llm.script(Reply.say("ok"))
     per_run = {"name": "extra", "url": "https://x.example.com/mcp", "api_key": USER_KEY}
     reply = await client.post(
@@ -466,3 +480,13 @@ async def test_tool_and_mcp_credentials_are_masked_and_survive_a_round_trip(
     )
     assert USER_KEY not in reply.text
     assert reply.json()["mcp_servers"][0]["api_key"] == "********"
+
+
+async def test_inline_tool_credentials_without_a_server_secret_key_are_refused(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    tool = {"name": "crm", "url": "https://crm.example.com/", "headers": {"X-Key": USER_KEY}}
+    reply = await client.post("/v1/agents", json=agent_body(tools=[tool]), headers=headers)
+    assert reply.status_code == 422
+    assert "TASKLOOM_SECRET_KEY" in reply.text
+    assert USER_KEY not in reply.text

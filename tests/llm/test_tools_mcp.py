@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from taskloom.llm import LLMService, Message, ModelChoice
 from taskloom.llm.agent import AgentRun, run_agent
 from taskloom.llm.errors import EgressRefused, ToolError
 from taskloom.llm.loop import AgentLoop  # imported at collection, not in the first test's time
+from taskloom.llm.tools.http_client import SharedHttpClient
 from taskloom.llm.tools.mcp import mcp_tools
 from tests.llm.conftest import ANTHROPIC_KEY, OPENAI_KEY
 from tests.support.fake_llm import FakeLLM, Reply
@@ -38,14 +39,25 @@ def fake_mcp(mcp_server: FakeMCP) -> FakeMCP:
     return mcp_server
 
 
+@pytest.fixture
+async def http() -> AsyncIterator[SharedHttpClient]:
+    shared = SharedHttpClient(LOOPBACK)
+    try:
+        yield shared
+    finally:
+        await shared.aclose()
+
+
 def server(fake: FakeMCP, transport: str, **extra: Any) -> MCPServer:
     url = fake.sse_url if transport == "sse" else fake.streamable_http_url
     return MCPServer(name="calc", url=url, transport=transport, **extra)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_tools_are_listed_and_called(fake_mcp: FakeMCP, transport: str) -> None:
-    async with mcp_tools([server(fake_mcp, transport)], egress=LOOPBACK, config=CONFIG) as tools:
+async def test_tools_are_listed_and_called(
+    fake_mcp: FakeMCP, http: SharedHttpClient, transport: str
+) -> None:
+    async with mcp_tools([server(fake_mcp, transport)], http=http, config=CONFIG) as tools:
         by_name = {tool.name: tool for tool in tools}
         assert set(by_name) == {"add", "shout", "fail"}
         assert by_name["add"].description == "Add two integers."
@@ -59,7 +71,9 @@ async def test_tools_are_listed_and_called(fake_mcp: FakeMCP, transport: str) ->
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_allowed_tools_headers_and_api_key(fake_mcp: FakeMCP, transport: str) -> None:
+async def test_allowed_tools_headers_and_api_key(
+    fake_mcp: FakeMCP, http: SharedHttpClient, transport: str
+) -> None:
     spec = server(
         fake_mcp,
         transport,
@@ -67,7 +81,7 @@ async def test_allowed_tools_headers_and_api_key(fake_mcp: FakeMCP, transport: s
         headers={"X-Tenant": "acme", "Authorization": "Basic replaced"},
         api_key="mcp-secret-token",
     )
-    async with mcp_tools([spec], egress=LOOPBACK, config=CONFIG) as tools:
+    async with mcp_tools([spec], http=http, config=CONFIG) as tools:
         assert [tool.name for tool in tools] == ["shout"]
     assert fake_mcp.headers
     for headers in fake_mcp.headers:
@@ -75,31 +89,40 @@ async def test_allowed_tools_headers_and_api_key(fake_mcp: FakeMCP, transport: s
         assert headers["authorization"] == "Bearer mcp-secret-token"
 
 
-async def test_a_local_server_is_refused() -> None:
+async def test_a_local_server_is_refused(http: SharedHttpClient) -> None:
     local = MCPServer(name="shell", type="local", transport="stdio")
     with pytest.raises(ToolError, match="local"):
-        async with mcp_tools([local], egress=LOOPBACK, config=CONFIG):
+        async with mcp_tools([local], http=http, config=CONFIG):
             pass
 
 
-async def test_a_private_address_is_refused_without_the_allow_list(fake_mcp: FakeMCP) -> None:
-    with pytest.raises(EgressRefused, match=r"127\.0\.0\.1"):
-        async with mcp_tools([server(fake_mcp, "sse")], egress=EgressConfig(), config=CONFIG):
-            pass
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_private_address_is_refused_without_the_allow_list(
+    fake_mcp: FakeMCP, transport: str
+) -> None:
+    closed = SharedHttpClient(EgressConfig())
+    try:
+        with pytest.raises(EgressRefused, match=r"127\.0\.0\.1"):
+            async with mcp_tools([server(fake_mcp, transport)], http=closed, config=CONFIG):
+                pass
+    finally:
+        await closed.aclose()
     assert fake_mcp.headers == []
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_an_unreachable_server_is_a_tool_error(transport: str) -> None:
+async def test_an_unreachable_server_is_a_tool_error(
+    http: SharedHttpClient, transport: str
+) -> None:
     gone = MCPServer(name="gone", url="http://127.0.0.1:9/mcp", transport=transport)
     with pytest.raises(ToolError, match="cannot use MCP server 'gone'"):
-        async with mcp_tools([gone], egress=LOOPBACK, config=CONFIG):
+        async with mcp_tools([gone], http=http, config=CONFIG):
             pass
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_agent_calls_an_mcp_tool(
-    fake_mcp: FakeMCP, fake_llm: FakeLLM, transport: str
+    fake_mcp: FakeMCP, fake_llm: FakeLLM, http: SharedHttpClient, transport: str
 ) -> None:
     config = LLMConfig(
         openai_base_url=fake_llm.openai_base_url,
@@ -115,7 +138,7 @@ async def test_agent_calls_an_mcp_tool(
 
     async with (
         LLMService(config) as service,
-        mcp_tools([server(fake_mcp, transport)], egress=LOOPBACK, config=config) as tools,
+        mcp_tools([server(fake_mcp, transport)], http=http, config=config) as tools,
     ):
         run = AgentRun(
             system="You add numbers.",

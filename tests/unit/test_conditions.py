@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
-from taskloom.workflows.conditions import lookup, matches
+from taskloom.workflows.conditions import BadPattern, compile_regex, lookup, matches
 from taskloom.workflows.definition import Condition
 
 
@@ -169,3 +170,38 @@ def test_matches_not_empty_missing_path_is_false() -> None:
 
 def test_matches_not_empty_path_to_falsy_number_is_true() -> None:
     assert matches(cond(type="not_empty", path="score"), {"score": 0}) is True
+
+
+# -- regex: RE2, linear time ------------------------------------------------------------------
+
+
+@pytest.mark.timeout(10)  # a backtracking engine takes years here; the timeout only backstops
+async def test_matches_regex__catastrophic_pattern_answers_and_the_loop_keeps_beating() -> None:
+    # `(a+)+$` against a's ending in "b" makes a backtracking engine try ~2**40 splits on the
+    # event loop; RE2 answers in one pass, so a heartbeat queued before it still runs
+    beat = asyncio.Event()
+    heartbeat = asyncio.get_running_loop().call_soon(beat.set)
+    condition = cond(type="regex", term=r"(a+)+$")
+
+    async def route() -> bool:
+        return matches(condition, "a" * 40 + "b")
+
+    assert await asyncio.create_task(route()) is False
+    await beat.wait()
+    assert not heartbeat.cancelled()
+
+
+def test_matches_regex_reads_characters_not_bytes() -> None:
+    assert matches(cond(type="regex", term=r"^caf.$"), "café") is True
+    assert matches(cond(type="regex", term=r"^\pL+$"), "日本") is True
+    assert matches(cond(type="regex", term=r"^\w+$"), "日本") is False  # RE2: \w is ASCII
+
+
+def test_matches_regex__text_that_is_not_valid_utf8_is_still_searched() -> None:
+    assert matches(cond(type="regex", term="ok"), "ok \ud800") is True
+
+
+def test_compile_regex_refuses_what_re2_cannot_run() -> None:
+    for pattern in (r"(a)\1", r"(?=a)b", "(open"):
+        with pytest.raises(BadPattern):
+            compile_regex(pattern)

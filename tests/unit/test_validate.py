@@ -216,3 +216,12 @@ def test_validate_spec_refuses_a_branch_pointer_to_an_unknown_node() -> None:
 
 def test_validate_spec_refuses_a_branch_of_an_unknown_type() -> None:
     refused(parallel("fan", {"id": "x", "type": "teleport"}))
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", r"(?=a)b"])
+def test_validate_spec_refuses_a_regex_re2_cannot_run(pattern: str) -> None:
+    # valid for Python's `re`, but conditions run on RE2 (linear time, no backtracking)
+    message = refused(
+        node("a", next_ids=["b"]), node("b", condition={"type": "regex", "term": pattern})
+    )
+    assert "RE2" in message

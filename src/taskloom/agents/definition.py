@@ -33,6 +33,9 @@ class HttpTool(_Model):
     method: HttpMethod = "POST"
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
     headers: dict[str, str] = Field(default_factory=dict, repr=False)
+    # where a credential given inline went: `headers.<Name>` -> the named secret holding it
+    # (bound to this URL's origin; see agents/credentials.py)
+    credential_refs: dict[str, str] = Field(default_factory=dict)
 
 
 class MCPServer(_Model):
@@ -47,6 +50,8 @@ class MCPServer(_Model):
     api_key: str | None = Field(default=None, repr=False)
     headers: dict[str, str] = Field(default_factory=dict, repr=False)
     allowed_tools: list[str] = Field(default_factory=list)
+    # `api_key`, `client_secret`, `headers.<Name>` -> the named secret holding it
+    credential_refs: dict[str, str] = Field(default_factory=dict)
 
 
 class Credentials(_Model):

@@ -71,19 +71,16 @@ async def open_host(
         tasks = TaskService(db, notifier, worker_config, clock=clock)
         subtasks = SubTasks(db, tasks, notifier)
         waits = Waits(db, notifier, clock)
-        outbound_http = SharedHttpClient()
-        stack.push_async_callback(outbound_http.aclose)
-        notifications = Notifications(
-            db, clock, http_sender(outbound_http, settings.egress()), settings.deliveries()
-        )
+        # every outbound request (tools, MCP, webhooks) goes through the egress-checked client
+        http = SharedHttpClient(settings.egress())
+        stack.push_async_callback(http.aclose)
+        notifications = Notifications(db, clock, http_sender(http), settings.deliveries())
         worker: Worker | None = None
         sandbox: SandboxPool | None = None
         if run_worker:
             sandbox = await stack.enter_async_context(SandboxPool(settings.sandbox()))
             llm_config = settings.llm()
             llm = await stack.enter_async_context(LLMService(llm_config))
-            http = SharedHttpClient()
-            stack.push_async_callback(http.aclose)
             services = NodeServices(
                 sandbox=sandbox,
                 llm=llm,

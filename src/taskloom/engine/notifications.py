@@ -26,9 +26,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from taskloom.clock import Clock
-from taskloom.config import DeliveryConfig, EgressConfig
+from taskloom.config import DeliveryConfig
 from taskloom.engine.wire import iso, task_json
-from taskloom.llm.tools.egress import check_url
+from taskloom.llm.egress import check_scheme
 from taskloom.llm.tools.http_client import SharedHttpClient
 from taskloom.store import webhooks as webhook_store
 from taskloom.store.database import Connection, Database
@@ -44,11 +44,12 @@ _BATCH = 50
 Send = Callable[[str, dict[str, str], bytes, float], Awaitable[int]]
 
 
-def http_sender(http: SharedHttpClient, egress: EgressConfig) -> Send:
-    """Webhooks go where agents' tools may: the same egress rules, no redirects followed."""
+def http_sender(http: SharedHttpClient) -> Send:
+    """Webhooks go where agents' tools may: through the client whose every connection the
+    egress rules check, no redirects followed."""
 
     async def send(url: str, headers: dict[str, str], body: bytes, timeout_s: float) -> int:
-        await check_url(url, egress)
+        check_scheme(url)
         reply = await http.get().post(url, content=body, headers=headers, timeout=timeout_s)
         return reply.status_code
 

@@ -1,9 +1,14 @@
-"""Provider clients: the real `openai` and `anthropic` SDKs, wrapped as pydantic-ai models."""
+"""Provider clients: the real `openai` and `anthropic` SDKs, wrapped as pydantic-ai models.
+
+Each SDK client sends through an `httpx2` client the caller gives it (`outbound.py`): model
+calls are outbound HTTP like any other, behind the same checked transport.
+"""
 
 from __future__ import annotations
 
 from typing import Protocol
 
+import httpx2
 from anthropic import AsyncAnthropic
 from openai import AsyncOpenAI
 from pydantic_ai.models import Model
@@ -24,15 +29,15 @@ class Client(Protocol):
     async def close(self) -> None: ...
 
 
-def open_client(endpoint: Endpoint) -> Client:
-    """An SDK client for the endpoint, with the SDK's own retries off (ours are bounded)."""
+def open_client(endpoint: Endpoint, http: httpx2.AsyncClient) -> Client:
+    """An SDK client for the endpoint over `http` (which it then owns and closes), with the
+    SDK's own retries off (ours are bounded)."""
+    key = endpoint.api_key or NO_KEY
     if endpoint.api == "anthropic":
         return AsyncAnthropic(
-            api_key=endpoint.api_key or NO_KEY, base_url=endpoint.base_url, max_retries=0
+            api_key=key, base_url=endpoint.base_url, max_retries=0, http_client=http
         )
-    return AsyncOpenAI(
-        api_key=endpoint.api_key or NO_KEY, base_url=endpoint.base_url, max_retries=0
-    )
+    return AsyncOpenAI(api_key=key, base_url=endpoint.base_url, max_retries=0, http_client=http)
 
 
 def model_for(endpoint: Endpoint, client: Client) -> Model:

@@ -7,8 +7,9 @@ import hashlib
 import importlib
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
 
-from taskloom.config import LLMConfig
+from taskloom.config import EgressConfig, LLMConfig
 from taskloom.llm.base import AgentModel, ChatModel
 from taskloom.llm.choice import Endpoint, ModelChoice, extra_headers, resolve
 from taskloom.llm.retry import RetryPolicy, Sleep
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from pydantic_ai.settings import ModelSettings
 
     from taskloom.llm.chat import ProviderModel
+    from taskloom.llm.outbound import Outbound, Resolve
     from taskloom.llm.providers import Client
 
 # The provider SDKs and pydantic-ai take seconds to import and ~80 MiB of memory. A process
@@ -55,9 +57,13 @@ class Models(Protocol):
 class LLMService:
     """Opens one SDK client per endpoint on first use, and closes them all on exit."""
 
-    def __init__(self, config: LLMConfig, *, sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self, config: LLMConfig, *, sleep: Sleep = asyncio.sleep, resolve: Resolve | None = None
+    ) -> None:
         self._config = config
         self._sleep = sleep
+        self._resolve = resolve  # tests answer for host names of their own
+        self._outbound: Outbound | None = None
         self._policy = RetryPolicy(
             max_retries=config.max_retries,
             backoff_s=config.backoff_s,
@@ -129,7 +135,24 @@ class LLMService:
             sleep=self._sleep,
         )
 
+    def _http(self) -> Outbound:
+        """Model endpoints go through the checked transport too. Their hosts are the ones the
+        operator configured (`resolve` refuses any other base), so those names are let
+        through; a redirect elsewhere meets the ordinary rules."""
+        if self._outbound is None:
+            from taskloom.llm.egress import EgressPolicy
+            from taskloom.llm.outbound import Outbound, system_resolve
+
+            config = self._config
+            bases = (config.openai_base_url, config.anthropic_base_url, *config.allowed_api_bases)
+            hosts = [urlsplit(base.strip()).hostname or "" for base in bases]
+            policy = EgressPolicy.from_config(EgressConfig(), hosts=hosts)
+            self._outbound = Outbound(policy, resolve=self._resolve or system_resolve)
+        return self._outbound
+
     def _model_for(self, endpoint: Endpoint) -> Model:
+        import httpx2
+
         from taskloom.llm.providers import model_for, open_client
 
         # A named key gets clients of its own, kept like the others: sent per request as a
@@ -145,7 +168,13 @@ class LLMService:
         shard = self._turn
         if shard >= len(clients):  # opened as they are first needed
             shard = len(clients)
-            clients.append(open_client(endpoint))
+            # the SDKs' own defaults: a long read for slow models, many connections
+            http = self._http().client(
+                timeout=httpx2.Timeout(600.0, connect=5.0),
+                limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100),
+                follow_redirects=True,
+            )
+            clients.append(open_client(endpoint, http))
         model_key = (key, shard, endpoint.provider, endpoint.model)
         model = self._models.get(model_key)
         if model is None:

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from taskloom import errors
+from taskloom.agents.credentials import with_credentials
 from taskloom.agents.definition import AgentSpec, MCPServer
 from taskloom.llm import Message, ModelChoice
 from taskloom.llm.agent import AgentRun, run_agent
@@ -88,25 +89,31 @@ class AgentNode:
 
     async def _run_inline(self, ctx: NodeContext, spec: AgentSpec, data: JSON) -> NodeResult:
         services = ctx.services
-        llm_config, http, egress = services.llm_config, services.http, services.egress
-        if llm_config is None or http is None or egress is None:
+        llm_config, http = services.llm_config, services.http
+        if llm_config is None or http is None:
             raise errors.NodeFailed("this process is not set up to run agents")
         request = ctx.request
         output_format = request.get("output_format") or spec.output_format
         output_schema = request.get("output_schema") or spec.output_schema
+        secrets = services.secrets
+
+        async def reveal(name: str) -> str:
+            if secrets is None:
+                raise errors.NodeFailed("this process is not set up to read secrets")
+            return await secrets.reveal(organization_id=ctx.organization_id, name=name)
+
         api_key = None
-        if spec.llm_credentials_key and services.secrets is not None:
-            api_key = await services.secrets.reveal(
-                organization_id=ctx.organization_id, name=spec.llm_credentials_key
-            )
+        if spec.llm_credentials_key and secrets is not None:
+            api_key = await reveal(spec.llm_credentials_key)
+        spec = await with_credentials(spec, reveal)  # tool headers and MCP keys, for this run
         history = await ctx.history()
         tools = []
         if spec.tools:
-            from taskloom.llm.tools.http import http_tools  # loads httpx: only when needed
+            from taskloom.llm.tools.http import http_tools  # loads httpx2: only when needed
 
-            tools = http_tools(spec.tools, client=http.get(), egress=egress, config=llm_config)
+            tools = http_tools(spec.tools, client=http.get(), config=llm_config)
         async with mcp_tools(
-            _run_servers(spec, request), egress=egress, config=llm_config
+            _run_servers(spec, request), http=http, config=llm_config
         ) as remote_tools:
             outcome = await run_agent(
                 services.llm,

@@ -1,15 +1,49 @@
-"""Edge conditions: does a node's output send the run down this edge? Pure functions."""
+"""Edge conditions: does a node's output send the run down this edge? Pure functions.
+
+A `regex` condition is a user's pattern run on the worker's event loop, so it runs on RE2,
+whose time is linear in the text: a backtracking engine (Python's `re`) can spend years on
+`(a+)+$`, stalling every task, heartbeat and lease of the process. RE2 has no backreferences
+or lookaround (validation refuses such patterns when the workflow is saved), and its word,
+digit and boundary classes are ASCII: `\\pL` matches any letter.
+"""
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any
+
+import re2
 
 from taskloom.workflows.definition import Condition
 
 _MISSING = object()
+
+
+class BadPattern(ValueError):
+    """A `regex` condition RE2 cannot compile; the message says why."""
+
+
+def compile_regex(pattern: str) -> Any:
+    """The compiled RE2 pattern (cached by the library); `BadPattern` if RE2 refuses it."""
+    options = re2.Options()
+    options.log_errors = False  # a user's typo is a 422, not a line on the server's stderr
+    try:
+        return re2.compile(pattern, options=options)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else exc
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", errors="replace")
+        raise BadPattern(
+            f"{reason} (patterns use RE2 syntax: no backreferences or lookaround)"
+        ) from exc
+
+
+def _search(pattern: str, text: str) -> bool:
+    try:
+        return compile_regex(pattern).search(text) is not None
+    except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800"): RE2 reads UTF-8
+        return compile_regex(pattern).search(text.encode("utf-8", "replace").decode()) is not None
 
 
 def lookup(data: Any, path: str | None) -> Any:
@@ -95,7 +129,11 @@ def matches(condition: Condition, data: Any, *, route: str | None = None) -> boo
         if operand is None:
             return False  # nothing to look for: no edge should be taken on an empty pattern
         if kind == "regex":
-            return re.search(as_text(operand), as_text(value)) is not None
+            try:
+                return _search(as_text(operand), as_text(value))
+            except BadPattern:
+                return False  # validation refuses these; a definition stored before cannot route
+
         return as_text(operand) in as_text(value)
     if kind == "equal":
         return _equal(value, operand)

@@ -6,12 +6,12 @@ the nodes' own models): workflows sit below nodes and never import them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 
 from pydantic import BaseModel, ValidationError
 
 from taskloom.errors import InvalidRequest
+from taskloom.workflows.conditions import BadPattern, compile_regex
 from taskloom.workflows.definition import Condition, OrchestrationNode, WorkflowSpec
 from taskloom.workflows.graph import walk_ids
 
@@ -62,8 +62,8 @@ def _check_node(node: OrchestrationNode, node_configs: NodeConfigs) -> None:
         pattern = condition.term if condition.value is None else str(condition.value)
         if condition.type == "regex" and pattern is not None:
             try:
-                re.compile(pattern)
-            except re.error as exc:
+                compile_regex(pattern)
+            except BadPattern as exc:
                 raise InvalidRequest(f"node {node.id!r}: bad regex {pattern!r}: {exc}") from exc
     if node.type == "parallel":
         children = [OrchestrationNode.model_validate(c) for c in node.definition["nodes"]]

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from taskloom import errors
-from taskloom.agents.credentials import restored
+from taskloom.agents.credentials import restored, stored_credentials
 from taskloom.agents.definition import AgentSpec
 from taskloom.api.deps import Caller, State
 from taskloom.api.models import agent_json, minimal_agent_json, page_json
@@ -40,20 +40,13 @@ def _base_url(request: Request) -> str:
 async def _draft(
     spec: AgentSpec, *, agent_id: str, organization_id: str, secrets: Secrets
 ) -> dict[str, Any]:
-    """The definition to store. A provider key given inline (`llm_credentials.value`) is
-    moved into the organization's encrypted secrets and referred to by name: the stored
-    definition, and so every reply, never holds it."""
-    credentials = spec.llm_credentials
-    if credentials is not None and credentials.value:
-        name = credentials.name or f"agent-{agent_id}-llm"
-        await secrets.store(organization_id=organization_id, name=name, value=credentials.value)
-        spec = spec.model_copy(
-            update={
-                "llm_credentials": credentials.model_copy(update={"value": None, "name": name}),
-                "llm_credentials_key": name,
-                "llm_credentials_key_type": "custom",
-            }
-        )
+    """The definition to store: credentials given inline (provider key, tool headers, MCP
+    keys) move into the organization's encrypted secrets, referred to by name."""
+
+    async def store(name: str, value: str) -> None:
+        await secrets.store(organization_id=organization_id, name=name, value=value)
+
+    spec = await stored_credentials(spec, agent_id=agent_id, store=store)
     return spec.model_dump(mode="json", exclude_none=True)
 
 

@@ -3,7 +3,8 @@
 GET and DELETE send the arguments as the query string, the other methods as a JSON body.
 Every request carries `Idempotency-Key`, derived from the node run and the call's place in it,
 so that the receiver can tell a re-run's repeat from a new call. A failed request (refused
-address, timeout, non-2xx) is a result the model reads, never an exception.
+address, timeout, non-2xx) is a result the model reads, never an exception. The client is a
+checked one (`outbound.py`): the egress rules apply to the address each connection dials.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import httpx2
 
 from taskloom.agents.definition import HttpTool
-from taskloom.config import EgressConfig, LLMConfig
+from taskloom.config import LLMConfig
+from taskloom.llm.egress import check_scheme
 from taskloom.llm.errors import EgressRefused
 from taskloom.llm.tools.base import Tool, ToolResult, cut
-from taskloom.llm.tools.egress import check_url
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +35,7 @@ class HttpAction:
     """One configured HTTP action."""
 
     spec: HttpTool
-    client: httpx.AsyncClient = field(repr=False)
-    egress: EgressConfig
+    client: httpx2.AsyncClient = field(repr=False)
     timeout_s: float
     limit_bytes: int
 
@@ -54,13 +54,13 @@ class HttpAction:
     async def call(self, args: dict[str, Any], *, idempotency_key: str) -> ToolResult:
         try:
             async with asyncio.timeout(self.timeout_s):
-                await check_url(self.spec.url, self.egress)
+                check_scheme(self.spec.url)
                 return await self._send(args, idempotency_key)
         except EgressRefused as exc:
             return ToolResult(str(exc), is_error=True)
         except TimeoutError:
             return ToolResult(f"{self.name} did not answer within {self.timeout_s:g} s", True)
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             # the message may quote the URL, and a URL may carry a token: say only what failed
             logger.info(
                 "http action failed",
@@ -94,7 +94,7 @@ class HttpAction:
         return ToolResult(f"HTTP {response.status_code}: {text}", is_error=True)
 
 
-async def _read_at_most(response: httpx.Response, limit_bytes: int) -> bytes:
+async def _read_at_most(response: httpx2.Response, limit_bytes: int) -> bytes:
     """The body, but stop reading one byte past the limit: the rest is never shown anyway."""
     received = bytearray()
     async for piece in response.aiter_bytes():
@@ -130,16 +130,15 @@ def _query_value(value: Any) -> str:
 def http_tools(
     specs: Sequence[HttpTool],
     *,
-    client: httpx.AsyncClient,
-    egress: EgressConfig,
+    client: httpx2.AsyncClient,
     config: LLMConfig,
 ) -> list[Tool]:
-    """The agent's HTTP actions as tools, sharing `client` (which the caller owns)."""
+    """The agent's HTTP actions as tools, sharing `client` (a checked one, from
+    `SharedHttpClient`, which the caller owns)."""
     return [
         HttpAction(
             spec=spec,
             client=client,
-            egress=egress,
             timeout_s=config.tool_timeout_s,
             limit_bytes=config.tool_result_limit_bytes,
         )

@@ -27,8 +27,9 @@ from mcp_types import Tool as MCPToolSpec
 
 from taskloom.agents.definition import MCPServer
 from taskloom.config import LLMConfig
-from taskloom.llm.errors import ToolError
+from taskloom.llm.errors import EgressRefused, ToolError
 from taskloom.llm.tools.base import Tool, ToolResult, cut_text
+from taskloom.llm.tools.http_client import SharedHttpClient
 
 # an idle SSE stream is normal between calls; the per-call timeout bounds each request
 _SSE_READ_TIMEOUT_S = 300.0
@@ -112,22 +113,33 @@ def _headers(server: MCPServer) -> dict[str, str]:
 
 
 async def _session(
-    stack: AsyncExitStack, server: MCPServer, url: str, timeout_s: float
+    stack: AsyncExitStack, server: MCPServer, url: str, timeout_s: float, http: SharedHttpClient
 ) -> ClientSession:
     headers = _headers(server)
     if server.transport == "sse":
+
+        def checked_client(
+            headers: dict[str, str] | None = None,
+            timeout: httpx2.Timeout | None = None,
+            auth: httpx2.Auth | None = None,
+        ) -> httpx2.AsyncClient:
+            return http.open(headers=headers, timeout=timeout, auth=auth)
+
         streams = sse_client(
-            url, headers=headers, timeout=timeout_s, sse_read_timeout=_SSE_READ_TIMEOUT_S
+            url,
+            headers=headers,
+            timeout=timeout_s,
+            sse_read_timeout=_SSE_READ_TIMEOUT_S,
+            httpx_client_factory=checked_client,
         )
         read, write = await stack.enter_async_context(streams)
     else:
-        http = httpx2.AsyncClient(
-            headers=headers,
-            timeout=httpx2.Timeout(timeout_s, read=_SSE_READ_TIMEOUT_S),
-            follow_redirects=False,
+        client = http.open(
+            headers=headers, timeout=httpx2.Timeout(timeout_s, read=_SSE_READ_TIMEOUT_S)
         )
-        await stack.enter_async_context(http)
-        read, write = await stack.enter_async_context(streamable_http_client(url, http_client=http))
+        await stack.enter_async_context(client)
+        streams = streamable_http_client(url, http_client=client)
+        read, write = await stack.enter_async_context(streams)
     session = await stack.enter_async_context(
         ClientSession(read, write, read_timeout_seconds=timeout_s)
     )
@@ -148,7 +160,7 @@ async def _list(session: ClientSession) -> list[MCPToolSpec]:
 
 
 async def open_tools(
-    stack: AsyncExitStack, server: MCPServer, url: str, config: LLMConfig
+    stack: AsyncExitStack, server: MCPServer, url: str, config: LLMConfig, http: SharedHttpClient
 ) -> list[Tool]:
     """Open a session to `server` on `stack` (closed with it) and return its tools."""
     label = server.name or server.id or url
@@ -160,7 +172,7 @@ async def open_tools(
     try:
         try:
             async with asyncio.timeout(timeout_s):
-                session = await _session(opening, server, url, timeout_s)
+                session = await _session(opening, server, url, timeout_s, http)
                 specs = await _list(session)
             opened = True
         finally:
@@ -168,9 +180,14 @@ async def open_tools(
                 await opening.aclose()
     except TimeoutError as exc:
         raise ToolError(f"MCP server {label!r} did not answer within {timeout_s:g} s") from exc
+    except EgressRefused:
+        raise
     except (MCPError, *_CONNECTION_ERRORS) as exc:
         raise ToolError(f"cannot use MCP server {label!r}: {_describe(exc)}") from exc
     except ExceptionGroup as group:  # the transports' task groups wrap what went wrong
+        refused = _refusal(group)
+        if refused is not None:
+            raise EgressRefused(f"MCP server {label!r}: {refused}") from group
         raise ToolError(f"cannot use MCP server {label!r}: {_describe(group)}") from group
     stack.push_async_exit(opening)
     allowed = set(server.allowed_tools)
@@ -185,6 +202,21 @@ async def open_tools(
         for spec in specs
         if not allowed or spec.name in allowed
     ]
+
+
+def _refusal(exc: BaseException | None) -> EgressRefused | None:
+    """The egress refusal behind a transport's failure, wherever the transport wrapped it."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, EgressRefused):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                if (found := _refusal(inner)) is not None:
+                    return found
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _describe(exc: BaseException) -> str:
