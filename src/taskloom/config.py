@@ -44,6 +44,14 @@ class WorkerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkConfig:
+    """Approve / deny links sent when a `hitl` wait starts."""
+
+    public_url: str = "http://127.0.0.1:8000"  # where a person's browser reaches taskloom
+    ttl_s: float = 7 * 24 * 3600.0  # a link without a wait deadline expires after this
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryConfig:
     """Outbound webhooks (completion notifications)."""
 
@@ -132,6 +140,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 4_194_304
     max_nodes: int = 200
     sync_wait_s: float = 300.0
+    # where people's browsers reach this server (approve / deny links in notifications), and
+    # how long such a link lasts when its wait has no deadline
+    public_url: str = "http://127.0.0.1:8000"
+    hitl_link_ttl_s: float = Field(default=7 * 24 * 3600.0, gt=0)
     # outbound webhooks: one attempt's timeout, how long one is retried, how long a rotated
     # signing secret keeps signing beside the new one
     webhook_timeout_s: float = Field(default=10.0, gt=0)
@@ -189,6 +201,9 @@ class Settings(BaseSettings):
             memory_limit_mb=self.sandbox_memory_limit_mb,
             output_limit_bytes=self.sandbox_output_limit_bytes,
         )
+
+    def links(self) -> LinkConfig:
+        return LinkConfig(public_url=self.public_url, ttl_s=self.hitl_link_ttl_s)
 
     def deliveries(self) -> DeliveryConfig:
         return DeliveryConfig(

@@ -126,8 +126,10 @@ class PauseRequested(TaskloomError):
         request: dict[str, Any],
         timeout_s: float | None,
         on_timeout: str,
+        notify: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(f"node {node_id} waits for a {kind} decision")
+        self.notify = notify
         self.key = key
         self.node_id = node_id
         self.kind = kind

@@ -9,8 +9,19 @@ from typing import Any
 import httpx
 import pytest
 
+from taskloom.config import Settings
 from tests.conftest import DeployWorkflow
+from tests.conftest import test_settings as make_settings
+from tests.support.waiting import eventually
+from tests.support.webhook_receiver import WebhookReceiver
 from tests.support.workflows import code_node
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(
+        database_url, egress_allowed_networks=["127.0.0.0/8"], public_url="http://links.example"
+    )
 
 
 def waiting_workflow(kind: str = "hitl") -> dict[str, Any]:
@@ -147,3 +158,33 @@ async def test_decisions_on_tasks_that_do_not_wait_or_are_not_yours(
     assert stopped.json()["status"] == "stopped"
     late = await client.post(f"/v1/tasks/{task['id']}/approve", headers=headers)
     assert late.status_code == 409
+
+
+async def test_a_wait_notifies_with_links_that_show_a_page_and_decide_on_post(
+    client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
+) -> None:
+    with WebhookReceiver() as receiver:
+        workflow = waiting_workflow()
+        workflow["orchestration_nodes"][0]["definition"]["definition"]["url"] = receiver.url
+        task = await start(client, headers, await deploy_workflow(workflow))
+
+        async def told() -> bool:
+            return bool(receiver.received)
+
+        await eventually(told)  # the server's own delivery sweep sent it
+    approve_url = json.loads(receiver.received[0].body)["data"]["approve_url"]
+    assert approve_url.startswith("http://links.example/v1/hitl/links/")
+    path = approve_url.removeprefix("http://links.example")
+
+    page = await client.get(path)
+    assert page.status_code == 200
+    assert "<form method=post>" in page.text
+    assert (await settle(client, headers, task["id"]))["status"] == "paused"
+    decided = await client.post(path)
+    assert decided.status_code == 200, decided.text
+    done = await settle(client, headers, task["id"])
+    assert (done["status"], done["result"]) == ("completed", "decided by approval link")
+    again = await client.post(path)
+    assert again.status_code == 409
+    unknown = await client.post("/v1/hitl/links/" + "t" * 43 + "/approve")
+    assert unknown.status_code == 404

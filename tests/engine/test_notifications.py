@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from taskloom import errors
 from taskloom.clock import ManualClock
 from taskloom.config import DeliveryConfig, EgressConfig
 from taskloom.engine.notifications import Notifications, http_sender
@@ -188,3 +189,55 @@ async def test_an_address_egress_does_not_allow_is_never_reached(
     (refused,) = await deliveries(engine, task_id)
     assert refused.status == "pending"
     assert "EgressRefused" in (refused.last_error or "")
+
+
+def told_when_waiting(url: str, timeout_s: float | None = None) -> dict[str, Any]:
+    workflow = approval_workflow()
+    wait = workflow["orchestration_nodes"][0]["definition"]
+    wait["definition"] |= {"url": url, "approve_button_text": "Ship"}
+    if timeout_s is not None:
+        wait |= {"timeout_seconds": timeout_s}
+    return workflow
+
+
+async def test_a_wait_tells_its_webhook_with_links_that_decide_once(
+    engine: Engine, notifications: Notifications, receiver: WebhookReceiver
+) -> None:
+    task = (await engine.invoke(await engine.deploy(told_when_waiting(receiver.url)))).task
+    assert await engine.worker.claim_once(10) == 1
+    assert (await engine.settled(task.id)).status == TaskStatus.PAUSED
+
+    assert await notifications.deliver_due() == 1
+    told = json.loads(receiver.received[0].body)
+    assert told["type"] == "hitl.requested"
+    assert told["data"]["wait_node_id"] == "ask"
+    assert told["data"]["approve_button_text"] == "Ship"
+    token = told["data"]["approve_url"].split("/links/")[1].split("/")[0]
+    assert told["data"]["deny_url"].endswith(f"/links/{token}/reject")
+
+    resumed = await engine.waits.decide_by_link(token=token, approved=True)
+    assert resumed.status == TaskStatus.PENDING
+    with pytest.raises(errors.Conflict, match="decided already"):
+        await engine.waits.decide_by_link(token=token, approved=False)
+    with pytest.raises(errors.NotFound):
+        await engine.waits.decide_by_link(token="x" * 43, approved=True)
+    assert await engine.worker.claim_once(10) == 1
+    done = await engine.settled(task.id)
+    assert done.status == TaskStatus.COMPLETED
+
+
+async def test_a_link_expires_with_its_wait(
+    engine: Engine, notifications: Notifications, receiver: WebhookReceiver
+) -> None:
+    workflow = told_when_waiting(receiver.url, timeout_s=600)
+    task = (await engine.invoke(await engine.deploy(workflow))).task
+    assert await engine.worker.claim_once(10) == 1
+    await engine.settled(task.id)
+    await notifications.deliver_due()
+    told = json.loads(receiver.received[0].body)
+    token = told["data"]["approve_url"].split("/links/")[1].split("/")[0]
+
+    await engine.clock.advance(601)
+    with pytest.raises(errors.Conflict, match="expired"):
+        await engine.waits.decide_by_link(token=token, approved=True)
+    assert (await engine.task(task.id)).status == TaskStatus.PAUSED

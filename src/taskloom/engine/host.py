@@ -70,7 +70,7 @@ async def open_host(
         secrets = Secrets(db, settings.secret_key)
         tasks = TaskService(db, notifier, worker_config, clock=clock)
         subtasks = SubTasks(db, tasks, notifier)
-        waits = Waits(db, notifier, clock)
+        waits = Waits(db, notifier, clock, settings.links())
         # every outbound request (tools, MCP, webhooks) goes through the egress-checked client
         http = SharedHttpClient(settings.egress())
         stack.push_async_callback(http.aclose)

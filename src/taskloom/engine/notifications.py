@@ -105,25 +105,68 @@ async def queue_completion(conn: Connection, task: TaskRecord, *, now: datetime)
     await webhook_store.enqueue(
         conn,
         [
-            {
-                "id": f"msg_{uuid.uuid4().hex}",
-                "organization_id": task.organization_id,
-                "task_id": task.id,
-                "event": event,
-                "url": hook["url"],
-                "headers": hook.get("headers") or {},
-                "payload": payload,
-                "status": webhook_store.PENDING,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "last_status_code": None,
-                "last_error": None,
-                "created_at": now,
-                "delivered_at": None,
-            }
+            _delivery(task, event, hook["url"], hook.get("headers") or {}, payload, now)
             for hook in hooks
         ],
     )
+
+
+async def queue_wait_started(
+    conn: Connection,
+    task: TaskRecord,
+    target: dict[str, Any],
+    request: dict[str, Any],
+    *,
+    now: datetime,
+) -> None:
+    """Tell a wait node's webhook that its task waits (with the approve / deny links), in
+    the transaction that paused it."""
+    event = "hitl.requested"
+    data = {
+        "task_id": task.id,
+        **request,
+        "approve_button_text": target.get("approve_button_text"),
+        "deny_button_text": target.get("deny_button_text"),
+    }
+    await webhook_store.enqueue(
+        conn,
+        [
+            _delivery(
+                task,
+                event,
+                target["url"],
+                target.get("headers") or {},
+                {"type": event, "timestamp": iso(now), "data": data},
+                now,
+            )
+        ],
+    )
+
+
+def _delivery(
+    task: TaskRecord,
+    event: str,
+    url: str,
+    headers: dict[str, str],
+    payload: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "id": f"msg_{uuid.uuid4().hex}",
+        "organization_id": task.organization_id,
+        "task_id": task.id,
+        "event": event,
+        "url": url,
+        "headers": headers,
+        "payload": payload,
+        "status": webhook_store.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_status_code": None,
+        "last_error": None,
+        "created_at": now,
+        "delivered_at": None,
+    }
 
 
 class Notifications:

@@ -8,14 +8,17 @@ task's wait node reads the decision when the resumed attempt walks back to it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from taskloom import errors
 from taskloom.clock import Clock
-from taskloom.engine import lifecycle
+from taskloom.config import LinkConfig
+from taskloom.engine import lifecycle, notifications
 from taskloom.engine.notify import Notifier
 from taskloom.engine.wire import iso
 from taskloom.store import tasks as task_store
@@ -26,16 +29,20 @@ from taskloom.store.records import TaskRecord, TaskStatus, WaitRecord
 logger = logging.getLogger(__name__)
 
 TIMEOUT_DECIDER = "timeout"
+LINK_DECIDER = "approval link"
 # whether a decision already made is the one now asked for (a repeat, not a contradiction)
 Agrees = Callable[[dict[str, Any]], bool]
 _FIRE_BATCH = 100
 
 
 class Waits:
-    def __init__(self, db: Database, notifier: Notifier, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, notifier: Notifier, clock: Clock, links: LinkConfig | None = None
+    ) -> None:
         self._db = db
         self._notifier = notifier
         self._clock = clock
+        self._links = links or LinkConfig()
 
     # -- the wait node's port --------------------------------------------------------------
 
@@ -51,6 +58,8 @@ class Waits:
         now = self._clock.now()
         due = now + timedelta(seconds=request.timeout_s) if request.timeout_s else None
         shown = {**request.request, "expires_at": iso(due)}
+        token = secrets.token_urlsafe(32) if request.notify and request.kind == "hitl" else None
+        link_expires = due or now + timedelta(seconds=self._links.ttl_s)
         async with self._db.write() as conn:
             await wait_store.open_wait(
                 conn,
@@ -66,12 +75,19 @@ class Waits:
                     due_at=due,
                     decision=None,
                     decided_at=None,
+                    link_token_hash=_digest(token) if token else None,
+                    link_expires_at=link_expires if token else None,
                 ),
             )
             paused = await task_store.pause_task(
                 conn, task_id=task.id, attempt=task.attempt, hitl_request=shown, now=now
             )
             await lifecycle.paused(conn, paused, shown, now=now)
+            if request.notify is not None:
+                links = self._link_urls(token) if token else {}
+                await notifications.queue_wait_started(
+                    conn, paused, request.notify, {**shown, **links}, now=now
+                )
         self._notifier.task_changed(task.id)
         return paused
 
@@ -102,6 +118,35 @@ class Waits:
         return await self._settle(
             organization_id, task_id, "hitl", decision, agrees=agrees, now=now
         )
+
+    async def decide_by_link(self, *, token: str, approved: bool) -> TaskRecord:
+        """A decision through the link a notification carried: the link is the credential,
+        good for one decision until it expires."""
+        async with self._db.read() as conn:
+            wait = await wait_store.wait_by_link(conn, token_hash=_digest(token))
+            task = None
+            if wait is not None:
+                task = await task_store.task_by_id(conn, task_id=wait.task_id)
+        if wait is None or task is None:
+            raise errors.NotFound("this link is not known")
+        if wait.link_expires_at is None or wait.link_expires_at <= self._clock.now():
+            raise errors.Conflict("this link has expired")
+        if wait.decided_at is not None:
+            raise errors.Conflict(f"this was decided already: {_said(wait.decision or {})}")
+        return await self.decide(
+            organization_id=task.organization_id,
+            task_id=task.id,
+            approved=approved,
+            decided_by=LINK_DECIDER,
+            comment=None,
+        )
+
+    def _link_urls(self, token: str) -> dict[str, str]:
+        base = self._links.public_url.rstrip("/")
+        return {
+            "approve_url": f"{base}/v1/hitl/links/{token}/approve",
+            "deny_url": f"{base}/v1/hitl/links/{token}/reject",
+        }
 
     async def resume(self, *, organization_id: str, task_id: str, body: Any) -> TaskRecord:
         """Hand a `webhook` wait its callback's body, which becomes the node's output."""
@@ -205,6 +250,10 @@ class Waits:
         while True:
             await self.fire_due()
             await self._clock.sleep(interval_s)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _said(decision: dict[str, Any]) -> str:

@@ -29,6 +29,9 @@ class Notification(BaseModel):
     body: str | None = None
     approve_button_text: str = "Approve"
     deny_button_text: str = "Deny"
+    # a webhook to tell when the wait starts (with approve / deny links for a `hitl` wait)
+    url: str | None = Field(default=None, max_length=2048)
+    headers: dict[str, str] = Field(default_factory=dict)
 
 
 class WaitConfig(BaseModel):
@@ -58,8 +61,22 @@ class WaitNode:
                 request=hitl_request(ctx, config, data),
                 timeout_s=config.timeout_seconds,
                 on_timeout=config.on_timeout,
+                notify=notify_target(config),
             )
         return NodeResult(output=decision_output(config, decision))
+
+
+def notify_target(config: WaitConfig) -> dict[str, Any] | None:
+    """Who to tell that the wait started, and the texts of the message."""
+    details = config.definition
+    if details.url is None:
+        return None
+    return {
+        "url": details.url,
+        "headers": details.headers,
+        "approve_button_text": details.approve_button_text,
+        "deny_button_text": details.deny_button_text,
+    }
 
 
 def hitl_request(ctx: NodeContext, config: WaitConfig, data: JSON) -> dict[str, Any]:

@@ -173,6 +173,8 @@ class WaitRecord(_Record):
     due_at: datetime | None
     decision: dict[str, Any] | None
     decided_at: datetime | None
+    link_token_hash: str | None = None
+    link_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

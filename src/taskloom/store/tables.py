@@ -172,6 +172,9 @@ waits = sa.Table(
     sa.Column("due_at", UtcDateTime(), nullable=True),
     sa.Column("decision", sa.JSON(), nullable=True),
     sa.Column("decided_at", UtcDateTime(), nullable=True),
+    # the approve / deny links sent with its notification: a secret's hash, and its expiry
+    sa.Column("link_token_hash", sa.String(64), nullable=True, unique=True),
+    sa.Column("link_expires_at", UtcDateTime(), nullable=True),
     sa.Index(
         "ix_waits_due",
         "due_at",

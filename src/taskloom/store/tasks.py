@@ -106,6 +106,13 @@ async def get_task(conn: Connection, *, organization_id: str, task_id: str) -> T
     return TaskRecord.from_row(row)
 
 
+async def task_by_id(conn: Connection, *, task_id: str) -> TaskRecord | None:
+    """A task whatever its organization: only for a caller whose credential is not an API
+    key but a capability bound to the task (an approval link)."""
+    row = (await conn.execute(sa.select(t).where(t.c.id == task_id))).mappings().first()
+    return None if row is None else TaskRecord.from_row(row)
+
+
 async def version_of(conn: Connection, *, organization_id: str, task_id: str) -> int:
     """The task's event sequence: it moves with every change a client can see."""
     params = {"p_task_id": task_id, "p_org": organization_id}

@@ -38,6 +38,15 @@ async def get_wait(conn: Connection, *, task_id: str, key: str) -> WaitRecord | 
     return None if row is None else WaitRecord.from_row(row)
 
 
+async def wait_by_link(conn: Connection, *, token_hash: str) -> WaitRecord | None:
+    row = (
+        (await conn.execute(sa.select(w).where(w.c.link_token_hash == token_hash)))
+        .mappings()
+        .first()
+    )
+    return None if row is None else WaitRecord.from_row(row)
+
+
 async def latest_wait(conn: Connection, *, task_id: str, turn: int) -> WaitRecord | None:
     """The wait this turn paused at last (decided or not)."""
     row = (
@@ -102,4 +111,6 @@ def _values(wait: WaitRecord) -> dict[str, Any]:
         "due_at": wait.due_at,
         "decision": wait.decision,
         "decided_at": wait.decided_at,
+        "link_token_hash": wait.link_token_hash,
+        "link_expires_at": wait.link_expires_at,
     }

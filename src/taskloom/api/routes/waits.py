@@ -3,9 +3,10 @@ with a body. Served under /v1 and on the xpander-sdk's internal HITL routes."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, Path
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskloom.api.deps import Caller, State
@@ -76,3 +77,29 @@ _sdk.add_api_route("/hitl/{task_id}/reject", reject, methods=["POST"], responses
 router.include_router(_sdk)
 router.include_router(_sdk, prefix="/{organization_id:uuid}")
 router.include_router(_sdk, prefix="/agent-controller/{organization_id:uuid}")
+
+
+# approve / deny links from a wait's notification: the link is the credential (no API key).
+# A GET only shows what the link would do, since mail and chat previews fetch links; the
+# decision is the POST of its button.
+_links = APIRouter(prefix="/v1/hitl/links", tags=["waits"])
+LinkAction = Annotated[Literal["approve", "reject"], Path()]
+LinkToken = Annotated[str, Path(min_length=20, max_length=128)]
+
+
+@_links.get("/{token}/{action}", response_class=HTMLResponse)
+async def link_page(token: LinkToken, action: LinkAction) -> HTMLResponse:
+    verb = "Approve" if action == "approve" else "Reject"
+    return HTMLResponse(
+        "<!doctype html><meta charset=utf-8><title>taskloom</title>"
+        f"<form method=post><p>{verb} this request?</p><button>{verb}</button></form>"
+    )
+
+
+@_links.post("/{token}/{action}", responses={**_CONFLICT, 404: {"description": "unknown link"}})
+async def link_decision(token: LinkToken, action: LinkAction, state: State) -> JSONBody:
+    task = await state.waits.decide_by_link(token=token, approved=action == "approve")
+    return JSONBody({"task_id": task.id, "status": task.status.value, "decision": action})
+
+
+router.include_router(_links)

@@ -34,6 +34,8 @@ def upgrade() -> None:
         sa.Column("due_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("decision", sa.JSON(), nullable=True),
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("link_token_hash", sa.String(64), nullable=True, unique=True),
+        sa.Column("link_expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("task_id", "key"),
     )
     where = sa.text("decided_at IS NULL AND due_at IS NOT NULL")
