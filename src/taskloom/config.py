@@ -147,6 +147,7 @@ class Settings(BaseSettings):
     # outbound webhooks: one attempt's timeout, how long one is retried, how long a rotated
     # signing secret keeps signing beside the new one
     webhook_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_first_backoff_s: float = Field(default=5.0, gt=0)  # doubles each retry, to 1 h
     webhook_retry_window_s: float = Field(default=72 * 3600.0, gt=0)
     webhook_secret_grace_s: float = Field(default=24 * 3600.0, ge=0)
     # a schedule's slot found later than this (the server was down) follows its catch_up
@@ -208,6 +209,7 @@ class Settings(BaseSettings):
     def deliveries(self) -> DeliveryConfig:
         return DeliveryConfig(
             timeout_s=self.webhook_timeout_s,
+            first_backoff_s=self.webhook_first_backoff_s,
             retry_window_s=self.webhook_retry_window_s,
             secret_grace_s=self.webhook_secret_grace_s,
         )
