@@ -16,6 +16,12 @@ class SandboxConfig:
     """How user code (`code` nodes) is run: always outside the server process."""
 
     mode: Literal["auto", "bwrap", "subprocess"] = "auto"
+    bwrap: str = "bwrap"  # the bubblewrap executable: a name looked up on PATH, or a path
+    # who user code runs as under bubblewrap; never the server's own uid when it is root
+    uid: int = 65534
+    gid: int = 65534
+    # processes (and threads) user code may have at once, per interpreter (RLIMIT_NPROC)
+    process_limit: int = 64
     pool_size: int = 4  # warm interpreters kept ready
     max_runs_per_interpreter: int = 2000  # recycle after this many runs
     memory_limit_mb: int = 512
@@ -112,6 +118,10 @@ class Settings(BaseSettings):
     progress_delay_s: float = 0.05
 
     sandbox_mode: Literal["auto", "bwrap", "subprocess"] = "auto"
+    sandbox_bwrap: str = "bwrap"
+    sandbox_uid: int = Field(default=65534, gt=0)
+    sandbox_gid: int = Field(default=65534, gt=0)
+    sandbox_process_limit: int = Field(default=64, ge=8)
     sandbox_pool_size: int = 4
     sandbox_memory_limit_mb: int = 512
     sandbox_output_limit_bytes: int = 1_048_576
@@ -163,6 +173,10 @@ class Settings(BaseSettings):
     def sandbox(self) -> SandboxConfig:
         return SandboxConfig(
             mode=self.sandbox_mode,
+            bwrap=self.sandbox_bwrap,
+            uid=self.sandbox_uid,
+            gid=self.sandbox_gid,
+            process_limit=self.sandbox_process_limit,
             pool_size=self.sandbox_pool_size,
             memory_limit_mb=self.sandbox_memory_limit_mb,
             output_limit_bytes=self.sandbox_output_limit_bytes,

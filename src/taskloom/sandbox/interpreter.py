@@ -9,7 +9,7 @@ import signal
 from typing import Final
 
 from taskloom.errors import CodeError, NodeTimeout, SandboxUnavailable
-from taskloom.sandbox.launcher import Launch
+from taskloom.sandbox.launcher import Launch, SandboxMode
 from taskloom.sandbox.protocol import FrameTooLarge, read_frame
 
 START_TIMEOUT_S: Final = 15.0
@@ -114,7 +114,7 @@ class Interpreter:
                 # Reaches anything user code forked, not just the interpreter.
                 os.killpg(pid, signal.SIGKILL)
                 return
-            if self._launch.mode == "bwrap":
+            if self._launch.mode == SandboxMode.BWRAP:
                 inner = _children(pid)
                 if inner:
                     # Kill bwrap's pid-namespace init, not bwrap itself: the init does not die
@@ -152,7 +152,7 @@ class Interpreter:
             return "sandbox interpreter stopped answering (closed its pipe)"
         if code < 0:
             sig = -code
-        elif code > 128 and self._launch.mode == "bwrap":
+        elif code > 128 and self._launch.mode == SandboxMode.BWRAP:
             sig = code - 128  # bwrap reports a signalled child as 128 + signal
         else:
             return f"sandbox interpreter exited with code {code}"

@@ -17,7 +17,7 @@ from typing import Any, Final
 from taskloom.config import SandboxConfig
 from taskloom.errors import CodeError, SandboxUnavailable
 from taskloom.sandbox.interpreter import Interpreter
-from taskloom.sandbox.launcher import Launch, Mode, choose_launch
+from taskloom.sandbox.launcher import Launch, SandboxMode, choose_launch
 from taskloom.sandbox.protocol import encode_frame
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,8 @@ class SandboxPool:
         await self._shutdown()
 
     @property
-    def mode(self) -> Mode:
+    def mode(self) -> SandboxMode:
+        """How this pool runs user code: bwrap or subprocess."""
         if self._launch is None:
             raise SandboxUnavailable("sandbox pool is not started")
         return self._launch.mode
