@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -15,7 +16,12 @@ DEFAULT_DATABASE_URL = "sqlite:///taskloom.db"
 class SandboxConfig:
     """How user code (`code` nodes) is run: always outside the server process."""
 
+    # auto: bubblewrap when it works; without it, unisolated subprocesses on a local
+    # developer's server only, and code nodes refused anywhere else
     mode: Literal["auto", "bwrap", "subprocess"] = "auto"
+    # bound to loopback and on SQLite: nobody else can reach it, so `auto` may fall back to
+    # running user code unisolated (with a warning) rather than refuse code nodes
+    local_dev_server: bool = False
     bwrap: str = "bwrap"  # the bubblewrap executable: a name looked up on PATH, or a path
     # who user code runs as under bubblewrap; never the server's own uid when it is root
     uid: int = 65534
@@ -173,6 +179,7 @@ class Settings(BaseSettings):
     def sandbox(self) -> SandboxConfig:
         return SandboxConfig(
             mode=self.sandbox_mode,
+            local_dev_server=self.is_local_dev_server(),
             bwrap=self.sandbox_bwrap,
             uid=self.sandbox_uid,
             gid=self.sandbox_gid,
@@ -181,6 +188,10 @@ class Settings(BaseSettings):
             memory_limit_mb=self.sandbox_memory_limit_mb,
             output_limit_bytes=self.sandbox_output_limit_bytes,
         )
+
+    def is_local_dev_server(self) -> bool:
+        """Bound to loopback only and on SQLite: a developer's own server, out of others' reach."""
+        return _is_loopback(self.host) and self.database_url.startswith("sqlite")
 
     def api(self) -> ApiConfig:
         return ApiConfig(
@@ -214,3 +225,12 @@ class Settings(BaseSettings):
             allowed_hosts=tuple(self.egress_allowed_hosts),
             allowed_networks=tuple(self.egress_allowed_networks),
         )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name other than localhost may resolve to anything
+        return False

@@ -1,4 +1,4 @@
-"""Chooses how user code runs (bubblewrap or plain subprocess) and builds its command.
+"""Chooses how user code runs (bubblewrap, plain subprocess or refused) and builds its command.
 
 Under bubblewrap user code gets its own user, PID, network, IPC and UTS namespaces, a read-only
 view of the system directories only, a private /tmp, an empty environment and an unprivileged
@@ -35,6 +35,7 @@ class SandboxMode(StrEnum):
 
     BWRAP = "bwrap"  # in bubblewrap, as an unprivileged uid, without network
     SUBPROCESS = "subprocess"  # plain subprocesses of the server's user: NOT isolated
+    REFUSED = "refused"  # code nodes end `error` with reason `sandbox_unavailable`
 
 
 NOFILE_LIMIT = 64
@@ -45,6 +46,7 @@ PROBE_TIMEOUT_S = 10.0
 _SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
 _SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime")
 _ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
+INSTALL_HINT = "install bubblewrap (apt-get install bubblewrap)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,13 @@ def python_executable() -> str:
 def child_source() -> str:
     # Passed with -c so the sandbox never needs to see the taskloom package.
     return Path(__file__).with_name("child.py").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Code nodes are refused on this server; `message` says why and what to do."""
+
+    message: str
 
 
 def _limits_arg(config: SandboxConfig, mode: SandboxMode) -> str:
@@ -230,20 +239,45 @@ async def probe_bwrap(config: SandboxConfig) -> str | None:
     return None
 
 
-async def choose_launch(config: SandboxConfig) -> Launch:
-    """Pick the mode per config.mode, probing bwrap once; loud when falling back."""
+async def choose_launch(config: SandboxConfig) -> Launch | Refusal:
+    """Pick the mode per config.mode, probing bwrap once; loud unless user code is isolated.
+
+    Without a working bwrap, `auto` runs user code unisolated only on a local developer's
+    server (loopback and SQLite); any other server refuses code nodes.
+    """
     if config.mode == "subprocess":
-        log.warning("sandbox mode 'subprocess': user code is NOT isolated from this machine")
+        log.warning(
+            "sandbox mode 'subprocess': user code is NOT isolated from this machine",
+            extra={"event": "sandbox_unisolated"},
+        )
         return build_launch(SandboxMode.SUBPROCESS, config)
     problem = await probe_bwrap(config)
     if problem is None:
-        log.info("sandbox mode 'bwrap': user code runs in bubblewrap, no network")
+        log.info(
+            "sandbox mode 'bwrap': user code runs in bubblewrap, no network",
+            extra={"event": "sandbox_isolated"},
+        )
         return build_launch(SandboxMode.BWRAP, config)
     if config.mode == "bwrap":
         raise SandboxUnavailable(f"sandbox mode 'bwrap' requested but unusable: {problem}")
-    log.warning(
-        "bwrap unusable (%s); falling back to plain subprocesses: "
-        "user code is NOT isolated from this machine",
-        problem,
+    if config.local_dev_server:
+        log.warning(
+            "bwrap unusable (%s); this local server runs code nodes as plain subprocesses: "
+            "user code is NOT isolated from this machine; %s",
+            problem,
+            INSTALL_HINT,
+            extra={"event": "sandbox_unisolated"},
+        )
+        return build_launch(SandboxMode.SUBPROCESS, config)
+    refusal = Refusal(
+        f"code nodes are refused: this server has no sandbox to isolate user code "
+        f"({problem}); {INSTALL_HINT}, or set TASKLOOM_SANDBOX_MODE=subprocess to run "
+        f"it unisolated on purpose"
     )
-    return build_launch(SandboxMode.SUBPROCESS, config)
+    log.error(
+        "bwrap unusable (%s); code nodes are refused: %s",
+        problem,
+        INSTALL_HINT,
+        extra={"event": "sandbox_refused"},
+    )
+    return refusal

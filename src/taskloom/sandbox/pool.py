@@ -1,7 +1,7 @@
 """The warm pool of sandboxed interpreters: per-org slots, fair hand-offs, recycling, run().
 
 The pool schedules; `interpreter.py` runs one interpreter process and `launcher.py` decides
-how (bubblewrap or plain subprocess).
+how (bubblewrap, plain subprocess, or code nodes refused).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from collections.abc import Coroutine
 from typing import Any, Final
 
 from taskloom.config import SandboxConfig
-from taskloom.errors import CodeError, SandboxUnavailable
+from taskloom.errors import CodeError, SandboxRefused, SandboxUnavailable
 from taskloom.sandbox.interpreter import Interpreter
-from taskloom.sandbox.launcher import Launch, SandboxMode, choose_launch
+from taskloom.sandbox.launcher import Launch, Refusal, SandboxMode, choose_launch
 from taskloom.sandbox.protocol import encode_frame
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ class SandboxPool:
     def __init__(self, config: SandboxConfig) -> None:
         self._config = config
         self._launch: Launch | None = None
+        self._refusal: Refusal | None = None
         self._closed = False
         self._max_total = max(1, config.pool_size * 4)
         # an org's interpreters stay warm while it is busy: killing all but a few after a
@@ -71,7 +72,11 @@ class SandboxPool:
         self._next_id = 0
 
     async def __aenter__(self) -> SandboxPool:
-        self._launch = await choose_launch(self._config)
+        chosen = await choose_launch(self._config)
+        if isinstance(chosen, Refusal):
+            self._refusal = chosen
+            return self
+        self._launch = chosen
         self._replenish()
         starting = [*self._tasks, *self._starters]
         if starting:
@@ -86,7 +91,9 @@ class SandboxPool:
 
     @property
     def mode(self) -> SandboxMode:
-        """How this pool runs user code: bwrap or subprocess."""
+        """How this pool runs user code (for /health): bwrap, subprocess or refused."""
+        if self._refusal is not None:
+            return SandboxMode.REFUSED
         if self._launch is None:
             raise SandboxUnavailable("sandbox pool is not started")
         return self._launch.mode
@@ -96,9 +103,12 @@ class SandboxPool:
 
         Raises CodeError when the user code raises, has no main, has a syntax error, returns a
         non-JSON value, exceeds output/input/code size limits, or the interpreter dies.
-        Raises NodeTimeout past timeout_s (the interpreter is killed and replaced).
+        Raises NodeTimeout past timeout_s (the interpreter is killed and replaced), and
+        SandboxRefused when this server runs no code nodes (no sandbox, not a local server).
         Cancellation kills the interpreter serving this run and propagates.
         """
+        if self._refusal is not None:
+            raise SandboxRefused(self._refusal.message)
         if self._launch is None or self._closed:
             raise SandboxUnavailable("sandbox pool is not running")
         code_size = len(code.encode())
