@@ -62,6 +62,13 @@ class Launch:
     own_process_group: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Code nodes are refused on this server; `message` says why and what to do."""
+
+    message: str
+
+
 def python_executable() -> str:
     # Resolve venv/pyenv shims: the shim needs things (e.g. /dev/null, PATH) the sandbox lacks.
     return os.path.realpath(sys.executable)
@@ -71,13 +78,6 @@ def python_executable() -> str:
 def child_source() -> str:
     # Passed with -c so the sandbox never needs to see the taskloom package.
     return Path(__file__).with_name("child.py").read_text(encoding="utf-8")
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """Code nodes are refused on this server; `message` says why and what to do."""
-
-    message: str
 
 
 def _limits_arg(config: SandboxConfig, mode: SandboxMode) -> str:
