@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -15,7 +16,18 @@ DEFAULT_DATABASE_URL = "sqlite:///taskloom.db"
 class SandboxConfig:
     """How user code (`code` nodes) is run: always outside the server process."""
 
+    # auto: bubblewrap when it works; without it, unisolated subprocesses on a local
+    # developer's server only, and code nodes refused anywhere else
     mode: Literal["auto", "bwrap", "subprocess"] = "auto"
+    # bound to loopback and on SQLite: nobody else can reach it, so `auto` may fall back to
+    # running user code unisolated (with a warning) rather than refuse code nodes
+    local_dev_server: bool = False
+    bwrap: str = "bwrap"  # the bubblewrap executable: a name looked up on PATH, or a path
+    # who user code runs as under bubblewrap; never the server's own uid when it is root
+    uid: int = 65534
+    gid: int = 65534
+    # processes (and threads) user code may have at once, per interpreter (RLIMIT_NPROC)
+    process_limit: int = 64
     pool_size: int = 4  # warm interpreters kept ready
     max_runs_per_interpreter: int = 2000  # recycle after this many runs
     memory_limit_mb: int = 512
@@ -133,6 +145,10 @@ class Settings(BaseSettings):
     progress_delay_s: float = 0.05
 
     sandbox_mode: Literal["auto", "bwrap", "subprocess"] = "auto"
+    sandbox_bwrap: str = "bwrap"
+    sandbox_uid: int = Field(default=65534, gt=0)
+    sandbox_gid: int = Field(default=65534, gt=0)
+    sandbox_process_limit: int = Field(default=64, ge=8)
     sandbox_pool_size: int = 4
     sandbox_memory_limit_mb: int = 512
     sandbox_output_limit_bytes: int = 1_048_576
@@ -198,6 +214,11 @@ class Settings(BaseSettings):
     def sandbox(self) -> SandboxConfig:
         return SandboxConfig(
             mode=self.sandbox_mode,
+            local_dev_server=self.is_local_dev_server(),
+            bwrap=self.sandbox_bwrap,
+            uid=self.sandbox_uid,
+            gid=self.sandbox_gid,
+            process_limit=self.sandbox_process_limit,
             pool_size=self.sandbox_pool_size,
             memory_limit_mb=self.sandbox_memory_limit_mb,
             output_limit_bytes=self.sandbox_output_limit_bytes,
@@ -213,6 +234,10 @@ class Settings(BaseSettings):
             retry_window_s=self.webhook_retry_window_s,
             secret_grace_s=self.webhook_secret_grace_s,
         )
+
+    def is_local_dev_server(self) -> bool:
+        """Bound to loopback only and on SQLite: a developer's own server, out of others' reach."""
+        return _is_loopback(self.host) and self.database_url.startswith("sqlite")
 
     def api(self) -> ApiConfig:
         return ApiConfig(
@@ -248,3 +273,12 @@ class Settings(BaseSettings):
             allowed_hosts=tuple(self.egress_allowed_hosts),
             allowed_networks=tuple(self.egress_allowed_networks),
         )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name other than localhost may resolve to anything
+        return False

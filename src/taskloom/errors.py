@@ -13,7 +13,8 @@
     ├── NodeFailed               a node failed in a way a retry would repeat (task -> error)
     │   ├── CodeError            user code raised, returned junk or broke a sandbox limit
     │   ├── NodeTimeout          a node ran past its wall-clock limit
-    │   └── GuardrailFailed      a guardrail judged a fail and the workflow has no fail route
+    │   ├── GuardrailFailed      a guardrail judged a fail and the workflow has no fail route
+    │   └── SandboxRefused       no sandbox isolates user code here, so code nodes are refused
     ├── StopRequested            a stop strategy asked the run to end as `stopped`
     ├── PauseRequested           a wait node asked the run to pause for a decision
     ├── SandboxUnavailable       no interpreter could be started for user code
@@ -101,6 +102,12 @@ class GuardrailFailed(NodeFailed):
     """A guardrail judged the input a fail and the workflow has no route for that."""
 
     reason = "guardrail_failed"
+
+
+class SandboxRefused(NodeFailed):
+    """Code nodes are refused: bubblewrap is unusable and this server is not a local one."""
+
+    reason = "sandbox_unavailable"
 
 
 class StopRequested(TaskloomError):

@@ -12,6 +12,7 @@ async def test_health_reports_the_store_and_every_worker_loop(client: httpx.Asyn
     body = reply.json()
     assert body["status"] == "ok"
     assert body["store"] == "ok"
+    assert body["sandbox"] == "bwrap"  # bubblewrap is installed wherever the suite runs
     assert {name: loop["state"] for name, loop in body["workers"].items()} == {
         "claim": "running",
         "heartbeat": "running",

@@ -1,4 +1,7 @@
-"""SandboxPool against real interpreters, in both bwrap and plain-subprocess modes."""
+"""SandboxPool against real interpreters, in both bwrap and plain-subprocess modes.
+
+Nothing here skips without bubblewrap: a machine where it cannot run fails the bwrap cases.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +19,7 @@ import pytest
 from taskloom.config import SandboxConfig
 from taskloom.errors import CodeError, NodeTimeout, SandboxUnavailable
 from taskloom.sandbox import SandboxPool
-from taskloom.sandbox.launcher import probe_bwrap
+from tests.sandbox.processes import descendants, wait_exited
 
 MODES = ["bwrap", "subprocess"]
 BASE = SandboxConfig(
@@ -32,24 +34,9 @@ BASE = SandboxConfig(
 UPPER = "def main(input):\n    return input.upper()\n"
 LOOP = "def main(input):\n    while True:\n        pass\n"
 
-_bwrap_problem: str | None = None
-_bwrap_probed = False
-
-
-async def _skip_without_bwrap(mode: str) -> None:
-    global _bwrap_probed, _bwrap_problem
-    if mode != "bwrap":
-        return
-    if not _bwrap_probed:
-        _bwrap_problem = await probe_bwrap(BASE)
-        _bwrap_probed = True
-    if _bwrap_problem is not None:
-        pytest.skip(f"bwrap unusable here: {_bwrap_problem}")
-
 
 @contextlib.asynccontextmanager
 async def started(mode: str, **overrides: Any) -> AsyncIterator[SandboxPool]:
-    await _skip_without_bwrap(mode)
     config = dataclasses.replace(BASE, mode=mode, **overrides)
     pool = SandboxPool(config)
     async with pool:
@@ -71,51 +58,8 @@ async def run(pool: SandboxPool, code: str, input: object = None, **kw: Any) -> 
     return await pool.run(code=code, input=input, **kw)
 
 
-def _children_of(pid: int) -> set[int]:
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        parents.setdefault(ppid, []).append(int(entry))
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
 def _exists(path: str) -> bool:
     return Path(path).exists()
-
-
-async def _wait_exited(pids: set[int], timeout_s: float) -> None:
-    """Wait (via pidfds, no polling) until every pid has exited."""
-    loop = asyncio.get_running_loop()
-    waits: list[asyncio.Future[None]] = []
-    fds: list[int] = []
-    for pid in pids:
-        try:
-            fd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            continue
-        fds.append(fd)
-        done: asyncio.Future[None] = loop.create_future()
-        loop.add_reader(fd, lambda f=done: f.done() or f.set_result(None))
-        waits.append(done)
-    try:
-        async with asyncio.timeout(timeout_s):
-            await asyncio.gather(*waits)
-    finally:
-        for fd in fds:
-            loop.remove_reader(fd)
-            os.close(fd)
 
 
 # -- results and user errors -----------------------------------------------------------------
@@ -352,7 +296,6 @@ async def test_bwrap_writes_only_to_tmp() -> None:
 
 
 async def test_auto_mode_picks_bwrap_when_it_works(caplog: pytest.LogCaptureFixture) -> None:
-    await _skip_without_bwrap("bwrap")
     caplog.set_level(logging.INFO)
     async with SandboxPool(dataclasses.replace(BASE, mode="auto")) as pool:
         assert pool.mode == "bwrap"
@@ -378,13 +321,13 @@ async def test_cancelling_run_kills_its_interpreter(pool: SandboxPool) -> None:
     assert await run(pool, UPPER, "warm", org_id="org-c") == "WARM"
     owned = [i for i in pool._live if i.org == "org-c"]
     assert len(owned) == 1
-    pids = {owned[0].proc.pid} | _children_of(owned[0].proc.pid)
+    pids = {owned[0].proc.pid} | descendants(owned[0].proc.pid)
     task = asyncio.create_task(run(pool, LOOP, org_id="org-c", timeout_s=60))
     await asyncio.sleep(0)  # noqa: TID251  # one turn: the run is now waiting on the interpreter's reply
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await _wait_exited(pids, timeout_s=5)
+    await wait_exited(pids, timeout_s=5)
     assert await run(pool, UPPER, "again", org_id="org-c") == "AGAIN"
 
 

@@ -50,6 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
                 waits=host.waits,
                 clock=host.clock,
                 notifications=host.notifications,
+                sandbox=host.sandbox,
             )
             yield
 
@@ -73,7 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
         responses={503: {"description": "the store is unreachable or a worker loop is down"}},
     )
     async def health(state: State) -> JSONResponse:
-        report = await engine_health.check(state.db, state.worker, state.side_tasks)
+        report = await engine_health.check(state.db, state.worker, state.side_tasks, state.sandbox)
         return JSONResponse(report.as_json(), status_code=200 if report.ok else 503)
 
     return app

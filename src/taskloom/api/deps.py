@@ -18,6 +18,7 @@ from taskloom.engine.supervisor import Supervisor
 from taskloom.engine.tasks import TaskService
 from taskloom.engine.waits import Waits
 from taskloom.engine.worker import Worker
+from taskloom.sandbox import SandboxPool
 from taskloom.secrets import Secrets
 from taskloom.store import keys as key_store
 from taskloom.store.database import Database
@@ -58,6 +59,7 @@ class AppState:
     waits: Waits
     clock: Clock
     notifications: Notifications
+    sandbox: SandboxPool | None
 
 
 async def get_state(request: Request) -> AppState:

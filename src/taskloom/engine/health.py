@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from taskloom import errors
 from taskloom.engine.supervisor import Supervisor
 from taskloom.engine.worker import Worker
+from taskloom.sandbox import SandboxPool
 from taskloom.store.database import Database
 
 _PING = sa.select(sa.literal(1))
@@ -21,6 +22,7 @@ class Health:
     store: str  # "ok" | "unavailable"
     workers: dict[str, Any] = field(default_factory=dict)  # loop -> its state; {} = none
     process: dict[str, Any] = field(default_factory=dict)  # the process's own side tasks
+    sandbox: str | None = None  # how code nodes run here: bwrap, subprocess, refused
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -28,10 +30,16 @@ class Health:
             "store": self.store,
             "workers": self.workers or None,
             "process": self.process,
+            "sandbox": self.sandbox,
         }
 
 
-async def check(db: Database, worker: Worker | None, process: Supervisor) -> Health:
+async def check(
+    db: Database,
+    worker: Worker | None,
+    process: Supervisor,
+    sandbox: SandboxPool | None = None,
+) -> Health:
     store = "ok"
     try:
         async with db.read() as conn:
@@ -41,5 +49,9 @@ async def check(db: Database, worker: Worker | None, process: Supervisor) -> Hea
     workers = worker.side_tasks.report() if worker is not None else {}
     alive = (worker is None or worker.side_tasks.healthy) and process.healthy
     return Health(
-        ok=store == "ok" and alive, store=store, workers=workers, process=process.report()
+        ok=store == "ok" and alive,
+        store=store,
+        workers=workers,
+        process=process.report(),
+        sandbox=sandbox.mode.value if sandbox is not None else None,
     )

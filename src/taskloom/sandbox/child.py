@@ -5,7 +5,8 @@ runs inside a sandbox that cannot see the taskloom package. Framing is duplicate
 `protocol.py` (4-byte big-endian length + UTF-8 JSON) for the same reason.
 
 argv[1] is a JSON object of limits: memory_limit_mb, cpu_limit_s, output_limit_bytes,
-nofile, fsize_bytes.
+nofile, fsize_bytes, nproc (0: leave as is) and pid_namespace (true when the interpreter has
+a PID namespace of its own, shared only with bwrap's init).
 """
 
 from __future__ import annotations
@@ -57,6 +58,20 @@ def _set_limits(limits: dict[str, int]) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits["nofile"], limits["nofile"]))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["fsize_bytes"], limits["fsize_bytes"]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if limits["nproc"]:
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits["nproc"], limits["nproc"]))
+
+
+def _left_processes_behind(me: int, pid_namespace: bool) -> bool:
+    """Whether user code left processes running (or unreaped) after its run returned."""
+    if pid_namespace:
+        # pid 1 is bwrap's init; anything else but us was started by user code
+        return any(entry.isdigit() and int(entry) not in (1, me) for entry in os.listdir("/proc"))
+    try:
+        with open(f"/proc/{me}/task/{me}/children", encoding="ascii") as f:
+            return bool(f.read().split())
+    except OSError:
+        return False
 
 
 def _read_exact(fd: int, n: int) -> bytes | None:
@@ -136,6 +151,7 @@ def main() -> None:
     sys.stderr = _Sink()
     _set_limits(limits)
     limit = limits["output_limit_bytes"]
+    me = os.getpid()
     cache: dict[str, CodeType] = {}
     _write_frame(proto_out, b'{"ready":true}')
     while True:
@@ -151,10 +167,17 @@ def main() -> None:
         sys.stdout = _Sink()
         sys.stderr = _Sink()
         result, error, recycle = _run(cache, request["code"], request["input"], limit)
+        if os.getpid() != me:
+            # a process user code forked, back from main(): it must not answer too
+            os._exit(0)
+        if _left_processes_behind(me, bool(limits["pid_namespace"])):
+            # they would outlive the run: retiring the interpreter ends them all with it
+            recycle = True
         run_id = int(request["id"])
         if error is None:
             assert result is not None
-            payload = b'{"id":%d,"ok":true,"result":%s}' % (run_id, result)
+            retire = b',"recycle":true' if recycle else b""
+            payload = b'{"id":%d,"ok":true,"result":%s%s}' % (run_id, result, retire)
         else:
             payload = json.dumps(
                 {"id": run_id, "ok": False, "error": error[:4096], "recycle": recycle}

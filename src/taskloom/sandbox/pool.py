@@ -1,4 +1,8 @@
-"""The warm pool of sandboxed interpreters: per-org assignment, recycling, limits, run()."""
+"""The warm pool of sandboxed interpreters: per-org slots, fair hand-offs, recycling, run().
+
+The pool schedules; `interpreter.py` runs one interpreter process and `launcher.py` decides
+how (bubblewrap, plain subprocess, or code nodes refused).
+"""
 
 from __future__ import annotations
 
@@ -6,52 +10,17 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import signal
 from collections import deque
 from collections.abc import Coroutine
 from typing import Any, Final
 
 from taskloom.config import SandboxConfig
-from taskloom.errors import CodeError, NodeTimeout, SandboxUnavailable
-from taskloom.sandbox.launcher import Launch, Mode, choose_launch
-from taskloom.sandbox.protocol import FrameTooLarge, encode_frame, read_frame
+from taskloom.errors import CodeError, SandboxRefused, SandboxUnavailable
+from taskloom.sandbox.interpreter import Interpreter
+from taskloom.sandbox.launcher import Launch, Refusal, SandboxMode, choose_launch
+from taskloom.sandbox.protocol import encode_frame
 
 log = logging.getLogger(__name__)
-
-START_TIMEOUT_S: Final = 15.0
-EXIT_GRACE_S: Final = 1.0
-REAP_GRACE_S: Final = 5.0
-# Room for the response envelope and an error message around a result at the output limit.
-FRAME_SLACK_BYTES: Final = 65_536
-HELLO_MAX_BYTES: Final = 1024
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as f:
-            return [int(child) for child in f.read().split()]
-    except (OSError, ValueError):
-        return []
-
-
-class _Interp:
-    """One interpreter process; serves one run at a time and only ever one org."""
-
-    __slots__ = ("org", "proc", "reader", "runs", "writer")
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        assert proc.stdin is not None
-        assert proc.stdout is not None
-        self.proc = proc
-        self.reader: asyncio.StreamReader = proc.stdout
-        self.writer: asyncio.StreamWriter = proc.stdin
-        self.org: str | None = None
-        self.runs = 0
-
-    @property
-    def alive(self) -> bool:
-        return self.proc.returncode is None
 
 
 class _Start:
@@ -59,7 +28,7 @@ class _Start:
 
 
 _START: Final = _Start()
-_Grant = _Interp | _Start
+_Grant = Interpreter | _Start
 
 
 class _Waiter:
@@ -79,31 +48,35 @@ class SandboxPool:
     def __init__(self, config: SandboxConfig) -> None:
         self._config = config
         self._launch: Launch | None = None
+        self._refusal: Refusal | None = None
         self._closed = False
         self._max_total = max(1, config.pool_size * 4)
         # an org's interpreters stay warm while it is busy: killing all but a few after a
         # burst only meant starting them again for the next one (~20 ms of CPU each); at the
         # bound, other orgs' least recently used idle interpreters make room
         self._max_idle_per_org = self._max_total
-        self._max_frame = config.output_limit_bytes + FRAME_SLACK_BYTES
         # Slots: every interpreter that is starting, idle or busy counts against _max_total.
         self._total = 0
         self._starting_spares = 0
-        self._spares: list[_Interp] = []
-        self._idle: dict[str, list[_Interp]] = {}
+        self._spares: list[Interpreter] = []
+        self._idle: dict[str, list[Interpreter]] = {}
         # Insertion order = least recently used first, to pick which idle org to evict.
-        self._idle_lru: dict[_Interp, None] = {}
+        self._idle_lru: dict[Interpreter, None] = {}
         self._waiters: deque[_Waiter] = deque()
         # How often a queued run may be overtaken by hand-offs within another org before an
         # interpreter is retired to make room for it: bounds starvation by a busy org.
         self._max_bypass = self._max_total
-        self._live: set[_Interp] = set()
+        self._live: set[Interpreter] = set()
         self._tasks: set[asyncio.Task[None]] = set()  # reapers
-        self._starters: set[asyncio.Task[_Interp]] = set()  # launches in flight
+        self._starters: set[asyncio.Task[Interpreter]] = set()  # launches in flight
         self._next_id = 0
 
     async def __aenter__(self) -> SandboxPool:
-        self._launch = await choose_launch(self._config)
+        chosen = await choose_launch(self._config)
+        if isinstance(chosen, Refusal):
+            self._refusal = chosen
+            return self
+        self._launch = chosen
         self._replenish()
         starting = [*self._tasks, *self._starters]
         if starting:
@@ -117,7 +90,10 @@ class SandboxPool:
         await self._shutdown()
 
     @property
-    def mode(self) -> Mode:
+    def mode(self) -> SandboxMode:
+        """How this pool runs user code (for /health): bwrap, subprocess or refused."""
+        if self._refusal is not None:
+            return SandboxMode.REFUSED
         if self._launch is None:
             raise SandboxUnavailable("sandbox pool is not started")
         return self._launch.mode
@@ -127,9 +103,12 @@ class SandboxPool:
 
         Raises CodeError when the user code raises, has no main, has a syntax error, returns a
         non-JSON value, exceeds output/input/code size limits, or the interpreter dies.
-        Raises NodeTimeout past timeout_s (the interpreter is killed and replaced).
+        Raises NodeTimeout past timeout_s (the interpreter is killed and replaced), and
+        SandboxRefused when this server runs no code nodes (no sandbox, not a local server).
         Cancellation kills the interpreter serving this run and propagates.
         """
+        if self._refusal is not None:
+            raise SandboxRefused(self._refusal.message)
         if self._launch is None or self._closed:
             raise SandboxUnavailable("sandbox pool is not running")
         code_size = len(code.encode())
@@ -154,25 +133,13 @@ class SandboxPool:
         return await self._execute(interp, run_id, frame, timeout_s)
 
     async def _execute(
-        self, interp: _Interp, run_id: int, frame: bytes, timeout_s: float
+        self, interp: Interpreter, run_id: int, frame: bytes, timeout_s: float
     ) -> object:
         healthy = False
         try:
-            try:
-                async with asyncio.timeout(timeout_s):
-                    interp.writer.write(frame)
-                    await interp.writer.drain()
-                    reply = await read_frame(interp.reader, self._max_frame)
-            except TimeoutError:
-                raise NodeTimeout(f"code ran past its {timeout_s:g}s limit") from None
-            except FrameTooLarge as exc:
-                raise CodeError(
-                    f"output too large: {exc.size} bytes > {self._config.output_limit_bytes} bytes"
-                ) from None
-            except (asyncio.IncompleteReadError, ConnectionError):
-                raise CodeError(await self._death_reason(interp)) from None
-            except ValueError:
-                raise CodeError("sandbox protocol error: malformed reply") from None
+            reply = await interp.exchange(
+                frame, timeout_s=timeout_s, output_limit_bytes=self._config.output_limit_bytes
+            )
             if not isinstance(reply, dict) or reply.get("id") != run_id:
                 raise CodeError("sandbox protocol error: unexpected reply")
             interp.runs += 1
@@ -186,7 +153,7 @@ class SandboxPool:
 
     # -- slots -----------------------------------------------------------------------------
 
-    async def _acquire(self, org: str) -> _Interp:
+    async def _acquire(self, org: str) -> Interpreter:
         # Behind existing waiters when there are any, so freed capacity stays first come first
         # served; _dispatch() may still grant this one at once.
         grant = None if self._waiters else self._try_grant(org)
@@ -202,7 +169,7 @@ class SandboxPool:
                 with contextlib.suppress(ValueError):
                     self._waiters.remove(waiter)
                 raise
-        if isinstance(grant, _Interp):
+        if isinstance(grant, Interpreter):
             return grant
         try:
             interp = await self._start()
@@ -217,7 +184,7 @@ class SandboxPool:
         return interp
 
     def _give_back(self, grant: _Grant) -> None:
-        if isinstance(grant, _Interp):
+        if isinstance(grant, Interpreter):
             self._release(grant, healthy=True)
         else:
             self._total -= 1
@@ -265,7 +232,7 @@ class SandboxPool:
             waiter.future.set_result(grant)
         self._replenish()
 
-    def _release(self, interp: _Interp, *, healthy: bool) -> None:
+    def _release(self, interp: Interpreter, *, healthy: bool) -> None:
         if (
             self._closed
             or not healthy
@@ -286,7 +253,7 @@ class SandboxPool:
             self._idle_lru[interp] = None
         self._dispatch()
 
-    def _hand_off(self, interp: _Interp) -> bool:
+    def _hand_off(self, interp: Interpreter) -> bool:
         """Give a released interpreter straight to a queued run of its org, if fair."""
         head: _Waiter | None = None
         for index, waiter in enumerate(self._waiters):
@@ -304,7 +271,7 @@ class SandboxPool:
                 head = waiter
         return False
 
-    def _retire(self, interp: _Interp) -> None:
+    def _retire(self, interp: Interpreter) -> None:
         """Kill an interpreter and free its slot; it is reaped in the background."""
         if interp not in self._live:
             return
@@ -321,9 +288,9 @@ class SandboxPool:
             self._spares.remove(interp)
         self._discard(interp)
 
-    def _discard(self, interp: _Interp) -> None:
-        self._kill(interp)
-        self._spawn(self._reap(interp))
+    def _discard(self, interp: Interpreter) -> None:
+        interp.kill()
+        self._spawn(interp.reap())
 
     def _replenish(self) -> None:
         """Top warm unassigned spares back up to pool_size, in the background."""
@@ -338,7 +305,7 @@ class SandboxPool:
             self._starting_spares += 1
             self._spawn(self._start_spare())
 
-    # -- processes -------------------------------------------------------------------------
+    # -- starting and reaping -----------------------------------------------------------
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -362,7 +329,7 @@ class SandboxPool:
         self._spares.append(interp)
         self._dispatch()
 
-    async def _start(self) -> _Interp:
+    async def _start(self) -> Interpreter:
         """Start one interpreter; holds no slot bookkeeping.
 
         The launch runs to completion even if the caller is cancelled: a bwrap killed halfway
@@ -378,102 +345,26 @@ class SandboxPool:
             task.add_done_callback(self._retire_launched)
             raise
 
-    def _retire_launched(self, task: asyncio.Task[_Interp]) -> None:
+    def _retire_launched(self, task: asyncio.Task[Interpreter]) -> None:
         # The cancelled caller already gave its slot back: no _retire() bookkeeping here.
         if not task.cancelled() and task.exception() is None:
             interp = task.result()
             self._live.discard(interp)
             self._discard(interp)
 
-    async def _launch_one(self) -> _Interp:
+    async def _launch_one(self) -> Interpreter:
         launch = self._launch
         if launch is None or self._closed:
             raise SandboxUnavailable("sandbox pool is not running")
+        interp = await Interpreter.spawn(launch)
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *launch.argv,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL,
-                env=launch.env,
-                cwd=launch.cwd,
-                start_new_session=launch.own_process_group,
-            )
-        except OSError as exc:
-            raise SandboxUnavailable(f"cannot start interpreter: {exc}") from exc
-        interp = _Interp(proc)
-        try:
-            async with asyncio.timeout(START_TIMEOUT_S):
-                hello = await read_frame(interp.reader, HELLO_MAX_BYTES)
-            if hello != {"ready": True}:
-                raise ValueError(hello)
-        except BaseException as exc:
+            await interp.wait_ready()
+        except BaseException:
             self._discard(interp)
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            raise SandboxUnavailable(f"interpreter failed to start: {exc!r}") from None
+            raise
         # Only now: shutdown kills what is live, and a launch must not be killed mid-setup.
         self._live.add(interp)
         return interp
-
-    def _kill(self, interp: _Interp) -> None:
-        if not interp.alive:
-            return
-        launch = self._launch
-        pid = interp.proc.pid
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            if launch is not None and launch.own_process_group:
-                # Reaches anything user code forked, not just the interpreter.
-                os.killpg(pid, signal.SIGKILL)
-                return
-            if launch is not None and launch.mode == "bwrap":
-                inner = _children(pid)
-                if inner:
-                    # Kill bwrap's pid-namespace init, not bwrap itself: the init does not die
-                    # with its parent and would linger; its death takes down every process in
-                    # the namespace and the outer bwrap then exits on its own.
-                    for child in inner:
-                        os.kill(child, signal.SIGKILL)
-                    return
-            interp.proc.kill()
-
-    async def _reap(self, interp: _Interp) -> None:
-        interp.writer.close()
-        try:
-            async with asyncio.timeout(REAP_GRACE_S):
-                await interp.proc.wait()
-            return
-        except TimeoutError:
-            pass
-        # Process.wait() also waits for the pipes to close, which a process user code forked
-        # out of the group could hold forever: kill the launcher and drop our pipe ends.
-        with contextlib.suppress(ProcessLookupError):
-            interp.proc.kill()
-        # asyncio offers no public handle on the stdout pipe.
-        interp.proc._transport.close()  # type: ignore[attr-defined]
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(REAP_GRACE_S):
-                await interp.proc.wait()
-
-    async def _death_reason(self, interp: _Interp) -> str:
-        try:
-            async with asyncio.timeout(EXIT_GRACE_S):
-                code = await interp.proc.wait()
-        except TimeoutError:
-            return "sandbox interpreter stopped answering (closed its pipe)"
-        if code < 0:
-            sig = -code
-        elif code > 128 and self._launch is not None and self._launch.mode == "bwrap":
-            sig = code - 128  # bwrap reports a signalled child as 128 + signal
-        else:
-            return f"sandbox interpreter exited with code {code}"
-        if sig == signal.SIGXCPU:
-            return "sandbox interpreter killed: CPU time limit exceeded"
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = str(sig)
-        return f"sandbox interpreter killed by {name} (memory or CPU limit?)"
 
     async def _shutdown(self) -> None:
         self._closed = True
