@@ -15,7 +15,7 @@ from pydantic import Field
 
 from taskloom.api import sse
 from taskloom.api.deps import AppState, Caller, State
-from taskloom.api.invocations import invocation_of
+from taskloom.api.invocations import check_conversation, invocation_of
 from taskloom.api.models import InvokeRequest
 from taskloom.api.responses import JSONBody
 from taskloom.engine.tasks import Accepted, BusyPolicy
@@ -46,6 +46,7 @@ def invoke_routes(kind: str) -> APIRouter:
         idempotency_key: IdempotencyKey = None,
         busy: Busy = None,
     ) -> Accepted:
+        await check_conversation(state.tasks, body, organization_id=caller.organization_id)
         return await state.tasks.invoke(
             invocation_of(
                 body,

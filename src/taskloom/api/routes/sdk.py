@@ -21,7 +21,7 @@ from fastapi.responses import StreamingResponse
 from taskloom import errors
 from taskloom.api import sse
 from taskloom.api.deps import Caller, State
-from taskloom.api.invocations import invocation_of
+from taskloom.api.invocations import check_conversation, invocation_of
 from taskloom.api.models import InvokeRequest
 from taskloom.api.responses import JSONBody
 from taskloom.api.sdk_models import (
@@ -76,6 +76,7 @@ async def create_task(
     """A new task on the workflow (or agent) `agent_id`, or the next turn of task `body.id`."""
     if body.source is None:
         body = body.model_copy(update={"source": SDK_SOURCE})
+    await check_conversation(state.tasks, body, organization_id=caller.organization_id)
     accepted = await state.tasks.invoke(
         invocation_of(
             body,
