@@ -123,6 +123,7 @@ class Settings(BaseSettings):
     max_json_depth: int = Field(default=64, ge=1, le=200)
     max_nodes: int = 200
     max_page: int = Field(default=10_000, ge=1, le=1_000_000)
+    max_per_page: int = Field(default=50, ge=1, le=1000)  # the contract's is 50
     sync_wait_s: float = 300.0
 
     llm_default_provider: str = "openai"
@@ -179,6 +180,7 @@ class Settings(BaseSettings):
             max_json_depth=self.max_json_depth,
             max_nodes=self.max_nodes,
             max_page=self.max_page,
+            max_per_page=self.max_per_page,
             sync_wait_s=self.sync_wait_s,
         )
 

@@ -16,6 +16,7 @@ from taskloom.config import ApiConfig
 # Versions, turns and event sequence numbers are `integer` columns: 32 bits on PostgreSQL.
 # Not a limit anyone would tune; what the store can hold.
 INT32_MAX = 2**31 - 1
+DEFAULT_PER_PAGE = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +62,15 @@ async def paging(
         int, Query(ge=1, description="from 1; at most the server's `max_page` (10000)")
     ] = 1,
     per_page: Annotated[
-        int, Query(ge=1, description="at most the server's `max_per_page` (50)")
-    ] = 20,
+        int | None,
+        Query(ge=1, description="default 20; at most the server's `max_per_page` (50)"),
+    ] = None,
 ) -> Paging:
-    """The contract's paging (API.md §1): `page` from 1, `per_page` 1-50, default 20."""
-    return checked_paging(
-        state.api, page=page, per_page=per_page, max_per_page=state.api.max_per_page
-    )
+    """The contract's paging (API.md §1): `page` from 1, `per_page` 1-50, default 20 (or the
+    server's `max_per_page`, if it is set lower)."""
+    limit = state.api.max_per_page
+    wanted = min(DEFAULT_PER_PAGE, limit) if per_page is None else per_page
+    return checked_paging(state.api, page=page, per_page=wanted, max_per_page=limit)
 
 
 Pages = Annotated[Paging, Depends(paging)]
