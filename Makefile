@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test check bench compat
+.PHONY: serve test check bench compat fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ test: $(STAMP)
 
 check: $(STAMP)
 	scripts/check
+
+# schemathesis against /openapi.json of a real `taskloom serve`: fails on any 5xx or reply
+# the schema does not document
+fuzz: $(STAMP)
+	scripts/fuzz
 
 # the official xpander-sdk (own virtualenv, cached) against a real `taskloom serve`
 compat: $(STAMP)

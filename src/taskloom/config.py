@@ -79,8 +79,10 @@ class ApiConfig:
     """Limits enforced at the HTTP edge."""
 
     max_body_bytes: int = 4_194_304
+    max_json_depth: int = 64  # arrays and objects inside each other in a request body
     max_nodes: int = 200
-    max_per_page: int = 50
+    max_per_page: int = 50  # list routes (API.md §1: 1-50)
+    max_page: int = 10_000  # deeper pages cost a scan of every row before them
     sync_wait_s: float = 300.0  # a sync invoke waits this long, then answers 202
     key_cache_s: float = 30.0
     webhook_max_files: int = 10  # files one inbound webhook may upload
@@ -154,7 +156,11 @@ class Settings(BaseSettings):
     sandbox_output_limit_bytes: int = 1_048_576
 
     max_body_bytes: int = 4_194_304
+    # past ~250 levels validating and storing a body runs out of recursion (a 500)
+    max_json_depth: int = Field(default=64, ge=1, le=200)
     max_nodes: int = 200
+    max_page: int = Field(default=10_000, ge=1, le=1_000_000)
+    max_per_page: int = Field(default=50, ge=1, le=1000)  # the contract's is 50
     sync_wait_s: float = 300.0
     # where people's browsers reach this server (approve / deny links in notifications), and
     # how long such a link lasts when its wait has no deadline
@@ -242,7 +248,10 @@ class Settings(BaseSettings):
     def api(self) -> ApiConfig:
         return ApiConfig(
             max_body_bytes=self.max_body_bytes,
+            max_json_depth=self.max_json_depth,
             max_nodes=self.max_nodes,
+            max_page=self.max_page,
+            max_per_page=self.max_per_page,
             sync_wait_s=self.sync_wait_s,
             webhook_max_files=self.webhook_max_files,
             webhook_max_file_bytes=self.webhook_max_file_bytes,

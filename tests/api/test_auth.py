@@ -350,3 +350,68 @@ async def test_invoke_reusing_other_orgs_task_id__leaves_their_task_alone(
     assert after["input"] == task["input"]
     assert after["result"] == task["result"]
     assert after["agent_id"] == task["agent_id"]
+
+
+INVOKE_ROUTES = ["invoke", "invoke/async", "invoke/stream"]
+
+
+async def their_deployed_workflow(client: httpx.AsyncClient, other: dict[str, str]) -> str:
+    created = await client.post(
+        "/v1/workflows",
+        json={"name": "g", "orchestration_nodes": [code_node("x", "return 'globex'")]},
+        headers=other,
+    )
+    theirs: str = created.json()["id"]
+    assert (await client.put(f"/v1/workflows/{theirs}", headers=other)).status_code == 200
+    return theirs
+
+
+@pytest.mark.parametrize("route", INVOKE_ROUTES)
+async def test_invoke_with_other_orgs_task_id__answers_as_for_an_unknown_id(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    other_key: str,
+    deploy_workflow: DeployWorkflow,
+    route: str,
+) -> None:
+    _, task = await deployed_and_run(client, headers, deploy_workflow)
+    other = {"x-api-key": other_key}
+    theirs = await their_deployed_workflow(client, other)
+    unknown = "0f5f4ad4-5c1e-4f0c-9a55-000000000000"
+
+    answers = []
+    for task_id in (task["id"], unknown):
+        reply = await client.post(
+            f"/v1/workflows/{theirs}/{route}",
+            json={"id": task_id, "input": {"text": "steal"}},
+            headers=other,
+        )
+        answers.append((reply.status_code, reply.text.replace(task_id, "<id>")))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 404, answers
+    assert (await client.get("/v1/tasks", headers=other)).json()["total"] == 0
+
+
+async def test_sdk_create_task_with_other_orgs_task_id__answers_as_for_an_unknown_id(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    other_key: str,
+    deploy_workflow: DeployWorkflow,
+) -> None:
+    _, task = await deployed_and_run(client, headers, deploy_workflow)
+    other = {"x-api-key": other_key}
+    theirs = await their_deployed_workflow(client, other)
+    unknown = "0f5f4ad4-5c1e-4f0c-9a55-000000000000"
+
+    answers = []
+    for task_id in (task["id"], unknown):
+        reply = await client.post(
+            f"/agent-execution/{theirs}",
+            json={"id": task_id, "input": {"text": "steal"}},
+            headers=other,
+        )
+        answers.append((reply.status_code, reply.text.replace(task_id, "<id>")))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 404, answers
+    after = (await client.get(f"/v1/tasks/{task['id']}", headers=headers)).json()
+    assert (after["turn"], after["input"]) == (task["turn"], task["input"])

@@ -772,3 +772,198 @@ async def test_invoke_nul_character_in_the_task_id_is_not_500(
         )
     )
     assert status in (200, 422)
+
+
+# -- integers past their bounds ------------------------------------------------------------
+
+HUGE = 10**30  # past SQLite's 64-bit INTEGER and PostgreSQL's bigint
+
+LIST_ROUTES = [
+    "/v1/workflows",
+    "/v1/agents",
+    "/v1/agents/full",
+    "/v1/agents/some-agent/tasks",
+    "/v1/tasks",
+    "/agent-execution/executions/history/some-agent",
+    "/agent-execution/executions/history/user/some-user",
+]
+
+
+@pytest.mark.parametrize("name", ["page", "per_page"])
+@pytest.mark.parametrize("path", LIST_ROUTES)
+async def test_list_paging_past_the_bound_is_422(
+    client: httpx.AsyncClient, headers: dict[str, str], path: str, name: str
+) -> None:
+    reply = await client.get(path, params={name: HUGE}, headers=headers)
+    assert_fastapi_error(reply, status=422)
+    assert reply.json()["detail"][0]["loc"] == ["query", name]
+
+
+@pytest.mark.parametrize("path", LIST_ROUTES)
+async def test_list_last_page_within_the_bound_is_200(
+    client: httpx.AsyncClient, headers: dict[str, str], path: str
+) -> None:
+    reply = await client.get(path, params={"page": 10_000}, headers=headers)
+    assert reply.status_code == 200, reply.text
+
+
+@pytest.mark.parametrize("version", [HUGE, 2**31])
+async def test_invoke_version_past_the_bound_is_422(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    deploy_workflow: DeployWorkflow,
+    version: int,
+) -> None:
+    workflow_id = await deploy_workflow(two_nodes())
+    reply = await client.post(
+        f"/v1/workflows/{workflow_id}/invoke/async",
+        params={"version": version},
+        json={"input": {"text": "x"}},
+        headers=headers,
+    )
+    assert_fastapi_error(reply, status=422)
+    assert (await client.get("/v1/tasks", headers=headers)).json()["total"] == 0
+
+
+async def test_task_events_last_event_id_past_the_bound_is_422(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    # checked before the task is looked up: an event sequence is a 32-bit column
+    reply = await client.get(
+        "/v1/tasks/some-task/events", headers={**headers, "Last-Event-ID": str(2**31)}
+    )
+    assert_fastapi_error(reply, status=422)
+    assert reply.json()["detail"][0]["loc"] == ["header", "Last-Event-ID"]
+
+
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        ("/v1/workflows", b'{"name": "w", "output_schema": {"maximum": %d}}'),
+        ("/v1/workflows", b'{"name": "w", "output_schema": {"minimum": -%d}}'),
+        ("/v1/agents", b'{"name": "a", "max_tokens": %d}'),
+        ("/v1/secrets/s", b'{"value": "v", "version": %d}'),
+    ],
+    ids=["workflow_schema", "workflow_schema_negative", "agent_max_tokens", "secret_extra"],
+)
+async def test_create_integer_past_the_bound_is_422_and_stores_nothing(
+    client: httpx.AsyncClient, headers: dict[str, str], path: str, raw: bytes
+) -> None:
+    method = "PUT" if path.startswith("/v1/secrets") else "POST"
+    reply = await client.request(
+        method, path, content=raw % HUGE, headers={**headers, **JSON_HEADERS}
+    )
+    assert_fastapi_error(reply, status=422)
+    assert "out of range" in reply.json()["detail"][0]["msg"]
+    assert await total_workflows(client, headers) == 0
+    assert (await client.get("/v1/agents", headers=headers)).json()["total"] == 0
+
+
+async def test_invoke_integer_past_the_bound_is_422_and_creates_no_task(
+    client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
+) -> None:
+    workflow_id = await deploy_workflow(two_nodes())
+    reply = await client.post(
+        f"/v1/workflows/{workflow_id}/invoke/async",
+        content=b'{"input": {"text": "x"}, "payload_extension": {"n": %d}}' % HUGE,
+        headers={**headers, **JSON_HEADERS},
+    )
+    assert_fastapi_error(reply, status=422)
+    assert (await client.get("/v1/tasks", headers=headers)).json()["total"] == 0
+
+
+async def test_invoke_largest_json_integer_is_kept(
+    client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
+) -> None:
+    workflow_id = await deploy_workflow(two_nodes())
+    largest = 2**53 - 1
+    reply = await client.post(
+        f"/v1/workflows/{workflow_id}/invoke/async",
+        json={"input": {"text": "x"}, "payload_extension": {"n": largest, "m": -largest}},
+        headers=headers,
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["payload_extension"] == {"n": largest, "m": -largest}
+
+
+# -- nesting, encoding and the 422 shape ----------------------------------------------------
+
+
+@pytest.mark.parametrize("depth", [65, 500])
+async def test_invoke_json_nested_past_the_limit_is_422_and_creates_no_task(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    deploy_workflow: DeployWorkflow,
+    depth: int,
+) -> None:
+    workflow_id = await deploy_workflow(two_nodes())
+    # payload_extension and "a" are two levels, the body itself one more
+    body = b'{"input": {"text": "x"}, "payload_extension": {"a": ' + nested(depth - 2) + b"}}"
+    reply = await client.post(
+        f"/v1/workflows/{workflow_id}/invoke/async",
+        content=body,
+        headers={**headers, **JSON_HEADERS},
+    )
+    assert_fastapi_error(reply, status=422)
+    assert "64" in reply.json()["detail"][0]["msg"]
+    assert (await client.get("/v1/tasks", headers=headers)).json()["total"] == 0
+
+
+async def test_invoke_json_nested_to_the_limit_is_accepted(
+    client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
+) -> None:
+    workflow_id = await deploy_workflow(two_nodes())
+    body = b'{"input": {"text": "x"}, "payload_extension": {"a": ' + nested(62) + b"}}"
+    reply = await client.post(
+        f"/v1/workflows/{workflow_id}/invoke/async",
+        content=body,
+        headers={**headers, **JSON_HEADERS},
+    )
+    assert reply.status_code == 200, reply.text
+
+
+async def test_create_workflow_brackets_in_strings_do_not_count_as_nesting(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    body = {"name": "w", "description": "[{" * 500 + '\\"' + "}]" * 500}
+    reply = await client.post("/v1/workflows", json=body, headers=headers)
+    assert reply.status_code == 201, reply.text
+
+
+@pytest.mark.parametrize("path", ["/v1/workflows", "/v1/agents"])
+async def test_create_body_not_utf8_is_422(
+    client: httpx.AsyncClient, headers: dict[str, str], path: str
+) -> None:
+    reply = await client.post(
+        path, content=b'{"name": "\xff\xfe"}', headers={**headers, **JSON_HEADERS}
+    )
+    assert_fastapi_error(reply, status=422)
+    assert await total_workflows(client, headers) == 0
+
+
+async def test_patch_workflow_refused_change_is_422_in_fastapis_shape(
+    client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
+) -> None:
+    workflow_id = await deploy_workflow(two_nodes())
+    reply = await client.patch(
+        f"/v1/workflows/{workflow_id}", json=BAD_GRAPHS["cycle"], headers=headers
+    )
+    assert_fastapi_error(reply, status=422)
+    [problem] = reply.json()["detail"]
+    assert problem["loc"] == ["body"]
+    assert "cycle" in problem["msg"]
+
+
+async def test_create_workflow_content_length_of_thousands_of_digits_is_413(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    transport = client._transport
+    request = httpx.Request(
+        "POST",
+        "http://taskloom/v1/workflows",
+        headers={**headers, **JSON_HEADERS, "content-length": "9" * 5000},
+        content=b'{"name": "w"}',
+    )
+    reply = await transport.handle_async_request(request)
+    assert reply.status_code == 413
+    assert await total_workflows(client, headers) == 0

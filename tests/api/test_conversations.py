@@ -429,3 +429,15 @@ def _summary(events: list[Event]) -> list[tuple[int, str, Any]]:
     return [
         (e.id, e.type, e.data.get("turn") if isinstance(e.data, dict) else None) for e in events
     ]
+
+
+async def test_conversation_turn__unknown_task_id_is_not_found(
+    client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
+) -> None:
+    # an `id` continues a conversation (API.md §2.4): one the organization never had is 404,
+    # exactly as another organization's is, and starts nothing
+    workflow_id = await deploy_workflow(echo())
+    reply = await turn(client, headers, workflow_id, "one", task_id="never-issued", mode="/async")
+    assert reply.status_code == 404, reply.text
+    assert reply.json() == {"detail": "task never-issued not found"}
+    assert (await client.get("/v1/tasks", headers=headers)).json()["total"] == 0

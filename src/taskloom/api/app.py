@@ -55,7 +55,11 @@ def create_app(settings: Settings) -> FastAPI:
             yield
 
     app = FastAPI(title="taskloom", version=__version__, lifespan=lifespan)
-    app.add_middleware(RequestGuard, max_bytes=api_config.max_body_bytes)
+    app.add_middleware(
+        RequestGuard,
+        max_bytes=api_config.max_body_bytes,
+        max_depth=api_config.max_json_depth,
+    )
     errors.install(app)
     app.include_router(workflows.router)
     app.include_router(agents.router)

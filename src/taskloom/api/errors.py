@@ -34,6 +34,9 @@ async def _taskloom_error(_request: Request, exc: Exception) -> JSONResponse:
     if status == 500:
         logger.error("unmapped error", exc_info=exc, extra={"event": "unmapped_error"})
         return JSONResponse({"detail": "internal error"}, status_code=500)
+    if status == 422:  # FastAPI's shape for every 422: a list of problems
+        problem = {"type": "value_error", "loc": ["body"], "msg": str(exc), "input": None}
+        return JSONResponse({"detail": [problem]}, status_code=422)
     headers = {"WWW-Authenticate": "x-api-key"} if status == 401 else None
     if isinstance(exc, errors.RateLimited):
         headers = {"Retry-After": str(exc.retry_after_s)}

@@ -4,7 +4,7 @@ public invoke routes and the SDK's create-task route alike."""
 from __future__ import annotations
 
 from taskloom.api.models import InvokeRequest
-from taskloom.engine.tasks import BusyPolicy, Invocation
+from taskloom.engine.tasks import BusyPolicy, Invocation, TaskService
 from taskloom.engine.versions import Wanted
 
 
@@ -36,3 +36,13 @@ def invocation_of(
         idempotency_key=idempotency_key,
         busy_policy=busy_policy,
     )
+
+
+async def check_conversation(
+    tasks: TaskService, body: InvokeRequest, *, organization_id: str
+) -> None:
+    """An invoke's `id` names a conversation to continue: a task of the caller's organization.
+    Any other id is not found, whether no task has it or another organization's does (task
+    ids are global): both answer the same 404, so no answer tells that the id is in use."""
+    if body.id is not None:
+        await tasks.get(organization_id=organization_id, task_id=body.id)

@@ -8,6 +8,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskloom import errors
@@ -39,7 +40,17 @@ def agent_version(header: str | None) -> int | None:
         return None
     value = header.strip()
     if not (value.isascii() and value.isdigit()) or len(value) > 9 or int(value) < 1:
-        raise errors.InvalidRequest(f"x-agent-version must be a version number, got {header!r}")
+        problem = "x-agent-version must be a version number"
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ["header", "x-agent-version"],
+                    "msg": problem,
+                    "input": header,
+                }
+            ]
+        )
     return int(value)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 
-from taskloom import errors
+from taskloom.api.params import INT32_MAX
 from taskloom.engine.wire import iso
 from taskloom.store.records import EventRecord
 
@@ -38,8 +39,17 @@ def parse_last_event_id(value: str | None) -> int:
     """`Last-Event-ID` as a sequence number; absent means from the start."""
     if value is None or value == "":
         return 0
-    if not (value.isascii() and value.isdigit()) or len(value) > 12:
-        raise errors.InvalidRequest(
-            f"Last-Event-ID must be a non-negative integer event sequence, got {value!r}"
+    # event sequence numbers are 32-bit columns: a larger one names no event
+    if not (value.isascii() and value.isdigit()) or len(value) > 10 or int(value) > INT32_MAX:
+        problem = f"Last-Event-ID must be an event sequence number (0 to {INT32_MAX})"
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ["header", "Last-Event-ID"],
+                    "msg": problem,
+                    "input": value,
+                }
+            ]
         )
     return int(value)

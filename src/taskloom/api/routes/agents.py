@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -17,8 +17,10 @@ from taskloom import errors
 from taskloom.agents.credentials import restored, stored_credentials
 from taskloom.agents.definition import AgentSpec
 from taskloom.api.deps import Caller, State
+from taskloom.api.guard import StrictJsonRoute
 from taskloom.api.models import agent_json, minimal_agent_json, page_json
-from taskloom.api.responses import JSONBody
+from taskloom.api.params import Pages, Paging
+from taskloom.api.responses import COMMON_ERRORS, JSONBody
 from taskloom.api.routes.invoke import invoke_routes
 from taskloom.api.routes.tasks import list_tasks
 from taskloom.clock import utcnow
@@ -26,11 +28,11 @@ from taskloom.secrets import Secrets
 from taskloom.store import workflows as workflow_store
 from taskloom.store.records import TaskStatus
 
-router = APIRouter(prefix="/v1/agents", tags=["agents"])
+router = APIRouter(
+    prefix="/v1/agents", tags=["agents"], responses=COMMON_ERRORS, route_class=StrictJsonRoute
+)
 
 AGENT = workflow_store.AGENT
-Page = Annotated[int, Query(ge=1)]
-PerPage = Annotated[int, Query(ge=1, le=50)]
 
 
 def _base_url(request: Request) -> str:
@@ -78,29 +80,31 @@ async def create_agent(request: Request, spec: AgentSpec, caller: Caller, state:
     return JSONBody(agent_json(agent, base_url=_base_url(request)), status_code=201)
 
 
-async def _page(caller: Caller, state: State, page: int, per_page: int) -> tuple[list[Any], int]:
+async def _page(caller: Caller, state: State, pages: Paging) -> tuple[list[Any], int]:
     async with state.db.read() as conn:
         return await workflow_store.list_workflows(
-            conn, organization_id=caller.organization_id, page=page, per_page=per_page, kind=AGENT
+            conn,
+            organization_id=caller.organization_id,
+            page=pages.page,
+            per_page=pages.per_page,
+            kind=AGENT,
         )
 
 
 @router.get("")
-async def list_agents(
-    request: Request, caller: Caller, state: State, page: Page = 1, per_page: PerPage = 20
-) -> JSONBody:
-    found, total = await _page(caller, state, page, per_page)
+async def list_agents(request: Request, caller: Caller, state: State, pages: Pages) -> JSONBody:
+    found, total = await _page(caller, state, pages)
     items = [minimal_agent_json(a) for a in found]
-    return JSONBody(page_json(items, total=total, page=page, per_page=per_page))
+    return JSONBody(page_json(items, total=total, page=pages.page, per_page=pages.per_page))
 
 
 @router.get("/full")
 async def list_agents_full(
-    request: Request, caller: Caller, state: State, page: Page = 1, per_page: PerPage = 20
+    request: Request, caller: Caller, state: State, pages: Pages
 ) -> JSONBody:
-    found, total = await _page(caller, state, page, per_page)
+    found, total = await _page(caller, state, pages)
     items = [agent_json(a, base_url=_base_url(request)) for a in found]
-    return JSONBody(page_json(items, total=total, page=page, per_page=per_page))
+    return JSONBody(page_json(items, total=total, page=pages.page, per_page=pages.per_page))
 
 
 @router.get("/{agent_id}")
@@ -184,8 +188,7 @@ async def agent_tasks(
     agent_id: str,
     caller: Caller,
     state: State,
-    page: Page = 1,
-    per_page: PerPage = 20,
+    pages: Pages,
     status: TaskStatus | None = None,
     parent_task_id: str | None = None,
     user_id: str | None = None,
@@ -195,8 +198,7 @@ async def agent_tasks(
     return await list_tasks(
         caller,
         state,
-        page=page,
-        per_page=per_page,
+        pages,
         agent_id=agent_id,
         status=status,
         parent_task_id=parent_task_id,

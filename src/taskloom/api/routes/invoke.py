@@ -15,14 +15,16 @@ from pydantic import Field
 
 from taskloom.api import sse
 from taskloom.api.deps import AppState, Caller, State
-from taskloom.api.invocations import invocation_of
+from taskloom.api.guard import StrictJsonRoute
+from taskloom.api.invocations import check_conversation, invocation_of
 from taskloom.api.models import InvokeRequest
-from taskloom.api.responses import JSONBody
+from taskloom.api.params import INT32_MAX
+from taskloom.api.responses import COMMON_ERRORS, JSONBody
 from taskloom.engine.tasks import Accepted, BusyPolicy
 from taskloom.engine.wire import task_json
 
 Version = Annotated[
-    Annotated[int, Field(ge=1)] | Literal["draft"] | None,
+    Annotated[int, Field(ge=1, le=INT32_MAX)] | Literal["draft"] | None,
     Query(description="a deployed version, or `draft`; default the latest deployed"),
 ]
 InvokeBody = Annotated[InvokeRequest, Body()]
@@ -46,6 +48,7 @@ def invoke_routes(kind: str) -> APIRouter:
         idempotency_key: IdempotencyKey = None,
         busy: Busy = None,
     ) -> Accepted:
+        await check_conversation(state.tasks, body, organization_id=caller.organization_id)
         return await state.tasks.invoke(
             invocation_of(
                 body,
@@ -59,7 +62,7 @@ def invoke_routes(kind: str) -> APIRouter:
         )
 
     Submitted = Annotated[Accepted, Depends(submit)]
-    router = APIRouter()
+    router = APIRouter(responses=COMMON_ERRORS, route_class=StrictJsonRoute)
 
     @router.post("/{target_id}/invoke/async")
     async def invoke_async(accepted: Submitted) -> JSONBody:

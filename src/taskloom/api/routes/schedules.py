@@ -10,15 +10,18 @@ from fastapi import APIRouter, Body, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskloom.api.deps import Caller, State
+from taskloom.api.guard import StrictJsonRoute
 from taskloom.api.models import page_json
-from taskloom.api.responses import JSONBody
+from taskloom.api.responses import COMMON_ERRORS, JSONBody
 from taskloom.engine.schedules import next_slot, upcoming, zone
 from taskloom.engine.wire import iso
 from taskloom.store import schedules as schedule_store
 from taskloom.store import workflows as workflow_store
 from taskloom.store.records import ScheduleRecord
 
-router = APIRouter(prefix="/v1/schedules", tags=["schedules"])
+router = APIRouter(
+    prefix="/v1/schedules", tags=["schedules"], responses=COMMON_ERRORS, route_class=StrictJsonRoute
+)
 
 UPCOMING = 5  # next slots shown with a schedule
 CatchUp = Literal["skip", "catch_up_one"]
@@ -76,7 +79,7 @@ def schedule_json(schedule: ScheduleRecord) -> dict[str, Any]:
     }
 
 
-@router.post("", status_code=201, responses={404: {"description": "no such target"}})
+@router.post("", status_code=201)
 async def create_schedule(
     body: Annotated[ScheduleCreate, Body()], caller: Caller, state: State
 ) -> JSONBody:

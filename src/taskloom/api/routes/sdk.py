@@ -12,18 +12,21 @@ caller's own: anything else answers 404, as for a task of another organization.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from taskloom import errors
 from taskloom.api import sse
 from taskloom.api.deps import Caller, State
-from taskloom.api.invocations import invocation_of
+from taskloom.api.guard import StrictJsonRoute
+from taskloom.api.invocations import check_conversation, invocation_of
 from taskloom.api.models import InvokeRequest
-from taskloom.api.responses import JSONBody
+from taskloom.api.params import checked_paging
+from taskloom.api.responses import COMMON_ERRORS, JSONBody
 from taskloom.api.sdk_models import (
     PushedEvent,
     TaskPatch,
@@ -50,16 +53,21 @@ MAX_AGENTS_LISTED = 500
 NODE_EVENTS = frozenset({lifecycle.NODE_STARTED, lifecycle.NODE_FINISHED})
 
 
-async def in_callers_organization(request: Request, caller: Caller) -> None:
+async def in_callers_organization(
+    organization_id: Annotated[uuid.UUID, Path(description="the caller's own organization")],
+    caller: Caller,
+) -> None:
     """A route reached under an organization segment serves only that organization."""
-    segment = request.path_params.get("organization_id")
-    if segment is not None and str(segment) != caller.organization_id:
-        raise errors.NotFound(f"organization {segment} not found")
+    if str(organization_id) != caller.organization_id:
+        raise errors.NotFound(f"organization {organization_id} not found")
+
+
+UNDER_ORGANIZATION = [Depends(in_callers_organization)]
 
 
 AgentVersion = Annotated[str | None, Header(alias="x-agent-version", max_length=16)]
 
-routes = APIRouter(dependencies=[Depends(in_callers_organization)])
+routes = APIRouter(responses=COMMON_ERRORS, route_class=StrictJsonRoute)
 
 
 # -- tasks --------------------------------------------------------------------------------
@@ -76,6 +84,7 @@ async def create_task(
     """A new task on the workflow (or agent) `agent_id`, or the next turn of task `body.id`."""
     if body.source is None:
         body = body.model_copy(update={"source": SDK_SOURCE})
+    await check_conversation(state.tasks, body, organization_id=caller.organization_id)
     accepted = await state.tasks.invoke(
         invocation_of(
             body,
@@ -127,20 +136,25 @@ async def stop_task(task_id: str, caller: Caller, state: State) -> JSONBody:
 # -- history ------------------------------------------------------------------------------
 
 
+MAX_HISTORY_PER_PAGE = 100  # the SDK lists a bare array and never pages: its newest 100
+
+
 class HistoryFilters:
     """The SDK's list filters, plus paging it never sends (newest 100 by default)."""
 
     def __init__(
         self,
-        page: Annotated[int, Query(ge=1, le=10_000)] = 1,
-        per_page: Annotated[int, Query(ge=1, le=100)] = 100,
+        state: State,
+        page: Annotated[int, Query(ge=1)] = 1,
+        per_page: Annotated[int, Query(ge=1, le=MAX_HISTORY_PER_PAGE)] = 100,
         parent_task_id: Annotated[str | None, Query(max_length=255)] = None,
         triggering_agent_id: Annotated[str | None, Query(max_length=255)] = None,
         status: TaskStatus | None = None,
         internal_status: Annotated[str | None, Query(max_length=255)] = None,
     ) -> None:
-        self.page = page
-        self.per_page = per_page
+        self.pages = checked_paging(
+            state.api, page=page, per_page=per_page, max_per_page=MAX_HISTORY_PER_PAGE
+        )
         self.parent_task_id = parent_task_id
         self.triggering_agent_id = triggering_agent_id
         self.status = status
@@ -171,8 +185,8 @@ async def _history(
             conn,
             organization_id=organization_id,
             filters=wanted,
-            limit=filters.per_page,
-            offset=(filters.page - 1) * filters.per_page,
+            limit=filters.pages.per_page,
+            offset=filters.pages.offset,
         )
     return JSONBody([task_list_item_json(task) for task in found])
 
@@ -308,5 +322,7 @@ async def get_agent(
 
 router = APIRouter(tags=["xpander-sdk"])
 router.include_router(routes)
-router.include_router(routes, prefix="/{organization_id:uuid}")
-router.include_router(routes, prefix="/agent-controller/{organization_id:uuid}")
+router.include_router(routes, prefix="/{organization_id:uuid}", dependencies=UNDER_ORGANIZATION)
+router.include_router(
+    routes, prefix="/agent-controller/{organization_id:uuid}", dependencies=UNDER_ORGANIZATION
+)

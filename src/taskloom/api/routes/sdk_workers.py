@@ -11,13 +11,14 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import StreamingResponse
 
 from taskloom import errors
 from taskloom.api.deps import Caller, State
-from taskloom.api.responses import JSONBody
-from taskloom.api.routes.sdk import in_callers_organization
+from taskloom.api.guard import StrictJsonRoute
+from taskloom.api.responses import COMMON_ERRORS, JSONBody
+from taskloom.api.routes.sdk import UNDER_ORGANIZATION
 from taskloom.store import workflows as workflow_store
 
 CONFLICT = "worker-environment-conflict"
@@ -25,7 +26,7 @@ HEARTBEAT = "worker-heartbeat"
 CAPACITY = "worker-capacity-update"
 FINISHED = "worker-finished"
 
-routes = APIRouter(dependencies=[Depends(in_callers_organization)])
+routes = APIRouter(responses=COMMON_ERRORS, route_class=StrictJsonRoute)
 
 
 def _named(kind: str, data: Any) -> bytes:
@@ -97,5 +98,7 @@ async def worker_event(
 
 
 router = APIRouter(tags=["xpander-sdk workers"])
-router.include_router(routes, prefix="/{organization_id:uuid}")
-router.include_router(routes, prefix="/agent-controller/{organization_id:uuid}")
+router.include_router(routes, prefix="/{organization_id:uuid}", dependencies=UNDER_ORGANIZATION)
+router.include_router(
+    routes, prefix="/agent-controller/{organization_id:uuid}", dependencies=UNDER_ORGANIZATION
+)

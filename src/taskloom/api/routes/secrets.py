@@ -9,11 +9,14 @@ from fastapi import APIRouter, Body, Path, Response
 from pydantic import BaseModel, Field
 
 from taskloom.api.deps import Caller, State
-from taskloom.api.responses import JSONBody
+from taskloom.api.guard import StrictJsonRoute
+from taskloom.api.responses import COMMON_ERRORS, JSONBody
 from taskloom.engine.wire import iso
 from taskloom.store import secrets as secret_store
 
-router = APIRouter(prefix="/v1/secrets", tags=["secrets"])
+router = APIRouter(
+    prefix="/v1/secrets", tags=["secrets"], responses=COMMON_ERRORS, route_class=StrictJsonRoute
+)
 
 SecretName = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.\-]+$")]
 

@@ -9,14 +9,18 @@ from fastapi.responses import StreamingResponse
 
 from taskloom.api import sse
 from taskloom.api.deps import Caller, State
+from taskloom.api.guard import StrictJsonRoute
 from taskloom.api.models import page_json
-from taskloom.api.responses import JSONBody
+from taskloom.api.params import Pages
+from taskloom.api.responses import COMMON_ERRORS, JSONBody
 from taskloom.api.thread import thread_messages
 from taskloom.engine.wire import task_json, task_list_item_json
 from taskloom.store import tasks as task_store
 from taskloom.store.records import TaskStatus
 
-router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+router = APIRouter(
+    prefix="/v1/tasks", tags=["tasks"], responses=COMMON_ERRORS, route_class=StrictJsonRoute
+)
 
 MAX_WAIT_S = 60.0
 
@@ -25,8 +29,7 @@ MAX_WAIT_S = 60.0
 async def list_tasks(
     caller: Caller,
     state: State,
-    page: Annotated[int, Query(ge=1)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=50)] = 20,
+    pages: Pages,
     agent_id: str | None = None,
     status: TaskStatus | None = None,
     parent_task_id: str | None = None,
@@ -47,11 +50,11 @@ async def list_tasks(
             conn,
             organization_id=caller.organization_id,
             filters=filters,
-            page=page,
-            per_page=per_page,
+            page=pages.page,
+            per_page=pages.per_page,
         )
     items = [task_list_item_json(t) for t in found]
-    return JSONBody(page_json(items, total=total, page=page, per_page=per_page))
+    return JSONBody(page_json(items, total=total, page=pages.page, per_page=pages.per_page))
 
 
 @router.get("/{task_id}")

@@ -10,15 +10,12 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskloom.api.deps import Caller, State
+from taskloom.api.guard import StrictJsonRoute
 from taskloom.api.responses import JSONBody
 from taskloom.api.routes.sdk import in_callers_organization
 from taskloom.engine.wire import task_json
 
-router = APIRouter(tags=["waits"])
-
-_CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"description": "the task is not waiting, or was decided otherwise"}
-}
+router = APIRouter(tags=["waits"], responses=COMMON_ERRORS, route_class=StrictJsonRoute)
 
 
 class Decision(BaseModel):
@@ -42,7 +39,7 @@ async def _decide(
     return JSONBody(task_json(task))
 
 
-@router.post("/v1/tasks/{task_id}/approve", responses=_CONFLICT)
+@router.post("/v1/tasks/{task_id}/approve")
 async def approve(
     task_id: str, caller: Caller, state: State, decision: Annotated[Decision | None, Body()] = None
 ) -> JSONBody:
@@ -50,7 +47,7 @@ async def approve(
     return await _decide(task_id, True, decision, caller, state)
 
 
-@router.post("/v1/tasks/{task_id}/reject", responses=_CONFLICT)
+@router.post("/v1/tasks/{task_id}/reject")
 async def reject(
     task_id: str, caller: Caller, state: State, decision: Annotated[Decision | None, Body()] = None
 ) -> JSONBody:
@@ -59,7 +56,7 @@ async def reject(
     return await _decide(task_id, False, decision, caller, state)
 
 
-@router.post("/v1/tasks/{task_id}/resume", responses=_CONFLICT)
+@router.post("/v1/tasks/{task_id}/resume")
 async def resume(
     task_id: str, caller: Caller, state: State, body: Annotated[Any, Body()] = None
 ) -> JSONBody:
@@ -71,9 +68,9 @@ async def resume(
 
 
 # the xpander-sdk's internal routes (bare, and under the organization as its other routes)
-_sdk = APIRouter(dependencies=[Depends(in_callers_organization)])
-_sdk.add_api_route("/hitl/{task_id}/approve", approve, methods=["POST"], responses=_CONFLICT)
-_sdk.add_api_route("/hitl/{task_id}/reject", reject, methods=["POST"], responses=_CONFLICT)
+_sdk = APIRouter(dependencies=[Depends(in_callers_organization)], route_class=StrictJsonRoute)
+_sdk.add_api_route("/hitl/{task_id}/approve", approve, methods=["POST"])
+_sdk.add_api_route("/hitl/{task_id}/reject", reject, methods=["POST"])
 router.include_router(_sdk)
 router.include_router(_sdk, prefix="/{organization_id:uuid}")
 router.include_router(_sdk, prefix="/agent-controller/{organization_id:uuid}")
@@ -82,7 +79,8 @@ router.include_router(_sdk, prefix="/agent-controller/{organization_id:uuid}")
 # approve / deny links from a wait's notification: the link is the credential (no API key).
 # A GET only shows what the link would do, since mail and chat previews fetch links; the
 # decision is the POST of its button.
-_links = APIRouter(prefix="/v1/hitl/links", tags=["waits"])
+# Not in /openapi.json: they are for people's browsers, not API clients.
+_links = APIRouter(prefix="/v1/hitl/links", include_in_schema=False)
 LinkAction = Annotated[Literal["approve", "reject"], Path()]
 LinkToken = Annotated[str, Path(min_length=20, max_length=128)]
 
@@ -96,7 +94,7 @@ async def link_page(token: LinkToken, action: LinkAction) -> HTMLResponse:
     )
 
 
-@_links.post("/{token}/{action}", responses={**_CONFLICT, 404: {"description": "unknown link"}})
+@_links.post("/{token}/{action}")
 async def link_decision(token: LinkToken, action: LinkAction, state: State) -> JSONBody:
     task = await state.waits.decide_by_link(token=token, approved=action == "approve")
     return JSONBody({"task_id": task.id, "status": task.status.value, "decision": action})

@@ -19,13 +19,14 @@ from starlette.datastructures import UploadFile
 
 from taskloom import errors
 from taskloom.api.deps import State, authenticate
-from taskloom.api.responses import JSONBody
+from taskloom.api.guard import StrictJsonRoute
+from taskloom.api.responses import COMMON_ERRORS, JSONBody, error_replies
 from taskloom.engine.tasks import Invocation
 from taskloom.engine.wire import iso
 from taskloom.store.records import TaskRecord
 from taskloom.workflows.conditions import lookup
 
-router = APIRouter(tags=["triggers"])
+router = APIRouter(tags=["triggers"], responses=COMMON_ERRORS, route_class=StrictJsonRoute)
 
 MAX_FIELDS = 1000  # form fields one request may carry
 
@@ -34,7 +35,7 @@ MAX_FIELDS = 1000  # form fields one request may carry
     "/webhook",
     responses={
         202: {"description": "a synchronous call whose task is still running"},
-        413: {"description": "a file past `webhook_max_file_bytes`"},
+        **error_replies(429),
     },
 )
 async def webhook(

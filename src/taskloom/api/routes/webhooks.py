@@ -8,13 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from taskloom.api.deps import Caller, State
+from taskloom.api.guard import StrictJsonRoute
 from taskloom.api.models import page_json
-from taskloom.api.responses import JSONBody
+from taskloom.api.responses import COMMON_ERRORS, JSONBody
 from taskloom.engine.wire import iso
 from taskloom.store import webhooks as webhook_store
 from taskloom.store.records import DeliveryRecord
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = APIRouter(
+    prefix="/v1/webhooks", tags=["webhooks"], responses=COMMON_ERRORS, route_class=StrictJsonRoute
+)
 
 
 def delivery_json(delivery: DeliveryRecord) -> dict[str, Any]:

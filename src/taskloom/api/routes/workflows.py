@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from taskloom import errors
 from taskloom.agents.credentials import redacted
 from taskloom.api.deps import Caller, State
+from taskloom.api.guard import StrictJsonRoute
 from taskloom.api.models import page_json, workflow_json
-from taskloom.api.responses import JSONBody
+from taskloom.api.params import Pages
+from taskloom.api.responses import COMMON_ERRORS, JSONBody
 from taskloom.api.routes.invoke import invoke_routes
 from taskloom.clock import utcnow
 from taskloom.nodes.registry import NODE_CONFIGS
@@ -21,10 +23,12 @@ from taskloom.store import workflows as workflow_store
 from taskloom.workflows.definition import WorkflowPatch, WorkflowSpec
 from taskloom.workflows.validate import validate_spec
 
-router = APIRouter(prefix="/v1/workflows", tags=["workflows"])
-
-Page = Annotated[int, Query(ge=1)]
-PerPage = Annotated[int, Query(ge=1, le=50)]
+router = APIRouter(
+    prefix="/v1/workflows",
+    tags=["workflows"],
+    responses=COMMON_ERRORS,
+    route_class=StrictJsonRoute,
+)
 
 
 def _base_url(request: Request) -> str:
@@ -57,15 +61,16 @@ async def create_workflow(
 
 
 @router.get("")
-async def list_workflows(
-    request: Request, caller: Caller, state: State, page: Page = 1, per_page: PerPage = 20
-) -> JSONBody:
+async def list_workflows(request: Request, caller: Caller, state: State, pages: Pages) -> JSONBody:
     async with state.db.read() as conn:
         found, total = await workflow_store.list_workflows(
-            conn, organization_id=caller.organization_id, page=page, per_page=per_page
+            conn,
+            organization_id=caller.organization_id,
+            page=pages.page,
+            per_page=pages.per_page,
         )
     items = [workflow_json(w, base_url=_base_url(request)) for w in found]
-    return JSONBody(page_json(items, total=total, page=page, per_page=per_page))
+    return JSONBody(page_json(items, total=total, page=pages.page, per_page=pages.per_page))
 
 
 @router.get("/{workflow_id}")
