@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from taskloom.api.deps import Caller, State
 from taskloom.api.guard import StrictJsonRoute
-from taskloom.api.responses import JSONBody
+from taskloom.api.responses import COMMON_ERRORS, JSONBody
 from taskloom.api.routes.sdk import in_callers_organization
 from taskloom.engine.wire import task_json
 
