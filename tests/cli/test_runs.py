@@ -159,3 +159,34 @@ def test_agent_answer_streams_into_the_live_view(
     assert "18 tokens" in out  # the task's total in the result's title
     row = next(line for line in out.splitlines() if "completed" in line and "agent" in line)
     assert row.split()[-1] == "18"  # the node's tokens
+
+
+def test_sub_tasks_nest_under_their_agent_node(cli: Run, server: Server, fake_llm: FakeLLM) -> None:
+    with Client(server.base, server.key) as client:
+        agent = client.create_agent(
+            {
+                "name": "inner",
+                "model_provider": "local",
+                "model_name": "m",
+                "llm_api_base": server.model_base,
+            }
+        )
+        client.deploy_agent(agent.id)
+    deploy(
+        server,
+        "delegates",
+        {
+            "id": "ask",
+            "type": "agent",
+            "definition": {"asset_id": agent.id},
+            "next_node_ids": ["after"],
+        },
+        code_node("after", "return input + ' (checked)'"),
+    )
+    fake_llm.script(Reply.say("inner answer"))
+    out = ok(cli("invoke", "delegates", "-t", "q", "--follow")).stdout
+    lines = out.splitlines()
+    ask = next(i for i, line in enumerate(lines) if line.split()[:3] == ["1", "ask", "agent"])
+    assert "└ sub-task" in lines[ask + 1]
+    assert lines[ask + 1].split()[-1] == "completed"
+    assert "inner answer (checked)" in out

@@ -120,10 +120,11 @@ class RunView:
             duration = "-" if row.duration_s is None else f"{row.duration_s:.2f}s"
             tokens = "-" if not row.tokens else str(row.tokens)
             name = row.name + (f"  [{', '.join(row.tools)}]" if row.tools else "")
-            table.add_row(row.step, name, row.type, state, duration, tokens)
+            # names come from definitions and tools: text, never Rich markup
+            table.add_row(Text(row.step), Text(name), Text(row.type), state, duration, tokens)
             for child_id, status in row.sub_tasks.items():
                 child = Text(status, style=_STYLES.get(status, ""))
-                table.add_row("", f"  └ sub-task {child_id}", "", child, "", "")
+                table.add_row("", Text(f"  └ sub-task {child_id}"), "", child, "", "")
             if row.error:
                 table.add_row("", Text(f"  {row.error}", style="red"), "", "", "", "")
         return table

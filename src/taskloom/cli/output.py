@@ -63,11 +63,11 @@ def print_json(value: Any, *, lines: bool = False) -> None:
 def console() -> Console:
     # built per command: typer's CliRunner swaps sys.stdout, and a console made at import
     # time would keep writing to the old one
-    return Console(highlight=False, soft_wrap=False)
+    return Console(highlight=False, soft_wrap=False, markup=False)  # names are data, not markup
 
 
 def error_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, markup=False)
 
 
 def when(value: Any) -> str:
