@@ -52,6 +52,8 @@ def test_workflow_round_trip(client: Client) -> None:
     updated = client.update_workflow(created.id, {"description": "d"}, deploy=True)
     assert (updated.version, updated.has_pending_changes) == (1, False)
     assert client.get_workflow(created.id).definition()["description"] == "d"
+    [version] = client.workflow_versions(created.id)
+    assert (version.version, version.is_latest) == (1, True)
     assert created.id in [w.id for w in client.list_workflows(per_page=50).items]
     client.delete_workflow(created.id)
     with pytest.raises(NotFound):

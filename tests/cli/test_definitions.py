@@ -103,8 +103,12 @@ def test_ls_get_versions_deploy_rm(cli: Run, tmp_path: Path) -> None:
     redeployed = json_of(cli("workflows", "deploy", "listed", "--json"))
     assert redeployed["version"] == 2
     versions = json_of(cli("workflows", "versions", "listed", "--json"))
-    assert (versions["versions"], versions["latest"]) == ([1, 2], 2)
-    assert "v2  latest" in ok(cli("workflows", "versions", "listed")).stdout
+    assert [v["version"] for v in versions["versions"]] == [1, 2]
+    assert [v["is_latest"] for v in versions["versions"]] == [False, True]
+    assert versions["latest"] == 2
+    lines = ok(cli("workflows", "versions", "listed")).stdout.splitlines()
+    assert lines[0].startswith("v1  deployed ")
+    assert lines[1].endswith("latest (invoked by default)")
     ok(cli("workflows", "rm", "listed"))
     gone = ok(cli("workflows", "get", workflow_id), 1)
     assert "404" in gone.stderr

@@ -15,6 +15,7 @@ from taskloom.api.guard import RequestGuard
 from taskloom.api.routes import agents, secrets, tasks, workflows
 from taskloom.api.routes.sdk import router as sdk_router
 from taskloom.api.routes.sdk_workers import router as sdk_workers_router
+from taskloom.api.routes.versions import router as versions_router
 from taskloom.api.views import TaskViews
 from taskloom.config import Settings
 from taskloom.engine import health as engine_health
@@ -48,6 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(agents.router)
     app.include_router(tasks.router)
     app.include_router(secrets.router)
+    app.include_router(versions_router)
     app.include_router(sdk_workers_router)
     app.include_router(sdk_router)  # last: its /{organization_id} prefix is the loosest match
 

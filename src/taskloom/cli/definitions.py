@@ -19,7 +19,7 @@ from rich.table import Table
 
 from taskloom.cli.connection import ConnectionOptions
 from taskloom.cli.output import JsonFlag, console, print_json, when
-from taskloom.client import Agent, Client, Kind, NotFound, Page, Workflow
+from taskloom.client import Agent, Client, DeployedVersion, Kind, NotFound, Page, Workflow
 
 Definition = Workflow | Agent
 
@@ -34,6 +34,7 @@ class Definitions:
     create: Callable[[Mapping[str, Any]], Definition]
     update: Callable[..., Definition]
     deploy: Callable[[str], Definition]
+    versions: Callable[[str], list[DeployedVersion]]
     delete: Callable[[str], None]
 
     @classmethod
@@ -46,6 +47,7 @@ class Definitions:
                 client.create_workflow,
                 client.update_workflow,
                 client.deploy_workflow,
+                client.workflow_versions,
                 client.delete_workflow,
             )
         return cls(
@@ -55,6 +57,7 @@ class Definitions:
             client.create_agent,
             client.update_agent,
             client.deploy_agent,
+            client.agent_versions,
             client.delete_agent,
         )
 
@@ -226,28 +229,27 @@ def definitions_app(kind: Kind) -> typer.Typer:
 
     @app.command("versions")
     def versions(ctx: typer.Context, ref: Ref, as_json: JsonFlag = False) -> None:
-        """The deployed versions (1 to the latest) and whether the draft differs."""
+        """The deployed versions, when each was deployed, and whether the draft differs."""
         client, ops = ops_for(ctx)
         with client:
             found = ops.find(ref)
-        numbers = list(range(1, found.version + 1))
+            deployed = ops.versions(found.id)
         if as_json:
             print_json(
                 {
                     "id": found.id,
-                    "versions": numbers,
+                    "versions": deployed,
                     "latest": found.version or None,
                     "draft_has_changes": found.has_pending_changes,
                 }
             )
             return
         out = console()
-        if not numbers:
+        if not deployed:
             out.print(f"{noun} {found.name} has no deployed version yet")
-        for number in numbers:
-            out.print(
-                f"v{number}" + ("  latest (invoked by default)" if number == found.version else "")
-            )
+        for item in deployed:
+            latest = "  latest (invoked by default)" if item.is_latest else ""
+            out.print(f"v{item.version}  deployed {when(item.created_at)}{latest}")
         if found.has_pending_changes:
             out.print("draft  changed since the latest version")
 

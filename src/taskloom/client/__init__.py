@@ -22,6 +22,7 @@ from taskloom.client._errors import (
 )
 from taskloom.client._models import (
     Agent,
+    DeployedVersion,
     Event,
     Message,
     NodeRun,
@@ -43,6 +44,7 @@ __all__ = [
     "Client",
     "ClientError",
     "Conflict",
+    "DeployedVersion",
     "Event",
     "Forbidden",
     "Kind",

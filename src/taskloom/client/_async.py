@@ -14,7 +14,16 @@ import httpx
 from taskloom.client import _calls as calls
 from taskloom.client._calls import Call, Kind, Version
 from taskloom.client._errors import error_for, mapped_transport_errors
-from taskloom.client._models import Agent, Event, Message, Page, Task, TaskSummary, Workflow
+from taskloom.client._models import (
+    Agent,
+    DeployedVersion,
+    Event,
+    Message,
+    Page,
+    Task,
+    TaskSummary,
+    Workflow,
+)
 from taskloom.client._sse import RETRYABLE, EventFeed
 from taskloom.client._transport import client_options, stream_timeout
 
@@ -69,7 +78,7 @@ class AsyncClient:
     # -- workflows ---------------------------------------------------------------------------
 
     async def list_workflows(self, *, page: int = 1, per_page: int = 20) -> Page[Workflow]:
-        return await self.send(calls.WORKFLOWS.list(page=page, per_page=per_page))
+        return await self.send(calls.WORKFLOWS.page(page=page, per_page=per_page))
 
     async def get_workflow(self, workflow_id: str) -> Workflow:
         return await self.send(calls.WORKFLOWS.get(workflow_id))
@@ -85,13 +94,16 @@ class AsyncClient:
     async def deploy_workflow(self, workflow_id: str) -> Workflow:
         return await self.send(calls.WORKFLOWS.deploy(workflow_id))
 
+    async def workflow_versions(self, workflow_id: str) -> list[DeployedVersion]:
+        return await self.send(calls.WORKFLOWS.versions(workflow_id))
+
     async def delete_workflow(self, workflow_id: str) -> None:
         await self.send(calls.WORKFLOWS.delete(workflow_id))
 
     # -- agents ------------------------------------------------------------------------------
 
     async def list_agents(self, *, page: int = 1, per_page: int = 20) -> Page[Agent]:
-        return await self.send(calls.AGENTS.list(page=page, per_page=per_page))
+        return await self.send(calls.AGENTS.page(page=page, per_page=per_page))
 
     async def get_agent(self, agent_id: str) -> Agent:
         return await self.send(calls.AGENTS.get(agent_id))
@@ -106,6 +118,9 @@ class AsyncClient:
 
     async def deploy_agent(self, agent_id: str) -> Agent:
         return await self.send(calls.AGENTS.deploy(agent_id))
+
+    async def agent_versions(self, agent_id: str) -> list[DeployedVersion]:
+        return await self.send(calls.AGENTS.versions(agent_id))
 
     async def delete_agent(self, agent_id: str) -> None:
         await self.send(calls.AGENTS.delete(agent_id))

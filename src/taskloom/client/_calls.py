@@ -15,7 +15,15 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from taskloom.client._errors import error_for
-from taskloom.client._models import Agent, Message, Page, Task, TaskSummary, Workflow
+from taskloom.client._models import (
+    Agent,
+    DeployedVersion,
+    Message,
+    Page,
+    Task,
+    TaskSummary,
+    Workflow,
+)
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -71,6 +79,7 @@ def _nothing(response: httpx.Response) -> None:
 
 _TASK_PAGE = TypeAdapter(Page[TaskSummary])
 _MESSAGES = TypeAdapter(list[Message])
+_VERSIONS = TypeAdapter(list[DeployedVersion])
 
 
 # -- workflows and agents ---------------------------------------------------------------------
@@ -88,7 +97,7 @@ class Definitions(Generic[M]):
     def path(self) -> str:
         return _PATHS[self.kind]
 
-    def list(self, *, page: int, per_page: int) -> Call[Page[M]]:
+    def page(self, *, page: int, per_page: int) -> Call[Page[M]]:
         adapter = TypeAdapter(Page[self.model])  # type: ignore[name-defined]  # a runtime generic
         parse: Callable[[httpx.Response], Page[M]] = _typed(adapter)
         return Call("GET", self.list_path, parse, params={"page": page, "per_page": per_page})
@@ -110,6 +119,9 @@ class Definitions(Generic[M]):
 
     def deploy(self, target_id: str) -> Call[M]:
         return Call("PUT", f"{self.path}/{target_id}", _model(self.model))
+
+    def versions(self, target_id: str) -> Call[list[DeployedVersion]]:
+        return Call("GET", f"{self.path}/{target_id}/versions", _typed(_VERSIONS))
 
     def delete(self, target_id: str) -> Call[None]:
         return Call("DELETE", f"{self.path}/{target_id}", _nothing)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "Agent",
+    "DeployedVersion",
     "Event",
     "Message",
     "NodeRun",
@@ -178,6 +179,14 @@ class Agent(_Definition):
             if body.get(echoed) == []:
                 body.pop(echoed)
         return body
+
+
+class DeployedVersion(_Open):
+    """One deployed version of a workflow or agent (`GET .../{id}/versions`, taskloom's own)."""
+
+    version: int
+    created_at: datetime | None = None
+    is_latest: bool = False
 
 
 class Page(_Open, Generic[T]):

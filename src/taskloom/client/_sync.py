@@ -13,7 +13,16 @@ import httpx
 from taskloom.client import _calls as calls
 from taskloom.client._calls import Call, Kind, Version
 from taskloom.client._errors import error_for, mapped_transport_errors
-from taskloom.client._models import Agent, Event, Message, Page, Task, TaskSummary, Workflow
+from taskloom.client._models import (
+    Agent,
+    DeployedVersion,
+    Event,
+    Message,
+    Page,
+    Task,
+    TaskSummary,
+    Workflow,
+)
 from taskloom.client._sse import RETRYABLE, EventFeed
 from taskloom.client._transport import client_options, stream_timeout
 
@@ -68,7 +77,7 @@ class Client:
     # -- workflows ---------------------------------------------------------------------------
 
     def list_workflows(self, *, page: int = 1, per_page: int = 20) -> Page[Workflow]:
-        return self.send(calls.WORKFLOWS.list(page=page, per_page=per_page))
+        return self.send(calls.WORKFLOWS.page(page=page, per_page=per_page))
 
     def get_workflow(self, workflow_id: str) -> Workflow:
         return self.send(calls.WORKFLOWS.get(workflow_id))
@@ -84,13 +93,16 @@ class Client:
     def deploy_workflow(self, workflow_id: str) -> Workflow:
         return self.send(calls.WORKFLOWS.deploy(workflow_id))
 
+    def workflow_versions(self, workflow_id: str) -> list[DeployedVersion]:
+        return self.send(calls.WORKFLOWS.versions(workflow_id))
+
     def delete_workflow(self, workflow_id: str) -> None:
         self.send(calls.WORKFLOWS.delete(workflow_id))
 
     # -- agents ------------------------------------------------------------------------------
 
     def list_agents(self, *, page: int = 1, per_page: int = 20) -> Page[Agent]:
-        return self.send(calls.AGENTS.list(page=page, per_page=per_page))
+        return self.send(calls.AGENTS.page(page=page, per_page=per_page))
 
     def get_agent(self, agent_id: str) -> Agent:
         return self.send(calls.AGENTS.get(agent_id))
@@ -105,6 +117,9 @@ class Client:
 
     def deploy_agent(self, agent_id: str) -> Agent:
         return self.send(calls.AGENTS.deploy(agent_id))
+
+    def agent_versions(self, agent_id: str) -> list[DeployedVersion]:
+        return self.send(calls.AGENTS.versions(agent_id))
 
     def delete_agent(self, agent_id: str) -> None:
         self.send(calls.AGENTS.delete(agent_id))
