@@ -201,3 +201,13 @@ async def test_async_client_invokes_waits_and_follows(server: Server) -> None:
         types = [event.type async for event in client.events(accepted.id)]
     assert types[0] == "task_created"
     assert types[-1] == "task_finished"
+
+
+def test_versions_are_listed_per_kind(client: Client) -> None:
+    workflow = deployed(client, chain("versioned", "return input"))
+    client.deploy_workflow(workflow.id)
+    assert [v.version for v in client.workflow_versions(workflow.id)] == [1, 2]
+    with pytest.raises(NotFound):
+        client.agent_versions(workflow.id)  # a workflow is not an agent
+    with pytest.raises(NotFound):
+        client.workflow_versions("no-such-workflow")
