@@ -10,8 +10,8 @@ import typer
 from taskloom.cli.connection import ConnectionOptions
 from taskloom.cli.definitions import Definition, Definitions
 from taskloom.cli.live import result_panel
-from taskloom.cli.output import ExitCode, JsonFlag, console, exit_code_for, print_json
-from taskloom.cli.watching import follow
+from taskloom.cli.output import JsonFlag, console, exit_code_for, print_json
+from taskloom.cli.watching import follow, interrupted
 from taskloom.client import Client, Kind, NotFound, Version
 
 
@@ -102,8 +102,7 @@ def invoke(
         try:
             done = client.wait(accepted.id, timeout_s=timeout)
         except KeyboardInterrupt:
-            console().print(f"\ntask {accepted.id} left running")
-            raise typer.Exit(ExitCode.INTERRUPTED) from None
+            raise typer.Exit(interrupted(client, accepted.id, as_json=as_json)) from None
     if as_json:
         print_json(done)
     else:

@@ -7,7 +7,8 @@ A key is shown once, when it is made (`create`, `rotate`), as the last line on s
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.table import Table
@@ -16,6 +17,12 @@ from taskloom.cli.output import JsonFlag, console, error_console, print_json, wh
 from taskloom.cli.server import DatabaseUrl, settings_for
 from taskloom.config import Settings
 
+if TYPE_CHECKING:
+    from taskloom.store.database import Connection
+    from taskloom.store.key_admin import ApiKeyRecord
+
+T = TypeVar("T")
+
 app = typer.Typer(no_args_is_help=True, help="Manage API keys (in the database directly).")
 
 KeyRef = Annotated[
@@ -23,12 +30,12 @@ KeyRef = Annotated[
 ]
 
 
-def _run(settings: Settings, job: Any) -> Any:
+def _run(settings: Settings, job: Callable[[Connection], Awaitable[T]]) -> T:
     """Open the database (schema brought up to date), run `job(conn)` in one write."""
     from taskloom.store.database import Database
     from taskloom.store.migrate import upgrade
 
-    async def run() -> Any:
+    async def run() -> T:
         async with Database(settings.database_url) as db:
             await upgrade(db)
             async with db.write() as conn:
@@ -59,7 +66,7 @@ def create(
     from taskloom.clock import utcnow
     from taskloom.store import keys as key_store
 
-    async def job(conn: Any) -> tuple[str, str]:
+    async def job(conn: Connection) -> tuple[str, str]:
         org_id = await key_store.ensure_organization(conn, name=org, now=utcnow())
         return org_id, await key_store.create_api_key(conn, organization_id=org_id, now=utcnow())
 
@@ -76,10 +83,10 @@ def list_(
     """List keys by prefix, with their organization and creation time."""
     from taskloom.store import key_admin
 
-    async def job(conn: Any) -> list[key_admin.ApiKeyRecord]:
+    async def job(conn: Connection) -> list[ApiKeyRecord]:
         return await key_admin.list_api_keys(conn, organization_name=org)
 
-    found: list[key_admin.ApiKeyRecord] = _run(settings_for(database_url), job)
+    found = _run(settings_for(database_url), job)
     if as_json:
         print_json(
             [
@@ -109,12 +116,12 @@ def revoke(key: KeyRef, database_url: DatabaseUrl = None, as_json: JsonFlag = Fa
     """Revoke a key: it stops working at once (within `key_cache_s` on a running server)."""
     from taskloom.store import key_admin
 
-    async def job(conn: Any) -> key_admin.ApiKeyRecord:
+    async def job(conn: Connection) -> ApiKeyRecord:
         found = await key_admin.find_api_key(conn, ref=key)
         await key_admin.delete_api_key(conn, key_id=found.id)
         return found
 
-    revoked: key_admin.ApiKeyRecord = _run(settings_for(database_url), job)
+    revoked = _run(settings_for(database_url), job)
     if as_json:
         print_json({"id": revoked.id, "prefix": revoked.prefix, "revoked": True})
     else:
@@ -130,7 +137,7 @@ def rotate(key: KeyRef, database_url: DatabaseUrl = None, as_json: JsonFlag = Fa
     from taskloom.store import key_admin
     from taskloom.store import keys as key_store
 
-    async def job(conn: Any) -> tuple[key_admin.ApiKeyRecord, str]:
+    async def job(conn: Connection) -> tuple[ApiKeyRecord, str]:
         old = await key_admin.find_api_key(conn, ref=key)
         new = await key_store.create_api_key(
             conn, organization_id=old.organization_id, now=utcnow()

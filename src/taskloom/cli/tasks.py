@@ -18,7 +18,7 @@ from taskloom.cli.output import (
     print_json,
     when,
 )
-from taskloom.cli.watching import follow
+from taskloom.cli.watching import follow, interrupted
 from taskloom.client import Task, TaskStatus
 
 app = typer.Typer(no_args_is_help=True, help="List, read, follow and stop tasks.")
@@ -129,7 +129,10 @@ def wait(
 ) -> None:
     """Wait (long poll) until the task ends or pauses; exits by its status."""
     with _options(ctx).client() as client:
-        task = client.wait(task_id, timeout_s=timeout)
+        try:
+            task = client.wait(task_id, timeout_s=timeout)
+        except KeyboardInterrupt:
+            raise typer.Exit(interrupted(client, task_id, as_json=as_json)) from None
     if as_json:
         print_json(task)
     else:

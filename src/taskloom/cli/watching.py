@@ -22,7 +22,7 @@ def follow(
             else _live(client, task_id, from_turn, after)
         )
     except KeyboardInterrupt:
-        return _interrupted(client, task_id, as_json=as_json)
+        return interrupted(client, task_id, as_json=as_json)
     return exit_code_for(final.status)
 
 
@@ -47,7 +47,8 @@ def _json_lines(client: Client, task_id: str, from_turn: int | None, after: int)
     return final if final is not None else client.get_task(task_id)
 
 
-def _interrupted(client: Client, task_id: str, *, as_json: bool) -> ExitCode:
+def interrupted(client: Client, task_id: str, *, as_json: bool) -> ExitCode:
+    """Ctrl-C while waiting for a task: ask whether to stop it; the exit code says which."""
     err = error_console()
     if typer.confirm(f"\nstop task {task_id}?", default=False, err=True):
         stopped = client.stop_task(task_id)
