@@ -1,5 +1,4 @@
-"""`taskloom keys ...` on the server's database, `taskloom profile ...` in a config file, and
-the server's own commands kept as they were."""
+"""`taskloom keys ...` on the server's database, `taskloom profile ...` in a config file."""
 
 from __future__ import annotations
 
@@ -96,12 +95,3 @@ def test_profiles_hold_the_connection(cli: Run, server: Server, tmp_path: Path) 
     assert ok(cli("--url", "http://127.0.0.1:9", "workflows", "ls", env=no_env), 1).exit_code == 1
     ok(cli("profile", "rm", "test", env=no_env))
     assert "no profile 'test'" in ok(cli("--profile", "test", "tasks", "ls", env=no_env), 1).stderr
-
-
-def test_migrate_still_brings_a_fresh_database_up(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    result = ok(CliRunner().invoke(app, ["migrate", "--database-url", url]))
-    assert "latest schema version" in result.stdout
-    helps = ok(CliRunner().invoke(app, ["--help"])).stdout
-    for command in ("serve", "worker", "migrate", "keys", "invoke", "workflows", "tasks"):
-        assert command in helps
