@@ -90,6 +90,9 @@ def test_invoke_refusals_exit_1_with_the_detail(cli: Run, upper: str) -> None:
     pinned = ok(cli("invoke", "upper", "-t", "x", "--version", "9"), 1)
     assert "no version 9" in pinned.stderr
     assert ok(cli("invoke", "upper"), 2).exit_code == 2  # neither --text nor --input
+    as_json = json.loads(ok(cli("tasks", "get", "no-such-task", "--json"), 1).stderr)
+    assert as_json["error"]["status_code"] == 404
+    assert "no-such-task" in as_json["error"]["detail"]
 
 
 def test_stop_and_watch_a_running_task(cli: Run, server: Server) -> None:

@@ -6,6 +6,7 @@ Commands parse, resolve the connection and call in: the server's through `Settin
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,7 +17,7 @@ from taskloom import errors
 from taskloom.cli import definitions, invoke, keys, profiles, server, tasks
 from taskloom.cli.connection import ConfigError, ConnectionOptions, default_config_path
 from taskloom.cli.output import ExitCode, error_console
-from taskloom.client import ClientError
+from taskloom.client import ApiError, ClientError
 
 
 class _Root(TyperGroup):
@@ -24,11 +25,22 @@ class _Root(TyperGroup):
     `keys`) to a one-line message and exit code 1, for every command."""
 
     def invoke(self, ctx: Any) -> Any:
+        # the command line left for the subcommand: `--json` there asks for a JSON error too
+        wants_json = "--json" in [*getattr(ctx, "_protected_args", []), *ctx.args]
         try:
             return super().invoke(ctx)
         except (ClientError, ConfigError, errors.TaskloomError) as exc:
-            error_console().print(f"error: {exc}", markup=False)
+            if wants_json:
+                typer.echo(json.dumps({"error": error_json(exc)}), err=True)
+            else:
+                error_console().print(f"error: {exc}", markup=False)
             raise typer.Exit(ExitCode.API_ERROR) from exc
+
+
+def error_json(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, ApiError):
+        return {"status_code": exc.status_code, "detail": exc.detail, "message": str(exc)}
+    return {"message": str(exc)}
 
 
 app = typer.Typer(
