@@ -118,6 +118,8 @@ def test_tasks_get_ls_events_thread_rm(cli: Run, upper: str) -> None:
     listed = json_of(cli("tasks", "ls", "--target", upper, "--status", "completed", "--json"))
     assert task["id"] in [t["id"] for t in listed["items"]]
     assert {t["status"] for t in listed["items"]} == {"completed"}
+    by_name = json_of(cli("tasks", "ls", "--target", "upper", "--json"))
+    assert {t["agent_id"] for t in by_name["items"]} == {upper}
 
     events = [
         json.loads(line)

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from taskloom.cli.connection import ConnectionOptions
+from taskloom.cli.invoke import resolve_target
 from taskloom.cli.live import result_panel
 from taskloom.cli.output import (
     ExitCode,
@@ -19,7 +20,7 @@ from taskloom.cli.output import (
     when,
 )
 from taskloom.cli.watching import follow, interrupted
-from taskloom.client import Task, TaskStatus
+from taskloom.client import Client, NotFound, Task, TaskStatus
 
 app = typer.Typer(no_args_is_help=True, help="List, read, follow and stop tasks.")
 
@@ -35,7 +36,8 @@ def _options(ctx: typer.Context) -> ConnectionOptions:
 def list_tasks(
     ctx: typer.Context,
     target: Annotated[
-        str | None, typer.Option("--target", help="only tasks of this workflow or agent id")
+        str | None,
+        typer.Option("--target", help="only tasks of this workflow or agent (id or name)"),
     ] = None,
     status: Annotated[TaskStatus | None, typer.Option(help="only tasks in this status")] = None,
     parent: Annotated[str | None, typer.Option(help="only sub-tasks of this task")] = None,
@@ -50,7 +52,7 @@ def list_tasks(
         found = client.list_tasks(
             page=page,
             per_page=per_page,
-            agent_id=target,
+            agent_id=None if target is None else _target_id(client, target),
             status=status.value if status else None,
             parent_task_id=parent,
             user_id=user,
@@ -72,6 +74,14 @@ def list_tasks(
     out.print(
         f"page {found.page} of {max(found.total_pages, 1)} ({found.total} tasks)", style="dim"
     )
+
+
+def _target_id(client: Client, target: str) -> str:
+    """A name resolved to its id; an id of a deleted workflow still filters its tasks."""
+    try:
+        return resolve_target(client, target)[1].id
+    except NotFound:
+        return target
 
 
 @app.command("get")
