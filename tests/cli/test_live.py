@@ -52,12 +52,18 @@ def test_view_streams_the_answer_then_shows_the_result() -> None:
         tokens={"total_tokens": 30},
     )
     view.apply(Event(id=7, type="node_finished", data=finished_run))
-    done = task("completed", result="It is sunny.", tokens={"total_tokens": 30})
+    done = task(
+        "completed",
+        result="It is sunny.",
+        tokens={"total_tokens": 30},
+        started_at="2026-01-01T00:00:00Z",
+        finished_at="2026-01-01T00:00:02Z",
+    )
     view.apply(Event(id=8, type="task_finished", data=done))
     final = render(view)
     row = next(line for line in final.splitlines() if "helper" in line)
     assert row.split()[-3:] == ["completed", "1.50s", "30"]
-    assert "completed  30 tokens" in final
+    assert "completed  in 2.00s  30 tokens" in final
     assert final.count("It is sunny.") == 1  # the streamed answer gives way to the result
 
 

@@ -135,6 +135,8 @@ def result_panel(task: Task) -> Panel:
     title = Text(task.status.value, style=_STYLES.get(task.status.value, ""))
     if task.status_reason:
         title.append(f" ({task.status_reason})")
+    if task.started_at is not None and task.finished_at is not None:
+        title.append(f"  in {(task.finished_at - task.started_at).total_seconds():.2f}s")
     if task.tokens.total_tokens:
         title.append(f"  {task.tokens.total_tokens} tokens")
     body = task.result if task.result is not None else (task.status_message or "")
