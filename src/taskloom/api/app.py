@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from taskloom import __version__
-from taskloom.api import errors
+from taskloom.api import errors, ui
 from taskloom.api.deps import AppState, KeyCache
 from taskloom.api.guard import RequestGuard
 from taskloom.api.routes import agents, secrets, tasks, workflows
@@ -51,4 +51,5 @@ def create_app(settings: Settings) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    ui.install(app)  # last: the web UI at `/` and its client routes (api/ui.py)
     return app
