@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test check bench compat
+.PHONY: serve test check bench compat ui ui-check ui-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,3 +26,15 @@ compat: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/run.py --backend both
+
+# The web UI (ui/, Node.js 20 + npm): `ui` builds it into src/taskloom/ui_dist/ (served at `/`),
+# `ui-check` lints, type-checks and checks the API client against the server's OpenAPI,
+# `ui-test` runs Vitest and the Playwright end-to-end tests (Debian's chromium, a real server).
+ui: $(STAMP)
+	scripts/ui build
+
+ui-check: $(STAMP)
+	scripts/ui check
+
+ui-test: $(STAMP)
+	scripts/ui test
