@@ -53,6 +53,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   }
   process.env.TASKLOOM_E2E_KEY = key;
   process.env.TASKLOOM_E2E_BASE = base;
+  process.env.TASKLOOM_E2E_DB = join(dir, "e2e.db");
   return async () => {
     server.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 500));

@@ -245,6 +245,12 @@ export function Canvas({
             onSelect?.(node.id === START_ID || node.id === END_ID ? null : node.id)
           }
           onPaneClick={() => onSelect?.(null)}
+          onNodesChange={(changes) => {
+            // keyboard selection (Tab to a node, Enter) arrives as a change, not a click
+            for (const c of changes)
+              if (c.type === "select" && c.selected && c.id !== START_ID && c.id !== END_ID)
+                onSelect?.(c.id);
+          }}
           onConnect={(c: Connection) => {
             if (c.source && c.target && c.source !== START_ID && c.target !== END_ID)
               onConnect?.(c.source, c.target);

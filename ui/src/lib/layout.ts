@@ -177,6 +177,8 @@ export function layoutWorkflow(nodes: OrchestrationNode[]): {
       laid.push({ id: node.id, kind: "node", type: node.type, label, node, ...place(node.id) });
     }
   }
-  laid.push({ id: END_ID, kind: "end", type: "end", label: "END", ...place(END_ID) });
+  // END only where something flows into it (a workflow ending in a pointer jumps instead)
+  if (nodes.length === 0 || edges.some((e) => e.kind === "end"))
+    laid.push({ id: END_ID, kind: "end", type: "end", label: "END", ...place(END_ID) });
   return { nodes: laid, edges };
 }
