@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 serve: $(STAMP)
+	@scripts/ui fresh
 	$(VENV)/bin/taskloom serve
 
 test: $(STAMP)
