@@ -19,6 +19,24 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     .trim()
     .split("\n")
     .pop() as string;
+  // an OpenAI-compatible fake model (the benchmark's), so agents answer without a provider
+  const fake: ChildProcess = spawn(
+    join(ROOT, ".venv/bin/python"),
+    [join(ROOT, "bench/fake_model.py"), "--delay", "0.05"],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  const fakePort = await new Promise<number>((resolvePort, reject) => {
+    let out = "";
+    fake.stdout?.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /PORT (\d+)/.exec(out);
+      if (m) resolvePort(Number(m[1]));
+    });
+    fake.on("exit", () => reject(new Error("the fake model exited")));
+  });
+  const fakeApiBase = `http://127.0.0.1:${fakePort}/v1`;
   const server: ChildProcess = spawn(
     TASKLOOM,
     ["serve", "--port", String(port), "--database-url", db],
@@ -28,6 +46,9 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
         ...process.env,
         TASKLOOM_LOG_LEVEL: "warning",
         TASKLOOM_SECRET_KEY: randomBytes(24).toString("hex"),
+        TASKLOOM_LLM_ALLOWED_API_BASES: JSON.stringify([fakeApiBase]),
+        OPENAI_API_KEY: "",
+        ANTHROPIC_API_KEY: "",
       },
     },
   );
@@ -54,10 +75,12 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   process.env.TASKLOOM_E2E_KEY = key;
   process.env.TASKLOOM_E2E_BASE = base;
   process.env.TASKLOOM_E2E_DB = join(dir, "e2e.db");
+  process.env.TASKLOOM_E2E_FAKE_MODEL = fakeApiBase;
   return async () => {
     server.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 500));
     if (server.exitCode === null) server.kill("SIGKILL");
+    fake.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
   };
 }

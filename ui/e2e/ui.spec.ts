@@ -253,3 +253,33 @@ test("settings: secrets by name, dark theme", async ({ page }) => {
   await expect(page.getByTestId("node-beta")).toBeVisible();
   await page.screenshot({ path: `${SHOTS}/canvas-dark.png` });
 });
+
+test("an agent: edit, deploy, chat over two turns with a (fake) model", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, "/agents");
+  await page.getByLabel("New agent name").fill("Helper");
+  await page.getByRole("button", { name: "Create" }).click();
+  await expect(page.getByRole("heading", { name: "Helper" })).toBeVisible();
+  await page.getByLabel("Model provider").fill("openai");
+  await page.getByLabel("Model name").fill("fake");
+  await page.getByLabel("API base URL").fill(process.env.TASKLOOM_E2E_FAKE_MODEL ?? "");
+  await page.getByLabel("Instructions").fill("Answer briefly.");
+  await page.getByRole("button", { name: "Save and deploy" }).click();
+  await expect(page.getByRole("status")).toContainText("Deployed version 1");
+  await page.getByLabel("Message").fill("hello agent");
+  await page.getByRole("button", { name: "Send" }).click();
+  // the server's first model call imports its provider SDK: seconds on a busy machine
+  await expect(page.locator(".chat .msg.assistant")).toContainText("fake reply to: hello agent", {
+    timeout: 60_000,
+  });
+  await page.getByLabel("Message").fill("and again");
+  await page.getByRole("button", { name: "Send" }).click();
+  await expect(page.locator(".chat .msg.assistant").nth(1)).toContainText(
+    "fake reply to: and again",
+  );
+  await page.screenshot({ path: `${SHOTS}/agent.png` });
+  // both turns are one task: its conversation has four messages
+  await page.locator(".chat").getByRole("link").click();
+  await page.getByRole("tab", { name: "Conversation" }).click();
+  await expect(page.getByTestId("thread").locator(".msg")).toHaveCount(4);
+});

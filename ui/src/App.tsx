@@ -28,7 +28,7 @@ async function organizationOf(): Promise<string> {
     client.listAgents(1, 1),
   ]);
   const found = workflows.items[0] ?? tasks.items[0] ?? agents.items[0];
-  return found?.organization_id ?? "(no workflows yet)";
+  return found?.organization_id ?? "(empty organization)";
 }
 
 export function App() {

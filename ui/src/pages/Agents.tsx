@@ -77,27 +77,46 @@ function instructionsText(value: unknown): string {
   return "";
 }
 
+const JSON_FIELDS = ["tools", "mcp_servers", "output_schema"] as const;
+type JsonField = (typeof JSON_FIELDS)[number];
+const JSON_HELP: Record<JsonField, string> = {
+  tools: 'HTTP actions: [{"name", "description", "url", "method", "parameters": JSON Schema}]',
+  mcp_servers:
+    'MCP servers: [{"name", "url", "transport": "streamable-http" | "sse", "allowed_tools"}]',
+  output_schema: "JSON Schema of a structured answer (with output format json), or null",
+};
+const TEXT_FIELDS = [
+  "name",
+  "model_provider",
+  "model_name",
+  "llm_api_base",
+  "llm_credentials_key",
+] as const;
+const TEXT_LABELS: Record<(typeof TEXT_FIELDS)[number], string> = {
+  name: "Name",
+  model_provider: "Model provider",
+  model_name: "Model name",
+  llm_api_base: "API base URL",
+  llm_credentials_key: "Provider key (named secret)",
+};
+
 export function AgentPage({ id }: { id: string }) {
   const { data: agent, error, setData } = useLoad(() => client.getAgent(id), [id]);
-  const [form, setForm] = useState({
-    name: "",
-    instructions: "",
-    model_provider: "",
-    model_name: "",
-    llm_credentials_key: "",
-  });
+  const [form, setForm] = useState<Record<string, string>>({});
   const [saveError, setSaveError] = useState<unknown>(null);
   const [notice, setNotice] = useState("");
 
   useEffect(() => {
-    if (agent)
-      setForm({
-        name: agent.name,
-        instructions: instructionsText(agent.instructions),
-        model_provider: agent.model_provider ?? "",
-        model_name: agent.model_name ?? "",
-        llm_credentials_key: agent.llm_credentials_key ?? "",
-      });
+    if (!agent) return;
+    const raw = agent as unknown as Record<string, unknown>;
+    const next: Record<string, string> = {
+      instructions: instructionsText(agent.instructions),
+      output_format: String(raw.output_format ?? "text"),
+    };
+    for (const f of TEXT_FIELDS) next[f] = raw[f] == null ? "" : String(raw[f]);
+    for (const f of JSON_FIELDS)
+      next[f] = JSON.stringify(raw[f] ?? (f === "output_schema" ? null : []), null, 2);
+    setForm(next);
   }, [agent]);
 
   if (error)
@@ -112,13 +131,23 @@ export function AgentPage({ id }: { id: string }) {
     setSaveError(null);
     setNotice("");
     try {
+      const prior = (agent.instructions ?? {}) as { role?: string[]; goal?: string[] };
       const body: Record<string, unknown> = {
-        name: form.name,
-        instructions: { general: form.instructions, role: [], goal: [] },
-        model_provider: form.model_provider || undefined,
-        model_name: form.model_name || undefined,
-        llm_credentials_key: form.llm_credentials_key || undefined,
+        instructions: {
+          role: prior.role ?? [],
+          goal: prior.goal ?? [],
+          general: form.instructions ?? "",
+        },
+        output_format: form.output_format || "text",
       };
+      for (const f of TEXT_FIELDS) body[f] = form[f] ? form[f] : f === "name" ? agent.name : null;
+      for (const f of JSON_FIELDS) {
+        try {
+          body[f] = JSON.parse(form[f] || "null");
+        } catch (err) {
+          throw new Error(`${f}: not valid JSON (${(err as Error).message})`);
+        }
+      }
       const updated: Agent = await client.saveAgent(id, body, deploy);
       setData(updated);
       setNotice(deploy ? `Deployed version ${updated.version}` : "Draft saved");
@@ -146,14 +175,12 @@ export function AgentPage({ id }: { id: string }) {
             void save(false);
           }}
         >
-          {(["name", "model_provider", "model_name", "llm_credentials_key"] as const).map((f) => (
+          {TEXT_FIELDS.map((f) => (
             <div className="field" key={f}>
-              <label htmlFor={`agent-${f}`}>
-                {f === "llm_credentials_key" ? "Provider key (named secret)" : f.replace("_", " ")}
-              </label>
+              <label htmlFor={`agent-${f}`}>{TEXT_LABELS[f]}</label>
               <input
                 id={`agent-${f}`}
-                value={form[f]}
+                value={form[f] ?? ""}
                 onChange={(e) => setForm({ ...form, [f]: e.target.value })}
               />
             </div>
@@ -162,13 +189,44 @@ export function AgentPage({ id }: { id: string }) {
             <label htmlFor="agent-instructions">Instructions</label>
             <textarea
               id="agent-instructions"
-              rows={8}
-              value={form.instructions}
+              rows={6}
+              value={form.instructions ?? ""}
               onChange={(e) => setForm({ ...form, instructions: e.target.value })}
             />
           </div>
+          <div className="field">
+            <label htmlFor="agent-output_format">Output format</label>
+            <select
+              id="agent-output_format"
+              value={form.output_format ?? "text"}
+              onChange={(e) => setForm({ ...form, output_format: e.target.value })}
+            >
+              {["text", "markdown", "json"].map((f) => (
+                <option key={f}>{f}</option>
+              ))}
+            </select>
+          </div>
+          {JSON_FIELDS.map((f) => (
+            <details className="field" key={f} open={f === "tools"}>
+              <summary>
+                <label htmlFor={`agent-${f}`}>{f.replace("_", " ")}</label>
+              </summary>
+              <p className="muted small">{JSON_HELP[f]}</p>
+              <textarea
+                id={`agent-${f}`}
+                className="mono"
+                rows={6}
+                value={form[f] ?? ""}
+                onChange={(e) => setForm({ ...form, [f]: e.target.value })}
+              />
+            </details>
+          ))}
           <ErrorBanner error={saveError} />
-          {notice && <div className="notice">{notice}</div>}
+          {notice && (
+            <div className="notice" role="status">
+              {notice}
+            </div>
+          )}
           <div className="row">
             <button type="submit">Save draft</button>
             <button type="button" className="primary" onClick={() => void save(true)}>

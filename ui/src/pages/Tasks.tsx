@@ -1,6 +1,6 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { client, type TaskQuery } from "../api/client";
-import { TASK_STATUSES, type TaskStatus } from "../api/types";
+import { TASK_STATUSES, type TaskStatus, TERMINAL } from "../api/types";
 import { ErrorBanner, StatusBadge, timeAgo, useLoad } from "../components/common";
 import { Link } from "../components/Link";
 import { navigate, useLocation } from "../router";
@@ -25,6 +25,13 @@ export function TasksPage() {
   }
   const key = search.toString();
   const { data, error, loading, reload } = useLoad(() => client.listTasks(query), [key]);
+  // refresh while a listed task is still running
+  const live = data?.items.some((t) => !TERMINAL.has(t.status)) ?? false;
+  useEffect(() => {
+    if (!live) return;
+    const timer = setInterval(() => void reload(), 3000);
+    return () => clearInterval(timer);
+  }, [live, reload]);
   const [draft, setDraft] = useState<Record<string, string>>(() =>
     Object.fromEntries(FILTERS.map((f) => [f, search.get(f) ?? ""])),
   );
@@ -107,7 +114,7 @@ export function TasksPage() {
                 <tr key={t.id}>
                   <td>
                     <Link href={`/tasks/${t.id}`}>
-                      {t.title || <code>{t.id.slice(0, 8)}</code>}
+                      {t.title || <code>{t.id.slice(0, 13)}</code>}
                     </Link>
                     {t.parent_task_id && <div className="muted small">sub-task</div>}
                   </td>
