@@ -77,6 +77,13 @@ describe("reduceEvent", () => {
   });
 });
 
+it("tracks sub-tasks for drill-down", () => {
+  seq = 0;
+  let v = reduceEvent(emptyRun(["a"]), ev("sub_task_created", { id: "child", status: "pending" }));
+  v = reduceEvent(v, ev("sub_task_finished", { id: "child", status: "completed" }));
+  expect(v.subTasks).toEqual([{ id: "child", status: "completed" }]);
+});
+
 describe("viewFromTask", () => {
   it("rebuilds the latest turn's states from node_runs", () => {
     const v = viewFromTask(

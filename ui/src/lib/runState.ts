@@ -19,6 +19,8 @@ export interface RunView {
   /** the agent's streamed answer so far */
   chunks: string;
   toolCalls: { name: string; payload: unknown; result?: unknown; isError?: boolean }[];
+  /** sub-tasks started by agent nodes, in order, with their latest status */
+  subTasks: { id: string; status: string }[];
   lastSeq: number;
   finished: boolean;
 }
@@ -26,7 +28,15 @@ export interface RunView {
 export function emptyRun(nodeIds: string[]): RunView {
   const nodes: Record<string, NodeView> = {};
   for (const id of nodeIds) nodes[id] = pendingNode();
-  return { task: null, nodes, chunks: "", toolCalls: [], lastSeq: 0, finished: false };
+  return {
+    task: null,
+    nodes,
+    chunks: "",
+    toolCalls: [],
+    subTasks: [],
+    lastSeq: 0,
+    finished: false,
+  };
 }
 
 function pendingNode(): NodeView {
@@ -127,6 +137,19 @@ export function reduceEvent(view: RunView, event: TaskEvent): RunView {
         if (call) calls[open] = { ...call, result: data.result, isError: data.is_error };
       }
       return { ...next, toolCalls: calls };
+    }
+    case "sub_task_created":
+    case "sub_task_finished": {
+      const child = event.data as Task;
+      const others = view.subTasks.filter((t) => t.id !== child.id);
+      const known = view.subTasks.find((t) => t.id === child.id);
+      const entry = { id: child.id, status: child.status };
+      return {
+        ...next,
+        subTasks: known
+          ? view.subTasks.map((t) => (t.id === child.id ? entry : t))
+          : [...others, entry],
+      };
     }
     case "task_finished": {
       const task = event.data as Task;
