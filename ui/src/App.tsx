@@ -1,14 +1,18 @@
-import { Component, type ReactNode, useEffect, useState } from "react";
+import { Component, lazy, type ReactNode, Suspense, useEffect, useState } from "react";
 import { ApiError, client, getKey, setKey, setUnauthorizedHandler } from "./api/client";
 import { ErrorBanner } from "./components/common";
 import { Link } from "./components/Link";
 import { AgentPage, AgentsPage } from "./pages/Agents";
 import { SettingsPage } from "./pages/Settings";
-import { TaskPage } from "./pages/TaskPage";
 import { TasksPage } from "./pages/Tasks";
-import { WorkflowPage } from "./pages/WorkflowPage";
 import { WorkflowsPage } from "./pages/Workflows";
 import { match, useLocation } from "./router";
+
+// the canvas (xyflow, dagre) loads with the pages that draw it, not with the first page
+const WorkflowPage = lazy(() =>
+  import("./pages/WorkflowPage").then((m) => ({ default: m.WorkflowPage })),
+);
+const TaskPage = lazy(() => import("./pages/TaskPage").then((m) => ({ default: m.TaskPage })));
 
 type Theme = "light" | "dark";
 const ORG = "taskloom.organization";
@@ -101,7 +105,9 @@ export function App() {
       </header>
       <main>
         <Boundary>
-          <Pages />
+          <Suspense fallback={<div className="page muted">Loading…</div>}>
+            <Pages />
+          </Suspense>
         </Boundary>
       </main>
     </div>
