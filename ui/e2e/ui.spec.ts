@@ -283,3 +283,28 @@ test("an agent: edit, deploy, chat over two turns with a (fake) model", async ({
   await page.getByRole("tab", { name: "Conversation" }).click();
   await expect(page.getByTestId("thread").locator(".msg")).toHaveCount(4);
 });
+
+test("serving: the app at / and its routes; the API, /docs, /openapi.json and /health unchanged", async ({
+  request,
+}) => {
+  for (const path of [
+    "/",
+    "/workflows",
+    "/workflows/x",
+    "/tasks/y",
+    "/agents",
+    "/agents/edit/z",
+    "/settings",
+  ]) {
+    const response = await request.get(path);
+    expect(response.status(), path).toBe(200);
+    expect(await response.text(), path).toContain('<div id="root">');
+  }
+  expect((await request.get("/health")).status()).toBe(200);
+  expect(await (await request.get("/health")).json()).toEqual({ status: "ok" });
+  expect((await request.get("/docs")).headers()["content-type"]).toContain("text/html");
+  expect((await (await request.get("/openapi.json")).json()).paths["/v1/workflows"]).toBeTruthy();
+  expect((await request.get("/v1/workflows")).status()).toBe(401);
+  expect((await request.get("/no-such-page")).status()).toBe(404);
+  expect((await request.get("/v1/no-such-route")).status()).toBe(404);
+});

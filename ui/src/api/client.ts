@@ -197,6 +197,7 @@ export async function readStream(
     } catch {
       // not JSON: the status says enough
     }
+    if (response.status === 401) onUnauthorized?.();
     throw new ApiError(response.status, describeDetail(response.status, body), body);
   }
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
