@@ -32,6 +32,14 @@ export function TasksPage() {
     const timer = setInterval(() => void reload(), 3000);
     return () => clearInterval(timer);
   }, [live, reload]);
+  // names of what ran the tasks (the first pages of workflows and agents)
+  const { data: names } = useLoad(async () => {
+    const [workflows, agents] = await Promise.all([
+      client.listWorkflows(1, 50),
+      client.listAgents(1, 50),
+    ]);
+    return Object.fromEntries([...workflows.items, ...agents.items].map((x) => [x.id, x.name]));
+  }, []);
   const [draft, setDraft] = useState<Record<string, string>>(() =>
     Object.fromEntries(FILTERS.map((f) => [f, search.get(f) ?? ""])),
   );
@@ -129,7 +137,7 @@ export function TasksPage() {
                       title="Only this one's tasks"
                       onClick={() => go({ ...draft, agent_id: t.agent_id })}
                     >
-                      <code>{t.agent_id.slice(0, 8)}</code>
+                      {names?.[t.agent_id] ?? <code>{t.agent_id.slice(0, 8)}</code>}
                     </button>
                   </td>
                   <td className="muted small">{timeAgo(t.created_at)}</td>

@@ -485,6 +485,16 @@ function NodeEditor({
           )}
         </fieldset>
       )}
+      {node.type === "agent" && (
+        <AgentPicker
+          value={typeof node.definition?.asset_id === "string" ? node.definition.asset_id : ""}
+          onChange={(assetId) => {
+            const definition = { ...node.definition, asset_id: assetId || undefined };
+            setDefText(JSON.stringify(definition, null, 2));
+            onChange({ ...node, definition });
+          }}
+        />
+      )}
       {node.type === "code" ? (
         <div className="field">
           <span className="label">
@@ -574,6 +584,25 @@ function NodeEditor({
       <button type="button" className="danger" onClick={onDelete}>
         Delete node
       </button>
+    </div>
+  );
+}
+
+function AgentPicker({ value, onChange }: { value: string; onChange: (id: string) => void }) {
+  const { data, error } = useLoad(() => client.listAgents(1, 50), []);
+  return (
+    <div className="field">
+      <label htmlFor="node-agent">Agent (runs as a sub-task)</label>
+      <select id="node-agent" value={value} onChange={(e) => onChange(e.target.value)}>
+        <option value="">(inline agent in the definition)</option>
+        {data?.items.map((a) => (
+          <option key={a.id} value={a.id}>
+            {a.name}
+            {a.version ? ` (v${a.version})` : " (not deployed)"}
+          </option>
+        ))}
+      </select>
+      <ErrorBanner error={error} />
     </div>
   );
 }
