@@ -102,6 +102,11 @@ test("workflows list and the canvas: every node, a parallel group, conditions as
   // a reload keeps the page: the server answers the client route with the app
   await page.reload();
   await expect(page.getByTestId("node-fan out")).toBeVisible();
+  // rename it from the Changes tab
+  await page.getByRole("tab", { name: /Changes/ }).click();
+  await page.getByLabel("Name").fill("Canvas demo renamed");
+  await page.getByRole("button", { name: "Save details" }).click();
+  await expect(page.getByRole("heading", { name: "Canvas demo renamed" })).toBeVisible();
 });
 
 test("run a workflow: nodes turn completed live and the result shows; then read its task", async ({

@@ -94,6 +94,17 @@ export function TasksPage() {
         </button>
         <button
           type="button"
+          title="Tasks paused, e.g. waiting for a person"
+          onClick={() => {
+            const paused = { ...Object.fromEntries(FILTERS.map((f) => [f, ""])), status: "paused" };
+            setDraft(paused);
+            go(paused);
+          }}
+        >
+          Waiting (paused)
+        </button>
+        <button
+          type="button"
           onClick={() => {
             const empty = Object.fromEntries(FILTERS.map((f) => [f, ""]));
             setDraft(empty);

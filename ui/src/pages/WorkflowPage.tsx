@@ -17,6 +17,7 @@ import {
 import { allNodeIds } from "../lib/layout";
 import { formatDuration } from "../lib/runState";
 import { useRun } from "../lib/useRun";
+import { navigate } from "../router";
 
 const CodeEditor = lazy(() => import("../components/CodeEditor"));
 
@@ -238,6 +239,7 @@ export function WorkflowPage({ id }: { id: string }) {
                     ? `The saved draft is deployed as version ${workflow.version}.`
                     : "Nothing is deployed yet."}
               </p>
+              <WorkflowDetails workflow={workflow} onSaved={setData} />
             </div>
           )}
         </aside>
@@ -604,5 +606,65 @@ function AgentPicker({ value, onChange }: { value: string; onChange: (id: string
       </select>
       <ErrorBanner error={error} />
     </div>
+  );
+}
+
+function WorkflowDetails({
+  workflow,
+  onSaved,
+}: {
+  workflow: Workflow;
+  onSaved: (w: Workflow) => void;
+}) {
+  const [name, setName] = useState(workflow.name);
+  const [description, setDescription] = useState(workflow.description ?? "");
+  const [error, setError] = useState<unknown>(null);
+  const save = async (e: React.FormEvent) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      onSaved(
+        await client.saveWorkflow(workflow.id, { name, description: description || null } as never),
+      );
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const remove = async () => {
+    if (!window.confirm(`Delete the workflow ${workflow.name}? Its tasks stay.`)) return;
+    try {
+      await client.deleteWorkflow(workflow.id);
+      navigate("/workflows");
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <form onSubmit={save}>
+      <h3>Workflow</h3>
+      <div className="field">
+        <label htmlFor="wf-name">Name</label>
+        <input id="wf-name" value={name} onChange={(e) => setName(e.target.value)} />
+      </div>
+      <div className="field">
+        <label htmlFor="wf-description">Description</label>
+        <textarea
+          id="wf-description"
+          rows={2}
+          value={description}
+          onChange={(e) => setDescription(e.target.value)}
+        />
+      </div>
+      <ErrorBanner error={error} />
+      <div className="row">
+        <button type="submit" disabled={!name.trim()}>
+          Save details
+        </button>
+        <span className="spacer" />
+        <button type="button" className="danger" onClick={() => void remove()}>
+          Delete workflow
+        </button>
+      </div>
+    </form>
   );
 }
