@@ -102,6 +102,10 @@ test("workflows list and the canvas: every node, a parallel group, conditions as
   // a reload keeps the page: the server answers the client route with the app
   await page.reload();
   await expect(page.getByTestId("node-fan out")).toBeVisible();
+  // keyboard: a focused node is selected with Enter and opens in the side panel
+  await page.locator('.react-flow__node[data-id="first"]').focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByLabel("Id")).toHaveValue("first");
   // rename it from the Changes tab
   await page.getByRole("tab", { name: /Changes/ }).click();
   await page.getByLabel("Name").fill("Canvas demo renamed");
