@@ -10,7 +10,6 @@ import {
   Position,
   ReactFlow,
 } from "@xyflow/react";
-import "@xyflow/react/dist/style.css";
 import { memo, useEffect, useMemo, useRef, useState } from "react";
 import type { OrchestrationNode } from "../api/types";
 import { END_ID, layoutWorkflow, START_ID } from "../lib/layout";
