@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test check bench compat fuzz
+.PHONY: serve test check bench compat fuzz ui ui-check ui-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 serve: $(STAMP)
+	@scripts/ui fresh
 	$(VENV)/bin/taskloom serve
 
 test: $(STAMP)
@@ -31,3 +32,15 @@ compat: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/run.py --backend both
+
+# The web UI (ui/, Node.js 20 + npm): `ui` builds it into src/taskloom/ui_dist/ (served at `/`),
+# `ui-check` lints, type-checks and checks the API client against the server's OpenAPI,
+# `ui-test` runs Vitest and the Playwright end-to-end tests (Debian's chromium, a real server).
+ui: $(STAMP)
+	scripts/ui build
+
+ui-check: $(STAMP)
+	scripts/ui check
+
+ui-test: $(STAMP)
+	scripts/ui test

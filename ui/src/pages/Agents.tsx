@@ -1,0 +1,335 @@
+import { useEffect, useState } from "react";
+import { client } from "../api/client";
+import type { Agent } from "../api/types";
+import { ErrorBanner, timeAgo, useLoad } from "../components/common";
+import { Link } from "../components/Link";
+import { useRun } from "../lib/useRun";
+import { navigate } from "../router";
+
+export function AgentsPage() {
+  const { data, error } = useLoad(() => client.listAgents(1, 50), []);
+  const [name, setName] = useState("");
+  const [createError, setCreateError] = useState<unknown>(null);
+  const create = async (e: React.FormEvent) => {
+    e.preventDefault();
+    try {
+      const agent = await client.createAgent(name.trim());
+      navigate(`/agents/edit/${agent.id}`);
+    } catch (err) {
+      setCreateError(err);
+    }
+  };
+  return (
+    <div className="page">
+      <div className="row">
+        <h1>Agents</h1>
+        <span className="spacer" />
+        <form className="row" onSubmit={create}>
+          <input
+            aria-label="New agent name"
+            placeholder="New agent name"
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+          />
+          <button type="submit" className="primary" disabled={!name.trim()}>
+            Create
+          </button>
+        </form>
+      </div>
+      <ErrorBanner error={error ?? createError} />
+      {data && data.items.length === 0 && <p className="muted">No agents yet.</p>}
+      {data && data.items.length > 0 && (
+        <table className="list">
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>Model</th>
+              <th>Draft</th>
+              <th>Created</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.items.map((a) => (
+              <tr key={a.id}>
+                <td>
+                  <Link href={`/agents/edit/${a.id}`}>{a.name}</Link>
+                </td>
+                <td>
+                  {a.model_provider ?? "—"} / {a.model_name ?? "default"}
+                </td>
+                <td>{a.has_pending_changes ? <span className="pill warn">pending</span> : "—"}</td>
+                <td className="muted small">{timeAgo(a.created_at)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+function instructionsText(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (value && typeof value === "object") {
+    const v = value as { general?: string; role?: string[]; goal?: string[] };
+    return [v.general, ...(v.role ?? []), ...(v.goal ?? [])].filter(Boolean).join("\n");
+  }
+  return "";
+}
+
+const JSON_FIELDS = ["tools", "mcp_servers", "output_schema"] as const;
+type JsonField = (typeof JSON_FIELDS)[number];
+const JSON_HELP: Record<JsonField, string> = {
+  tools: 'HTTP actions: [{"name", "description", "url", "method", "parameters": JSON Schema}]',
+  mcp_servers:
+    'MCP servers: [{"name", "url", "transport": "streamable-http" | "sse", "allowed_tools"}]',
+  output_schema: "JSON Schema of a structured answer (with output format json), or null",
+};
+const TEXT_FIELDS = [
+  "name",
+  "model_provider",
+  "model_name",
+  "llm_api_base",
+  "llm_credentials_key",
+] as const;
+const TEXT_LABELS: Record<(typeof TEXT_FIELDS)[number], string> = {
+  name: "Name",
+  model_provider: "Model provider",
+  model_name: "Model name",
+  llm_api_base: "API base URL",
+  llm_credentials_key: "Provider key (named secret)",
+};
+
+export function AgentPage({ id }: { id: string }) {
+  const { data: agent, error, setData } = useLoad(() => client.getAgent(id), [id]);
+  const [form, setForm] = useState<Record<string, string>>({});
+  const [saveError, setSaveError] = useState<unknown>(null);
+  const [notice, setNotice] = useState("");
+
+  useEffect(() => {
+    if (!agent) return;
+    const raw = agent as unknown as Record<string, unknown>;
+    const next: Record<string, string> = {
+      instructions: instructionsText(agent.instructions),
+      output_format: String(raw.output_format ?? "text"),
+    };
+    for (const f of TEXT_FIELDS) next[f] = raw[f] == null ? "" : String(raw[f]);
+    for (const f of JSON_FIELDS)
+      next[f] = JSON.stringify(raw[f] ?? (f === "output_schema" ? null : []), null, 2);
+    setForm(next);
+  }, [agent]);
+
+  if (error)
+    return (
+      <div className="page">
+        <ErrorBanner error={error} />
+      </div>
+    );
+  if (!agent) return <div className="page muted">Loading…</div>;
+
+  const save = async (deploy: boolean) => {
+    setSaveError(null);
+    setNotice("");
+    try {
+      const prior = (agent.instructions ?? {}) as { role?: string[]; goal?: string[] };
+      const body: Record<string, unknown> = {
+        instructions: {
+          role: prior.role ?? [],
+          goal: prior.goal ?? [],
+          general: form.instructions ?? "",
+        },
+        output_format: form.output_format || "text",
+      };
+      for (const f of TEXT_FIELDS) body[f] = form[f] ? form[f] : f === "name" ? agent.name : null;
+      for (const f of JSON_FIELDS) {
+        try {
+          body[f] = JSON.parse(form[f] || "null");
+        } catch (err) {
+          throw new Error(`${f}: not valid JSON (${(err as Error).message})`);
+        }
+      }
+      const updated: Agent = await client.saveAgent(id, body, deploy);
+      setData(updated);
+      setNotice(deploy ? `Deployed version ${updated.version}` : "Draft saved");
+    } catch (err) {
+      setSaveError(err);
+    }
+  };
+
+  return (
+    <div className="page agent-page">
+      <div className="row">
+        <Link href="/agents" className="muted">
+          Agents
+        </Link>
+        <span className="muted">/</span>
+        <h1>{agent.name}</h1>
+        <span className="pill">{agent.version ? `v${agent.version}` : "not deployed"}</span>
+        {agent.has_pending_changes && <span className="pill warn">draft pending</span>}
+      </div>
+      <div className="two-cols">
+        <form
+          className="card"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void save(false);
+          }}
+        >
+          {TEXT_FIELDS.map((f) => (
+            <div className="field" key={f}>
+              <label htmlFor={`agent-${f}`}>{TEXT_LABELS[f]}</label>
+              <input
+                id={`agent-${f}`}
+                value={form[f] ?? ""}
+                onChange={(e) => setForm({ ...form, [f]: e.target.value })}
+              />
+            </div>
+          ))}
+          <div className="field">
+            <label htmlFor="agent-instructions">Instructions</label>
+            <textarea
+              id="agent-instructions"
+              rows={6}
+              value={form.instructions ?? ""}
+              onChange={(e) => setForm({ ...form, instructions: e.target.value })}
+            />
+          </div>
+          <div className="field">
+            <label htmlFor="agent-output_format">Output format</label>
+            <select
+              id="agent-output_format"
+              value={form.output_format ?? "text"}
+              onChange={(e) => setForm({ ...form, output_format: e.target.value })}
+            >
+              {["text", "markdown", "json"].map((f) => (
+                <option key={f}>{f}</option>
+              ))}
+            </select>
+          </div>
+          {JSON_FIELDS.map((f) => (
+            <details className="field" key={f} open={f === "tools"}>
+              <summary>
+                <label htmlFor={`agent-${f}`}>{f.replace("_", " ")}</label>
+              </summary>
+              <p className="muted small">{JSON_HELP[f]}</p>
+              <textarea
+                id={`agent-${f}`}
+                className="mono"
+                rows={6}
+                value={form[f] ?? ""}
+                onChange={(e) => setForm({ ...form, [f]: e.target.value })}
+              />
+            </details>
+          ))}
+          <ErrorBanner error={saveError} />
+          {notice && (
+            <div className="notice" role="status">
+              {notice}
+            </div>
+          )}
+          <div className="row">
+            <button type="submit">Save draft</button>
+            <button type="button" className="primary" onClick={() => void save(true)}>
+              Save and deploy
+            </button>
+          </div>
+        </form>
+        <Chat agent={agent} />
+      </div>
+    </div>
+  );
+}
+
+function Chat({ agent }: { agent: Agent }) {
+  const run = useRun(["agent"]);
+  const [text, setText] = useState("");
+  const [turns, setTurns] = useState<{ role: string; text: string }[]>([]);
+  const [threadId, setThreadId] = useState<string | null>(null);
+  const task = run.view?.task;
+
+  useEffect(() => {
+    if (task?.id) setThreadId(task.id);
+    if (run.view?.finished && task) {
+      setTurns((t) =>
+        t[t.length - 1]?.role === "assistant"
+          ? t
+          : [...t, { role: "assistant", text: task.result ?? `(${task.status})` }],
+      );
+    }
+  }, [run.view?.finished, task]);
+
+  const send = (e: React.FormEvent) => {
+    e.preventDefault();
+    if (!text.trim()) return;
+    setTurns((t) => [...t, { role: "user", text }]);
+    const body = { input: { text }, events_streaming: true, ...(threadId ? { id: threadId } : {}) };
+    void run.start("agents", agent.id, body as never, agent.version ? undefined : "draft");
+    setText("");
+  };
+
+  return (
+    <section className="card chat" aria-label="Chat with the agent">
+      <div className="row">
+        <h2>Chat</h2>
+        <span className="spacer" />
+        <button
+          type="button"
+          className="ghost"
+          onClick={() => {
+            setTurns([]);
+            setThreadId(null);
+          }}
+        >
+          New conversation
+        </button>
+      </div>
+      <div className="thread">
+        {turns.map((t, i) => (
+          // biome-ignore lint/suspicious/noArrayIndexKey: turns only grow
+          <div key={i} className={`msg ${t.role}`}>
+            <div className="who">{t.role}</div>
+            <div className="what">{t.text}</div>
+          </div>
+        ))}
+        {run.active && (
+          <div className="msg assistant">
+            <div className="who">assistant</div>
+            <div className="what">
+              {run.view?.toolCalls.map((c, i) => (
+                // biome-ignore lint/suspicious/noArrayIndexKey: calls only grow
+                <div key={i} className="tool">
+                  ⚙ {c.name} {c.result === undefined ? "…" : c.isError ? "failed" : "done"}
+                </div>
+              ))}
+              {run.view?.chunks || "…"}
+            </div>
+          </div>
+        )}
+      </div>
+      <ErrorBanner error={run.error} onClose={() => run.setError(null)} />
+      <form className="row" onSubmit={send}>
+        <input
+          aria-label="Message"
+          placeholder="Message the agent"
+          value={text}
+          onChange={(e) => setText(e.target.value)}
+          disabled={run.active}
+        />
+        {run.active ? (
+          <button type="button" className="danger" onClick={() => void run.stop()}>
+            Stop
+          </button>
+        ) : (
+          <button type="submit" className="primary" disabled={!text.trim()}>
+            Send
+          </button>
+        )}
+      </form>
+      {threadId && (
+        <p className="muted small">
+          Task <Link href={`/tasks/${threadId}`}>{threadId.slice(0, 8)}</Link>
+        </p>
+      )}
+    </section>
+  );
+}
