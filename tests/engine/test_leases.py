@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from taskloom.config import Settings
+from taskloom.store import queue
 from taskloom.store.records import Executor, TaskStatus
 from tests.conftest import test_settings as make_settings
 from tests.support.engine import Engine, open_engine, summarizer_workflow
@@ -148,3 +149,23 @@ async def test_release_hands_unfinished_tasks_back_at_once(engine: Engine) -> No
 
     released = await engine.task(task.id)
     assert (released.status, released.lease_owner) == (TaskStatus.PENDING, None)
+
+
+async def test_a_task_never_starts_before_it_was_created(engine: Engine) -> None:
+    # a claimer reads its clock, then waits for the database; an invoke commits meanwhile
+    before = engine.clock.now()
+    await engine.clock.advance(0.5)
+    task = (await engine.invoke(await engine.deploy(summarizer_workflow()))).task
+    async with engine.db.write() as conn:
+        (claimed,) = await queue.claim_tasks(
+            conn,
+            worker_id="slow-worker",
+            limit=1,
+            now=before,
+            lease_for=engine.lease,
+            skip_locked=not engine.db.is_sqlite,
+        )
+
+    assert claimed.id == task.id
+    assert claimed.started_at is not None
+    assert claimed.started_at >= claimed.created_at

@@ -26,7 +26,8 @@ TERMINAL_WITHIN_S = 20
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     # a small bound so that an endless node_pointer loop ends quickly
-    return make_settings(database_url, max_node_runs=MAX_NODE_RUNS)
+    # 35 parallel levels (a regression test below) nest the body past the default JSON depth
+    return make_settings(database_url, max_node_runs=MAX_NODE_RUNS, max_json_depth=200)
 
 
 Run = Any  # the Task JSON of a finished run

@@ -34,6 +34,9 @@ def _pick(*, skip_locked: bool) -> sa.Select[tuple[str]]:
 _PICK = {skip: _pick(skip_locked=skip) for skip in (False, True)}
 
 
+_CLAIMED_AT = sa.bindparam("p_now", type_=t.c.started_at.type)
+
+
 def _claim(executor: Executor) -> sa.Update:
     """Lease the picked tasks (`p_ids`) that are still pending to `p_worker`."""
     return (
@@ -48,8 +51,14 @@ def _claim(executor: Executor) -> sa.Update:
             lease_owner=sa.bindparam("p_worker"),
             lease_expires_at=sa.bindparam("p_expires", type_=t.c.lease_expires_at.type),
             attempt=t.c.attempt + 1,
+            # the claimer read its clock before its query waited for the row: an invoke that
+            # committed meanwhile may be younger than that reading
             started_at=sa.func.coalesce(
-                t.c.started_at, sa.bindparam("p_now", type_=t.c.started_at.type)
+                t.c.started_at,
+                sa.case(
+                    (t.c.created_at > _CLAIMED_AT, t.c.created_at),
+                    else_=_CLAIMED_AT,
+                ),
             ),
             event_seq=t.c.event_seq + 1,  # its event: see lifecycle.publish_task
             updated_at=sa.bindparam("p_now", type_=t.c.updated_at.type),

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path
+from fastapi import APIRouter, Body, Path
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskloom.api.deps import Caller, State
 from taskloom.api.guard import StrictJsonRoute
 from taskloom.api.responses import COMMON_ERRORS, JSONBody
-from taskloom.api.routes.sdk import in_callers_organization
+from taskloom.api.routes.sdk import UNDER_ORGANIZATION
 from taskloom.engine.wire import task_json
 
 router = APIRouter(tags=["waits"], responses=COMMON_ERRORS, route_class=StrictJsonRoute)
@@ -68,12 +68,14 @@ async def resume(
 
 
 # the xpander-sdk's internal routes (bare, and under the organization as its other routes)
-_sdk = APIRouter(dependencies=[Depends(in_callers_organization)], route_class=StrictJsonRoute)
+_sdk = APIRouter(responses=COMMON_ERRORS, route_class=StrictJsonRoute)
 _sdk.add_api_route("/hitl/{task_id}/approve", approve, methods=["POST"])
 _sdk.add_api_route("/hitl/{task_id}/reject", reject, methods=["POST"])
 router.include_router(_sdk)
-router.include_router(_sdk, prefix="/{organization_id:uuid}")
-router.include_router(_sdk, prefix="/agent-controller/{organization_id:uuid}")
+router.include_router(_sdk, prefix="/{organization_id:uuid}", dependencies=UNDER_ORGANIZATION)
+router.include_router(
+    _sdk, prefix="/agent-controller/{organization_id:uuid}", dependencies=UNDER_ORGANIZATION
+)
 
 
 # approve / deny links from a wait's notification: the link is the credential (no API key).
