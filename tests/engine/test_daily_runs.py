@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from taskloom import errors
-from taskloom.engine.tasks import Invocation
+from taskloom.engine.intake import Invocation
 from tests.conftest import test_settings as make_settings
 from tests.support.engine import Engine, open_engine, summarizer_workflow
 
@@ -42,7 +42,7 @@ async def test_a_workflow_runs_at_most_its_daily_limit_until_midnight_utc(engine
         request={},
         task_id=first.id,
     )
-    await engine.tasks.invoke(next_turn)  # a conversation going on is not a new run
+    await engine.intake.invoke(next_turn)  # a conversation going on is not a new run
 
     await engine.clock.advance(3600)  # a new day
     await engine.invoke(workflow)

@@ -72,7 +72,7 @@ async def task_count(db: Database) -> int:
 
 
 def sweeper(engine: Engine, db: Database | None = None) -> Schedules:
-    return Schedules(db or engine.db, engine.tasks, engine.clock, grace_s=60)
+    return Schedules(db or engine.db, engine.intake, engine.clock, grace_s=60)
 
 
 async def test_a_slot_fires_when_it_comes_and_the_schedule_moves_on(engine: Engine) -> None:

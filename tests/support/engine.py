@@ -14,10 +14,11 @@ from typing import Any
 
 from taskloom.clock import ManualClock
 from taskloom.config import Settings
+from taskloom.engine.intake import Accepted, Intake, Invocation
 from taskloom.engine.notify import Notifier
 from taskloom.engine.runner import Runner
 from taskloom.engine.subtasks import SubTasks
-from taskloom.engine.tasks import Accepted, Invocation, TaskService
+from taskloom.engine.tasks import TaskService
 from taskloom.engine.waits import Waits
 from taskloom.engine.worker import Worker
 from taskloom.llm.base import Completion, Message
@@ -128,6 +129,7 @@ class Engine:
     notifier: Notifier
     settings: Settings
     models: GatedModels
+    intake: Intake
     tasks: TaskService
     waits: Waits
     worker: Worker
@@ -160,7 +162,7 @@ class Engine:
         return workflow_id
 
     async def invoke(self, workflow_id: str, text: str = "hello") -> Accepted:
-        return await self.tasks.invoke(
+        return await self.intake.invoke(
             Invocation(
                 organization_id=self.organization_id,
                 workflow_id=workflow_id,
@@ -206,15 +208,16 @@ async def open_engine(
             org = await key_store.ensure_organization(conn, name="acme", now=clock.now())
         notifier = Notifier(clock)
         models = GatedModels()
+        intake = Intake(db, notifier, config, clock=clock)
         tasks = TaskService(db, notifier, config, clock=clock)
-        subtasks = SubTasks(db, tasks, notifier)
+        subtasks = SubTasks(db, intake, tasks, notifier)
         waits = Waits(db, notifier, clock)
         services = NodeServices(
             sandbox=SandboxPool(settings.sandbox()), llm=models, subtasks=subtasks, waits=waits
         )
         runner = Runner(db, services, config, notifier, subtasks=subtasks, waits=waits, clock=clock)
         worker = Worker(db, runner, notifier, config, clock=clock, **worker_overrides)
-        engine = Engine(db, clock, notifier, settings, models, tasks, waits, worker, org)
+        engine = Engine(db, clock, notifier, settings, models, intake, tasks, waits, worker, org)
         try:
             yield engine
         finally:

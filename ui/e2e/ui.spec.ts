@@ -310,7 +310,7 @@ test("serving: the app at / and its routes; the API, /docs, /openapi.json and /h
     expect(await response.text(), path).toContain('<div id="root">');
   }
   expect((await request.get("/health")).status()).toBe(200);
-  expect(await (await request.get("/health")).json()).toEqual({ status: "ok" });
+  expect((await (await request.get("/health")).json()).status).toBe("ok");
   expect((await request.get("/docs")).headers()["content-type"]).toContain("text/html");
   expect((await (await request.get("/openapi.json")).json()).paths["/v1/workflows"]).toBeTruthy();
   expect((await request.get("/v1/workflows")).status()).toBe(401);

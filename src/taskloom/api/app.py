@@ -41,6 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
                 settings=settings,
                 api=api_config,
                 db=host.db,
+                intake=host.intake,
                 tasks=host.tasks,
                 views=TaskViews(host.db),
                 keys=KeyCache(ttl_s=api_config.key_cache_s),

@@ -12,6 +12,7 @@ from taskloom import errors
 from taskloom.api.views import TaskViews
 from taskloom.clock import Clock
 from taskloom.config import ApiConfig, Settings
+from taskloom.engine.intake import Intake
 from taskloom.engine.notifications import Notifications
 from taskloom.engine.sdk_workers import SdkWorkers
 from taskloom.engine.supervisor import Supervisor
@@ -49,6 +50,7 @@ class AppState:
     settings: Settings
     api: ApiConfig
     db: Database
+    intake: Intake
     tasks: TaskService
     views: TaskViews
     keys: KeyCache

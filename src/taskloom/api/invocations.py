@@ -4,7 +4,8 @@ public invoke routes and the SDK's create-task route alike."""
 from __future__ import annotations
 
 from taskloom.api.models import InvokeRequest
-from taskloom.engine.tasks import BusyPolicy, Invocation, TaskService
+from taskloom.engine.intake import BusyPolicy, Invocation
+from taskloom.engine.tasks import TaskService
 from taskloom.engine.versions import Wanted
 
 

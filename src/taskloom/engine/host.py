@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from taskloom.clock import Clock, SystemClock
 from taskloom.config import Settings
+from taskloom.engine.intake import Intake
 from taskloom.engine.notifications import Notifications, http_sender
 from taskloom.engine.notify import Notifier
 from taskloom.engine.runner import Runner
@@ -36,6 +37,7 @@ class Host:
     db: Database
     notifier: Notifier
     worker: Worker | None
+    intake: Intake
     tasks: TaskService
     secrets: Secrets
     sdk_workers: SdkWorkers
@@ -68,8 +70,9 @@ async def open_host(
         if not db.is_sqlite:
             side_tasks.start("notify-relay", lambda: notifier.relay(db))
         secrets = Secrets(db, settings.secret_key)
+        intake = Intake(db, notifier, worker_config, clock=clock)
         tasks = TaskService(db, notifier, worker_config, clock=clock)
-        subtasks = SubTasks(db, tasks, notifier)
+        subtasks = SubTasks(db, intake, tasks, notifier)
         waits = Waits(db, notifier, clock, settings.links())
         # every outbound request (tools, MCP, webhooks) goes through the egress-checked client
         http = SharedHttpClient(settings.egress())
@@ -98,13 +101,14 @@ async def open_host(
             # a wait's deadline, or a schedule's slot, is fired by whichever process's sweep
             # sees it due first
             side_tasks.start("wait-deadlines", lambda: waits.run_timers(worker_config.sweep_s))
-            schedules = Schedules(db, tasks, clock, grace_s=settings.schedule_grace_s)
+            schedules = Schedules(db, intake, clock, grace_s=settings.schedule_grace_s)
             side_tasks.start("schedules", lambda: schedules.run(worker_config.sweep_s))
             side_tasks.start("webhook-deliveries", lambda: notifications.run(worker_config.sweep_s))
         host = Host(
             db=db,
             notifier=notifier,
             worker=worker,
+            intake=intake,
             tasks=tasks,
             secrets=secrets,
             sdk_workers=SdkWorkers(db, notifier, worker_config, clock=clock),

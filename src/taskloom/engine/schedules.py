@@ -22,7 +22,7 @@ from cronsim import CronSim, CronSimError
 
 from taskloom import errors
 from taskloom.clock import Clock
-from taskloom.engine.tasks import Invocation, TaskService
+from taskloom.engine.intake import Intake, Invocation
 from taskloom.engine.wire import iso
 from taskloom.store import schedules as schedule_store
 from taskloom.store.database import Database
@@ -64,10 +64,10 @@ def upcoming(schedule: ScheduleRecord, count: int) -> list[datetime]:
 
 class Schedules:
     def __init__(
-        self, db: Database, tasks: TaskService, clock: Clock, *, grace_s: float = 60.0
+        self, db: Database, intake: Intake, clock: Clock, *, grace_s: float = 60.0
     ) -> None:
         self._db = db
-        self._tasks = tasks
+        self._intake = intake
         self._clock = clock
         self._grace = timedelta(seconds=grace_s)
 
@@ -114,7 +114,7 @@ class Schedules:
 
     async def _invoke(self, schedule: ScheduleRecord, slot: datetime) -> str | None:
         try:
-            accepted = await self._tasks.invoke(
+            accepted = await self._intake.invoke(
                 Invocation(
                     organization_id=schedule.organization_id,
                     workflow_id=schedule.target_id,

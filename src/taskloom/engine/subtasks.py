@@ -16,8 +16,9 @@ import uuid
 from typing import Any
 
 from taskloom import errors
+from taskloom.engine.intake import Intake, Invocation
 from taskloom.engine.notify import Notifier
-from taskloom.engine.tasks import Invocation, TaskService
+from taskloom.engine.tasks import TaskService
 from taskloom.engine.wire import task_json
 from taskloom.llm import Usage
 from taskloom.nodes.base import NodeContext
@@ -40,8 +41,11 @@ def child_id(parent_id: str, node_id: str) -> str:
 class SubTasks:
     """The engine's side of the nodes' SubTaskRunner port."""
 
-    def __init__(self, db: Database, tasks: TaskService, notifier: Notifier) -> None:
+    def __init__(
+        self, db: Database, intake: Intake, tasks: TaskService, notifier: Notifier
+    ) -> None:
         self._db = db
+        self._intake = intake
         self._tasks = tasks
         self._notifier = notifier
 
@@ -54,7 +58,6 @@ class SubTasks:
         text: str,
         extra: dict[str, Any],
     ) -> SubTaskResult:
-        tasks = self._tasks
         org, target = ctx.organization_id, child_id(ctx.task_id, ctx.node_id)
         mine = await self._turn_of(org, target, ctx.idempotency_key)
         if mine is None:
@@ -66,7 +69,7 @@ class SubTasks:
                 **_inherited(ctx.request),
             }
             try:
-                accepted = await tasks.invoke(
+                accepted = await self._intake.invoke(
                     Invocation(
                         organization_id=org,
                         workflow_id=agent_id,

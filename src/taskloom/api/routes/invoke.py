@@ -20,7 +20,7 @@ from taskloom.api.invocations import check_conversation, invocation_of
 from taskloom.api.models import InvokeRequest
 from taskloom.api.params import INT32_MAX
 from taskloom.api.responses import COMMON_ERRORS, JSONBody
-from taskloom.engine.tasks import Accepted, BusyPolicy
+from taskloom.engine.intake import Accepted, BusyPolicy
 from taskloom.engine.wire import task_json
 
 Version = Annotated[
@@ -49,7 +49,7 @@ def invoke_routes(kind: str) -> APIRouter:
         busy: Busy = None,
     ) -> Accepted:
         await check_conversation(state.tasks, body, organization_id=caller.organization_id)
-        return await state.tasks.invoke(
+        return await state.intake.invoke(
             invocation_of(
                 body,
                 organization_id=caller.organization_id,

@@ -85,7 +85,7 @@ async def create_task(
     if body.source is None:
         body = body.model_copy(update={"source": SDK_SOURCE})
     await check_conversation(state.tasks, body, organization_id=caller.organization_id)
-    accepted = await state.tasks.invoke(
+    accepted = await state.intake.invoke(
         invocation_of(
             body,
             organization_id=caller.organization_id,

@@ -21,7 +21,7 @@ from taskloom import errors
 from taskloom.api.deps import State, authenticate
 from taskloom.api.guard import StrictJsonRoute
 from taskloom.api.responses import COMMON_ERRORS, JSONBody, error_replies
-from taskloom.engine.tasks import Invocation
+from taskloom.engine.intake import Invocation
 from taskloom.engine.wire import iso
 from taskloom.store.records import TaskRecord
 from taskloom.workflows.conditions import lookup
@@ -53,6 +53,8 @@ async def webhook(
     if not key:
         raise errors.Unauthenticated("missing x-api-key header or query parameter")
     caller = await authenticate(state, key)
+    if task_id is not None:  # a conversation of the caller's: any other id is not found
+        await state.tasks.get(organization_id=caller.organization_id, task_id=task_id)
     fields, files = await _payload(request, state)
     prompt = fields.pop("prompt", None)
     text = "" if prompt is None else str(prompt)
@@ -62,7 +64,7 @@ async def webhook(
     input_: dict[str, Any] = {"text": text}
     if files:
         input_["files"] = files
-    accepted = await state.tasks.invoke(
+    accepted = await state.intake.invoke(
         Invocation(
             organization_id=caller.organization_id,
             workflow_id=agent_id,
