@@ -49,5 +49,18 @@ class StartNotice:
         return None
 
     def cancel(self) -> None:
-        """The run ends without a finish to write (cancelled): drop what is not written."""
+        """The run ends without a finish to write (cancelled, paused, lease lost): drop what
+        is not written. A write already under way may still land, or fail with LeaseLost
+        when what ended the run committed first; either outcome is fine, and is collected
+        here so that it is never reported as an unretrieved error."""
         self._timer.cancel()
+        if isinstance(self._written, asyncio.Task):
+            if self._written.done():
+                _collect(self._written)
+            else:
+                self._written.add_done_callback(_collect)
+
+
+def _collect(write: asyncio.Future[None]) -> None:
+    if not write.cancelled():
+        write.exception()
