@@ -89,6 +89,7 @@ FIGURES = [
         _both("<=", 1.1),
     ),
     Row("ratio.waits_server_rss_vs_idle", "waits: RSS while they wait ÷ idle RSS, server alone"),
+    Row("waits_approve.tasks_done", "waits: tasks approved by 32 clients, completed"),
     Row("waits_approve.p50_ms", "waits: approve sent → completed seen p50 (ms)", _both("<=", 20)),
     Row("waits_approve.p95_ms", "waits: approve sent → completed seen p95 (ms)"),
     Row("waits_approve.p99_ms", "waits: approve sent → completed seen p99 (ms)", _both("<=", 100)),
@@ -131,6 +132,15 @@ BASELINES = [
     Row("mem.waits_paused_descendants", "sandbox interpreters while they wait"),
     Row("waits_w1a_idle.p50_ms", "baseline: w1a p50 before the waits (ms)"),
     Row("waits_w1a_idle.p99_ms", "baseline: w1a p99 before the waits (ms)"),
+    Row("waits_approve_1.p50_ms", "baseline: lone approval, approve sent → completed p50 (ms)"),
+    Row("waits_approve_1.p99_ms", "baseline: lone approval, approve sent → completed p99 (ms)"),
+    Row("waits_approve_1.approve_call_p50_ms", "baseline: lone approval, approve call p50 (ms)"),
+    Row(
+        "waits_approve_1.server_resume_p50_ms",
+        "baseline: lone approval, decided_at → finished_at p50 (ms)",
+    ),
+    Row("ratio.waits_approve_p50_vs_lone", "approval p50, 32 clients ÷ lone"),
+    Row("ratio.waits_approve_p99_vs_lone", "approval p99, 32 clients ÷ lone"),
     Row("ratio.waits_w1a_p50_vs_idle", "w1a p50 while they wait ÷ before"),
     Row("ratio.waits_w1a_p99_vs_idle", "w1a p99 while they wait ÷ before"),
 ]
@@ -149,6 +159,7 @@ WORKLOADS = [
     "waits_w1a_idle",
     "waits_pause",
     "waits_w1a_paused",
+    "waits_approve_1",
     "waits_approve",
 ]
 CPU_COLUMNS = [

@@ -277,7 +277,8 @@ async def _measure_all(
 
 async def _waits(record: RunRecord, target: Target, pid: int, workflow_id: str) -> None:
     """The waits part (waits.py): w1a and memory with nothing waiting, then `waits` tasks
-    paused, memory and w1a again while they wait, then all of them approved."""
+    paused, memory and w1a again while they wait, then a few approved one at a time and the
+    rest by 32 clients."""
     sizes = target.sizes
     target = replace(
         target, sizes=replace(sizes, w1a=sizes.waits_w1a, deadline_s=sizes.waits_deadline_s)
@@ -304,7 +305,10 @@ async def _waits(record: RunRecord, target: Target, pid: int, workflow_id: str) 
             f"waits: {len(paused.tasks)} tasks confirmed paused, but the task list says {listed}"
         )
     await measure("waits_w1a_paused", lambda: workloads.w1a(target))
-    await measure("waits_approve", lambda: waits.approve_all(target, paused))
+    lone = paused.tasks[: sizes.waits_w1a]
+    bulk = paused.tasks[len(lone) :]
+    await measure("waits_approve_1", lambda: waits.approve(target, lone, 1))
+    await measure("waits_approve", lambda: waits.approve(target, bulk, waits.CLIENTS))
     left = await waits.paused_total(Api(target.client))
     metrics["waits_approve.listed_paused_after"] = left
     if left != 0:
@@ -315,6 +319,10 @@ async def _waits(record: RunRecord, target: Target, pid: int, workflow_id: str) 
             metrics.get(f"mem.waits_idle_{kind}_rss_mib", math.nan),
         )
     for figure in ("p50_ms", "p99_ms"):
+        metrics[f"ratio.waits_approve_{figure.removesuffix('_ms')}_vs_lone"] = ratio(
+            metrics.get(f"waits_approve.{figure}", math.nan),
+            metrics.get(f"waits_approve_1.{figure}", math.nan),
+        )
         metrics[f"ratio.waits_w1a_{figure.removesuffix('_ms')}_vs_idle"] = ratio(
             metrics.get(f"waits_w1a_paused.{figure}", math.nan),
             metrics.get(f"waits_w1a_idle.{figure}", math.nan),
@@ -488,6 +496,13 @@ def parse_args(argv: list[str] | None) -> Options:
         help="TASKLOOM_WORKER_CONCURRENCY settings W2 is measured with, one server each "
         "(default: %(default)s; 64 is the server's default)",
     )
+    parser.add_argument(
+        "--waits",
+        type=int,
+        default=None,
+        metavar="N",
+        help="tasks the waits part pauses at once (default 10,000; 300 with --quick)",
+    )
     parser.add_argument("--pg-admin-url", default=server.DEFAULT_PG_ADMIN_URL)
     parser.add_argument(
         "--server-env",
@@ -501,6 +516,8 @@ def parse_args(argv: list[str] | None) -> Options:
     runs = args.runs if args.runs is not None else (1 if args.quick else 3)
     if runs < 1:
         parser.error("--runs must be at least 1")
+    if args.waits is not None and args.waits < 1:
+        parser.error("--waits must be at least 1")
     env = dict(item.split("=", 1) for item in args.server_env if "=" in item)
     wanted = {part.strip() for part in args.only.split(",") if part.strip()}
     if not wanted or not wanted <= set(PARTS):
@@ -515,7 +532,7 @@ def parse_args(argv: list[str] | None) -> Options:
         backends=["sqlite", "postgres"] if args.backend == "both" else [args.backend],
         runs=runs,
         quick=args.quick,
-        sizes=_sizes(args.quick, args.deadline),
+        sizes=_sizes(args.quick, args.deadline, args.waits),
         shared_client=args.shared_client,
         pg_admin_url=args.pg_admin_url,
         server_env=env,
@@ -524,8 +541,10 @@ def parse_args(argv: list[str] | None) -> Options:
     )
 
 
-def _sizes(quick: bool, deadline_s: float | None) -> Sizes:
+def _sizes(quick: bool, deadline_s: float | None, waits_count: int | None) -> Sizes:
     sizes = Sizes.quick() if quick else Sizes()
+    if waits_count is not None:
+        sizes = replace(sizes, waits=waits_count)
     return sizes if deadline_s is None else replace(sizes, deadline_s=deadline_s)
 
 

@@ -14,10 +14,13 @@ the decision it was handed (`approved`, `decided_by`, `decided_at`). In order, o
 - `mem.waits_paused_*`: the same memory figures while they all wait (and the paused count
   from the task list, as a second confirmation);
 - `waits_w1a_paused`: w1a again, with all of them waiting;
-- `waits_approve`: 32 clients, each taking the next paused task: `POST .../approve` (with
-  `decided_by` naming the task), then long-polls it until terminal; latency = approve sent →
-  `completed` seen. p50/p95/p99, the approve call alone, approvals/s (first approve sent →
-  last completion seen), and the server's own decided_at → finished_at.
+- `waits_approve_1`: the first `waits_w1a` of them approved one at a time, each followed to
+  completion before the next (the others still waiting): the lone-approval baseline;
+- `waits_approve`: the rest, by 32 clients, each taking the next paused task: `POST
+  .../approve` (with `decided_by` naming the task), then long-polls it until terminal;
+  latency = approve sent → `completed` seen. p50/p95/p99, the approve call alone,
+  approvals/s (first approve sent → last completion seen), and the server's own
+  decided_at → finished_at.
 
 Every approved task's final answer is checked after the timed part (status `completed`,
 result `{"approved": true, "by": <its decider>}`), and 20 of them are read again.
@@ -202,14 +205,14 @@ def _server_rate(tasks: list[Task], end_field: str) -> float:
 # -- approve: each paused task approved and followed to completion ----------------------------
 
 
-async def approve_all(target: Target, paused: Paused) -> Outcome:
-    """32 closed-loop clients: approve the next paused task, long-poll it to terminal."""
+async def approve(target: Target, tasks: list[tuple[int, str]], clients: int) -> Outcome:
+    """Closed-loop clients: approve the next paused task, long-poll it to terminal."""
     tally = Tally()
     deadline = target.deadline()
     latencies: list[float] = []
     calls: list[float] = []
     finals: list[tuple[int, Task]] = []
-    queue = iter(paused.tasks)
+    queue = iter(tasks)
     first_sent: float | None = None
     last_seen = time.perf_counter()
 
@@ -238,7 +241,7 @@ async def approve_all(target: Target, paused: Paused) -> Outcome:
             calls.append(answered - sent)
             finals.append((i, final))
 
-    await run_clients(target, CLIENTS, tally, client)
+    await run_clients(target, clients, tally, client)
     # checks, after the timed part: every task completed with the decision it was given
     done: list[tuple[str, str]] = []
     resumed: list[float] = []
