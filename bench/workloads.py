@@ -40,7 +40,7 @@ class Sizes:
     streams_idle: int = 30  # sequential streams of the lone-stream baseline
     waits: int = 10_000  # tasks paused at a wait node at once (waits.py)
     waits_w1a: int = 100  # w1a invokes, without and with them waiting
-    waits_deadline_s: float = 600.0  # per waits step (pausing and approving 10,000 take long)
+    waits_deadline_s: float = 900.0  # per waits step (pausing and approving 10,000 take long)
     # per workload: work not started or not terminal by then is counted as "unfinished"
     deadline_s: float = 120.0
 
