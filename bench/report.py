@@ -89,6 +89,10 @@ FIGURES = [
         _both("<=", 1.1),
     ),
     Row("ratio.waits_server_rss_vs_idle", "waits: RSS while they wait ÷ idle RSS, server alone"),
+    Row(
+        "mem.waits_paused_quiet_cpu_server_pct",
+        "waits: server CPU while they wait, no requests (%)",
+    ),
     Row("waits_approve.tasks_done", "waits: tasks approved by 32 clients, completed"),
     Row("waits_approve.p50_ms", "waits: approve sent → completed seen p50 (ms)", _both("<=", 20)),
     Row("waits_approve.p95_ms", "waits: approve sent → completed seen p95 (ms)"),
@@ -127,6 +131,10 @@ BASELINES = [
     Row("mem.waits_idle_tree_rss_mib", "baseline: server RSS before the waits, process tree (MiB)"),
     Row(
         "mem.waits_idle_server_rss_mib", "baseline: server RSS before the waits, server alone (MiB)"
+    ),
+    Row(
+        "mem.waits_idle_quiet_cpu_server_pct",
+        "baseline: server CPU before the waits, no requests (%)",
     ),
     Row("mem.waits_idle_descendants", "baseline: sandbox interpreters before the waits"),
     Row("mem.waits_paused_descendants", "sandbox interpreters while they wait"),

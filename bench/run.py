@@ -53,6 +53,10 @@ HARD_TIMEOUT_MARGIN_S = 60.0  # beyond a workload's own deadline, before it is c
 LANES = 32  # the most concurrent clients any workload uses
 SHARED_CONNECTIONS = 64
 CLIENT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+# below the server's 5 s keep-alive timeout (uvicorn's default): with httpx's default, also
+# 5 s, a request sent on a connection idle for ~5 s can meet the server closing it (a
+# ReadError the server never saw a request for)
+KEEPALIVE_EXPIRY_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +108,9 @@ async def _lanes(base_url: str, key: str, shared: bool) -> AsyncIterator[list[ht
                 base_url=base_url,
                 headers={"x-api-key": key},
                 limits=httpx.Limits(
-                    max_connections=connections, max_keepalive_connections=connections
+                    max_connections=connections,
+                    max_keepalive_connections=connections,
+                    keepalive_expiry=KEEPALIVE_EXPIRY_S,
                 ),
                 timeout=CLIENT_TIMEOUT,
                 trust_env=False,  # never through a proxy: loopback only

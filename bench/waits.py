@@ -43,8 +43,8 @@ from workloads import Outcome, Sample, Target, run_clients, sample, text_of, unt
 
 CLIENTS = 32
 LONG_POLL_S = 30.0  # per GET ?wait=; repeated until the workload's deadline
-RSS_SAMPLES = 5
-RSS_SAMPLE_GAP_S = 0.2
+RSS_SAMPLES = 11
+RSS_SAMPLE_GAP_S = 0.3  # 3 s in all: the server's CPU while nothing is asked of it, too
 
 
 def decider(i: int) -> str:
@@ -121,7 +121,9 @@ def _is_paused(tally: Tally, task: Task) -> bool:
 
 async def memory(pid: int) -> dict[str, float]:
     """Current resident memory of the server process and of its process tree (sandbox
-    interpreters included), median of a few samples, and the interpreters alive."""
+    interpreters included), median of a few samples, the interpreters alive, and the server's
+    CPU over those 3 s in which no request is sent (% of one core)."""
+    before = probes.cpu_sample(pid)
     server: list[float] = []
     tree: list[float] = []
     children: list[float] = []
@@ -133,7 +135,9 @@ async def memory(pid: int) -> dict[str, float]:
         server.append(own)
         tree.append(own + kids)
         children.append(float(len(probes.descendants(pid))))
+    cpu = probes.cpu_percent(before, probes.cpu_sample(pid))
     return {
+        "quiet_cpu_server_pct": cpu.get("cpu_server_pct", math.nan),
         "server_rss_mib": percentile(server, 50),
         "tree_rss_mib": percentile(tree, 50),
         "descendants": percentile(children, 50),
