@@ -81,6 +81,9 @@ FIGURES = [
     Row("waits_pause.tasks_paused", "waits: tasks paused at a wait node at once"),
     Row("waits_pause.invoke_rps", "waits: invokes/s accepted"),
     Row("waits_pause.paused_per_s", "waits: tasks/s paused (first invoke → last paused seen)"),
+    Row(
+        "waits_pause.server_paused_per_s", "waits: tasks/s paused by server clock (created→paused)"
+    ),
     Row("mem.waits_paused_tree_rss_mib", "waits: server RSS while they wait, process tree (MiB)"),
     Row("mem.waits_paused_server_rss_mib", "waits: server RSS while they wait, server alone (MiB)"),
     Row(
