@@ -89,6 +89,19 @@ class Api:
         task: Task | None = await self._call("GET", f"/v1/tasks/{task_id}", "GET task")
         return task
 
+    async def get_task_settled(self, task_id: str, wait_s: float) -> Task | None:
+        """Long poll: the server answers once the task is terminal or paused, or after wait_s."""
+        url = f"/v1/tasks/{task_id}?wait={wait_s:.1f}"
+        task: Task | None = await self._call("GET", url, "GET task?wait")
+        return task
+
+    async def approve(self, task_id: str, decided_by: str) -> Task | None:
+        body = {"decided_by": decided_by}
+        task: Task | None = await self._call(
+            "POST", f"/v1/tasks/{task_id}/approve", "approve", body
+        )
+        return task
+
     async def list_tasks(self, status: str) -> dict[str, Any] | None:
         page: dict[str, Any] | None = await self._call(
             "GET", f"/v1/tasks?status={status}&per_page=1", "GET tasks"

@@ -78,6 +78,27 @@ def stream_definition() -> dict[str, Any]:
     }
 
 
+def wait_definition() -> dict[str, Any]:
+    """A `hitl` wait node, then one code node returning the decision it was handed."""
+    wait = {
+        "id": "ask",
+        "type": "wait",
+        "name": "ask",
+        "definition": {"type": "hitl"},
+        "next_node_ids": ["after"],
+    }
+    code = (
+        "def main(input):\n"
+        "    return {'approved': input['approved'], 'by': input['decided_by'],"
+        " 'at': input['decided_at']}"
+    )
+    return {
+        "name": "bench-waits",
+        "output_format": "json",
+        "orchestration_nodes": [wait, _code("after", code, [])],
+    }
+
+
 def w2_agent_definition(api_base: str) -> dict[str, Any]:
     """W2's agent: an OpenAI-compatible model at `api_base` (the fake, on loopback)."""
     return {
@@ -155,6 +176,20 @@ def stream_ok(text: str, task: dict[str, Any]) -> bool:
     except ValueError:
         return False
     return isinstance(result, dict) and result == {"text": text, "chars": len(text)}
+
+
+def wait_ok(decided_by: str, task: dict[str, Any]) -> bool:
+    """The wait graph's result: approved, by whom the approval said."""
+    try:
+        result = _result(task)
+    except ValueError:
+        return False
+    return (
+        task.get("status") == "completed"
+        and isinstance(result, dict)
+        and result.get("approved") is True
+        and result.get("by") == decided_by
+    )
 
 
 def w2_ok(text: str, task: dict[str, Any]) -> bool:

@@ -33,6 +33,12 @@ def peak_rss_mib(pid: int) -> float:
     return kib / 1024.0 if kib is not None else float("nan")
 
 
+def rss_mib(pid: int) -> float:
+    """Current VmRSS of one process, in MiB (NaN if it is gone)."""
+    kib = _status_kib(pid, "VmRSS")
+    return kib / 1024.0 if kib is not None else float("nan")
+
+
 def _stat_fields(pid: int) -> list[str] | None:
     """Fields of /proc/<pid>/stat after the command name (index 0 is `state`)."""
     try:

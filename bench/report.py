@@ -78,6 +78,41 @@ FIGURES = [
         "streams.node_gap_p99_ms", "streams: node end → task finished_at p99 (ms, before the stamp)"
     ),
     Row("streams.driver_lag_p99_ms", "streams: driver event-loop lag p99 (ms)"),
+    Row("waits_pause.tasks_paused", "waits: tasks paused at a wait node at once"),
+    Row("waits_pause.invoke_rps", "waits: invokes/s accepted"),
+    Row("waits_pause.paused_per_s", "waits: tasks/s paused (first invoke → last paused seen)"),
+    Row(
+        "waits_pause.server_paused_per_s", "waits: tasks/s paused by server clock (created→paused)"
+    ),
+    Row("mem.waits_paused_tree_rss_mib", "waits: server RSS while they wait, process tree (MiB)"),
+    Row("mem.waits_paused_server_rss_mib", "waits: server RSS while they wait, server alone (MiB)"),
+    Row(
+        "ratio.waits_tree_rss_vs_idle",
+        "waits: RSS while they wait ÷ idle RSS, process tree",
+        _both("<=", 1.1),
+    ),
+    Row("ratio.waits_server_rss_vs_idle", "waits: RSS while they wait ÷ idle RSS, server alone"),
+    Row(
+        "mem.waits_paused_quiet_cpu_server_pct",
+        "waits: server CPU while they wait, no requests (%)",
+    ),
+    Row("waits_approve.tasks_done", "waits: tasks approved by 32 clients, completed"),
+    Row("waits_approve.p50_ms", "waits: approve sent → completed seen p50 (ms)", _both("<=", 20)),
+    Row("waits_approve.p95_ms", "waits: approve sent → completed seen p95 (ms)"),
+    Row("waits_approve.p99_ms", "waits: approve sent → completed seen p99 (ms)", _both("<=", 100)),
+    Row("waits_approve.max_ms", "waits: approve sent → completed seen max (ms)"),
+    Row("waits_approve.approve_call_p50_ms", "waits: approve call alone p50 (ms)"),
+    Row("waits_approve.approvals_per_s", "waits: approvals/s, 32 clients (to completion seen)"),
+    Row(
+        "waits_approve.server_resume_p50_ms",
+        "waits: server clock, decided_at → finished_at p50 (ms)",
+    ),
+    Row(
+        "waits_approve.server_resume_p99_ms",
+        "waits: server clock, decided_at → finished_at p99 (ms)",
+    ),
+    Row("waits_w1a_paused.p50_ms", "waits: w1a p50 while they wait (ms)"),
+    Row("waits_w1a_paused.p99_ms", "waits: w1a p99 while they wait (ms)"),
 ]
 
 BASELINES = [
@@ -96,6 +131,29 @@ BASELINES = [
     Row("ratio.w1c_vs_loop", "w1c req/s ÷ bare store loop"),
     Row("ratio.w3_vs_loop", "w3 tasks/s ÷ bare store loop"),
     Row("ratio.streams_p50_vs_lone", "streams delay p50 ÷ lone-stream delay p50"),
+    Row("mem.waits_idle_tree_rss_mib", "baseline: server RSS before the waits, process tree (MiB)"),
+    Row(
+        "mem.waits_idle_server_rss_mib", "baseline: server RSS before the waits, server alone (MiB)"
+    ),
+    Row(
+        "mem.waits_idle_quiet_cpu_server_pct",
+        "baseline: server CPU before the waits, no requests (%)",
+    ),
+    Row("mem.waits_idle_descendants", "baseline: sandbox interpreters before the waits"),
+    Row("mem.waits_paused_descendants", "sandbox interpreters while they wait"),
+    Row("waits_w1a_idle.p50_ms", "baseline: w1a p50 before the waits (ms)"),
+    Row("waits_w1a_idle.p99_ms", "baseline: w1a p99 before the waits (ms)"),
+    Row("waits_approve_1.p50_ms", "baseline: lone approval, approve sent → completed p50 (ms)"),
+    Row("waits_approve_1.p99_ms", "baseline: lone approval, approve sent → completed p99 (ms)"),
+    Row("waits_approve_1.approve_call_p50_ms", "baseline: lone approval, approve call p50 (ms)"),
+    Row(
+        "waits_approve_1.server_resume_p50_ms",
+        "baseline: lone approval, decided_at → finished_at p50 (ms)",
+    ),
+    Row("ratio.waits_approve_p50_vs_lone", "approval p50, 32 clients ÷ lone"),
+    Row("ratio.waits_approve_p99_vs_lone", "approval p99, 32 clients ÷ lone"),
+    Row("ratio.waits_w1a_p50_vs_idle", "w1a p50 while they wait ÷ before"),
+    Row("ratio.waits_w1a_p99_vs_idle", "w1a p99 while they wait ÷ before"),
 ]
 
 WORKLOADS = [
@@ -109,6 +167,11 @@ WORKLOADS = [
     "w3",
     "streams_1",
     "streams",
+    "waits_w1a_idle",
+    "waits_pause",
+    "waits_w1a_paused",
+    "waits_approve_1",
+    "waits_approve",
 ]
 CPU_COLUMNS = [
     ("cpu_server_pct", "server CPU"),

@@ -39,6 +39,7 @@ import report
 import server
 import streams
 import w2
+import waits
 import workloads
 from api import Api, Task
 from stats import Spread, ratio, spread
@@ -47,11 +48,15 @@ from workloads import Outcome, Sizes, Target
 RESULTS = Path(__file__).resolve().parent / "results"
 DRIVER_CORE = 1
 WARM_UP = {"w1": 10, "w3": 3, "streams": 3}
-PARTS = ("baselines", "w1", "w3", "streams", "w2")  # what --only can pick; all by default
+PARTS = ("baselines", "w1", "w3", "streams", "waits", "w2")  # what --only can pick; all by default
 HARD_TIMEOUT_MARGIN_S = 60.0  # beyond a workload's own deadline, before it is cancelled
 LANES = 32  # the most concurrent clients any workload uses
 SHARED_CONNECTIONS = 64
 CLIENT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+# below the server's 5 s keep-alive timeout (uvicorn's default): with httpx's default, also
+# 5 s, a request sent on a connection idle for ~5 s can meet the server closing it (a
+# ReadError the server never saw a request for)
+KEEPALIVE_EXPIRY_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +108,9 @@ async def _lanes(base_url: str, key: str, shared: bool) -> AsyncIterator[list[ht
                 base_url=base_url,
                 headers={"x-api-key": key},
                 limits=httpx.Limits(
-                    max_connections=connections, max_keepalive_connections=connections
+                    max_connections=connections,
+                    max_keepalive_connections=connections,
+                    keepalive_expiry=KEEPALIVE_EXPIRY_S,
                 ),
                 timeout=CLIENT_TIMEOUT,
                 trust_env=False,  # never through a proxy: loopback only
@@ -136,11 +143,11 @@ async def _main_parts(record: RunRecord, backend: str, options: Options) -> None
         async with server.running_server(store, options.server_env) as srv:
             try:
                 async with _lanes(srv.base_url, key, options.shared_client) as lanes:
-                    target, stream_graph = await _deploy(
+                    target, graphs_ = await _deploy(
                         srv.base_url, key, lanes, options.sizes, options.parts
                     )
                     await _measure_all(
-                        record, backend, store, srv.pid, target, stream_graph, options.parts
+                        record, backend, store, srv.pid, target, graphs_, options.parts
                     )
             finally:
                 record.server_log_tail = srv.log_tail()
@@ -216,16 +223,20 @@ async def _deploy(
     lanes: list[httpx.AsyncClient],
     sizes: Sizes,
     parts: tuple[str, ...],
-) -> tuple[Target, str]:
-    """Deploy the graphs the selected parts use ("" for the others)."""
+) -> tuple[Target, dict[str, str]]:
+    """Deploy the graphs the selected parts use ("" for the others); W1 for w1 and waits.
+    Returns the target and the other graphs' ids by part ("streams", "waits")."""
 
-    async def deploy(part: str, definition: dict[str, Any]) -> str:
-        return await graphs.deploy(lanes[0], definition) if part in parts else ""
+    async def deploy(wanted_by: set[str], definition: dict[str, Any]) -> str:
+        return await graphs.deploy(lanes[0], definition) if wanted_by & set(parts) else ""
 
-    w1 = await deploy("w1", graphs.w1_definition())
-    w3 = await deploy("w3", graphs.w3_definition())
-    stream_graph = await deploy("streams", graphs.stream_definition())
-    return Target(base_url, key, lanes, w1, w3, sizes), stream_graph
+    w1 = await deploy({"w1", "waits"}, graphs.w1_definition())
+    w3 = await deploy({"w3"}, graphs.w3_definition())
+    others = {
+        "streams": await deploy({"streams"}, graphs.stream_definition()),
+        "waits": await deploy({"waits"}, graphs.wait_definition()),
+    }
+    return Target(base_url, key, lanes, w1, w3, sizes), others
 
 
 async def _measure_all(
@@ -234,9 +245,10 @@ async def _measure_all(
     store: server.Store,
     pid: int,
     target: Target,
-    stream_graph: str,
+    deployed: dict[str, str],
     parts: tuple[str, ...],
 ) -> None:
+    stream_graph = deployed["streams"]
     await _warm_up(record, target, {"w1": target.w1, "w3": target.w3, "streams": stream_graph})
     measure = _Measurer(record, target, pid)
     sizes = target.sizes
@@ -262,9 +274,65 @@ async def _measure_all(
             "streams",
             lambda: streams.streams(target, stream_graph, sizes.streams, sizes.stream_rounds),
         )
+    if "waits" in parts:
+        await _waits(record, target, pid, deployed["waits"])
     record.metrics["mem.end_mib"] = probes.peak_rss_mib(pid)
     record.metrics["mem.sandbox_rss_end_mib"] = probes.sandbox_rss_mib(pid)
     _add_ratios(record.metrics, backend)
+
+
+async def _waits(record: RunRecord, target: Target, pid: int, workflow_id: str) -> None:
+    """The waits part (waits.py): w1a and memory with nothing waiting, then `waits` tasks
+    paused, memory and w1a again while they wait, then a few approved one at a time and the
+    rest by 32 clients."""
+    sizes = target.sizes
+    target = replace(
+        target, sizes=replace(sizes, w1a=sizes.waits_w1a, deadline_s=sizes.waits_deadline_s)
+    )
+    metrics = record.metrics
+    record.tallies["waits warm-up"] = (await waits.warm_up(target, workflow_id)).as_dict()
+    measure = _Measurer(record, target, pid)
+    await measure("waits_w1a_idle", lambda: workloads.w1a(target))
+    metrics.update({f"mem.waits_idle_{k}": v for k, v in (await waits.memory(pid)).items()})
+    paused = waits.Paused([])
+
+    async def pause() -> Outcome:
+        nonlocal paused
+        outcome, paused = await waits.pause(target, workflow_id)
+        return outcome
+
+    await measure("waits_pause", pause)
+    metrics.update({f"mem.waits_paused_{k}": v for k, v in (await waits.memory(pid)).items()})
+    metrics["mem.waits_paused_peak_mib"] = probes.peak_rss_mib(pid)
+    listed = await waits.paused_total(Api(target.client))
+    metrics["waits_pause.listed_paused"] = listed
+    if listed != len(paused.tasks):
+        record.failures.append(
+            f"waits: {len(paused.tasks)} tasks confirmed paused, but the task list says {listed}"
+        )
+    await measure("waits_w1a_paused", lambda: workloads.w1a(target))
+    lone = paused.tasks[: sizes.waits_w1a]
+    bulk = paused.tasks[len(lone) :]
+    await measure("waits_approve_1", lambda: waits.approve(target, lone, 1))
+    await measure("waits_approve", lambda: waits.approve(target, bulk, waits.CLIENTS))
+    left = await waits.paused_total(Api(target.client))
+    metrics["waits_approve.listed_paused_after"] = left
+    if left != 0:
+        record.failures.append(f"waits: {left} tasks still paused after all were approved")
+    for kind in ("tree", "server"):
+        metrics[f"ratio.waits_{kind}_rss_vs_idle"] = ratio(
+            metrics.get(f"mem.waits_paused_{kind}_rss_mib", math.nan),
+            metrics.get(f"mem.waits_idle_{kind}_rss_mib", math.nan),
+        )
+    for figure in ("p50_ms", "p99_ms"):
+        metrics[f"ratio.waits_approve_{figure.removesuffix('_ms')}_vs_lone"] = ratio(
+            metrics.get(f"waits_approve.{figure}", math.nan),
+            metrics.get(f"waits_approve_1.{figure}", math.nan),
+        )
+        metrics[f"ratio.waits_w1a_{figure.removesuffix('_ms')}_vs_idle"] = ratio(
+            metrics.get(f"waits_w1a_paused.{figure}", math.nan),
+            metrics.get(f"waits_w1a_idle.{figure}", math.nan),
+        )
 
 
 _WARM_CHECKS: dict[str, Callable[[str, Task], bool]] = {
@@ -434,6 +502,13 @@ def parse_args(argv: list[str] | None) -> Options:
         help="TASKLOOM_WORKER_CONCURRENCY settings W2 is measured with, one server each "
         "(default: %(default)s; 64 is the server's default)",
     )
+    parser.add_argument(
+        "--waits",
+        type=int,
+        default=None,
+        metavar="N",
+        help="tasks the waits part pauses at once (default 10,000; 300 with --quick)",
+    )
     parser.add_argument("--pg-admin-url", default=server.DEFAULT_PG_ADMIN_URL)
     parser.add_argument(
         "--server-env",
@@ -447,6 +522,8 @@ def parse_args(argv: list[str] | None) -> Options:
     runs = args.runs if args.runs is not None else (1 if args.quick else 3)
     if runs < 1:
         parser.error("--runs must be at least 1")
+    if args.waits is not None and args.waits < 1:
+        parser.error("--waits must be at least 1")
     env = dict(item.split("=", 1) for item in args.server_env if "=" in item)
     wanted = {part.strip() for part in args.only.split(",") if part.strip()}
     if not wanted or not wanted <= set(PARTS):
@@ -461,7 +538,7 @@ def parse_args(argv: list[str] | None) -> Options:
         backends=["sqlite", "postgres"] if args.backend == "both" else [args.backend],
         runs=runs,
         quick=args.quick,
-        sizes=_sizes(args.quick, args.deadline),
+        sizes=_sizes(args.quick, args.deadline, args.waits),
         shared_client=args.shared_client,
         pg_admin_url=args.pg_admin_url,
         server_env=env,
@@ -470,8 +547,10 @@ def parse_args(argv: list[str] | None) -> Options:
     )
 
 
-def _sizes(quick: bool, deadline_s: float | None) -> Sizes:
+def _sizes(quick: bool, deadline_s: float | None, waits_count: int | None) -> Sizes:
     sizes = Sizes.quick() if quick else Sizes()
+    if waits_count is not None:
+        sizes = replace(sizes, waits=waits_count)
     return sizes if deadline_s is None else replace(sizes, deadline_s=deadline_s)
 
 

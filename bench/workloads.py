@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from api import TERMINAL, Api, Tally, Task
-from graphs import w1_ok, w2_ok, w3_ok
+from graphs import w1_ok, w2_ok, w3_ok, wait_ok
 from stats import latency_ms, rate
 
 SAMPLE_SIZE = 20
@@ -38,6 +38,9 @@ class Sizes:
     streams: int = 200  # concurrent stream clients (streams.py)
     stream_rounds: int = 3  # streams each of them opens, one after the other
     streams_idle: int = 30  # sequential streams of the lone-stream baseline
+    waits: int = 10_000  # tasks paused at a wait node at once (waits.py)
+    waits_w1a: int = 100  # w1a invokes, without and with them waiting
+    waits_deadline_s: float = 900.0  # per waits step (pausing and approving 10,000 take long)
     # per workload: work not started or not terminal by then is counted as "unfinished"
     deadline_s: float = 120.0
 
@@ -55,6 +58,9 @@ class Sizes:
             streams=50,
             stream_rounds=1,
             streams_idle=5,
+            waits=300,
+            waits_w1a=20,
+            waits_deadline_s=60.0,
             deadline_s=45.0,
         )
 
@@ -85,7 +91,7 @@ class Target:
 class Sample:
     task_id: str
     text: str
-    graph: str  # "w1", "w2" or "w3"
+    graph: str  # "w1", "w2", "w3" or "wait" (then `text` is who approved it)
 
 
 @dataclass
@@ -307,7 +313,12 @@ async def settle(target: Target) -> int:
 
 # -- result checks, outside the timed parts --------------------------------------------------
 
-_CHECKS: dict[str, Callable[[str, Task], bool]] = {"w1": w1_ok, "w2": w2_ok, "w3": w3_ok}
+_CHECKS: dict[str, Callable[[str, Task], bool]] = {
+    "w1": w1_ok,
+    "w2": w2_ok,
+    "w3": w3_ok,
+    "wait": wait_ok,
+}
 
 
 async def verify(target: Target, outcome: Outcome) -> None:
