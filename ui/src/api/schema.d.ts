@@ -4131,8 +4131,6 @@ export interface operations {
             };
             path: {
                 task_id: string;
-                /** @description the caller's own organization */
-                organization_id: string;
             };
             cookie?: never;
         };
@@ -4215,8 +4213,6 @@ export interface operations {
             };
             path: {
                 task_id: string;
-                /** @description the caller's own organization */
-                organization_id: string;
             };
             cookie?: never;
         };
