@@ -37,10 +37,12 @@ async def test_a_lost_listen_connection_is_reopened_and_hints_flow_again() -> No
                 await conn.execute(
                     sa.text(
                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE query = :listen"
+                        "WHERE query = :listen AND datname = current_database()"
                     ),
                     {"listen": f'LISTEN "{CHANNEL}"'},
                 )
+            # both must be down (waiting out their back-off) before time moves past it
+            await side.wait_for("relay-one", SideTaskState.DOWN)
             await side.wait_for("relay-other", SideTaskState.DOWN)
             assert not side.healthy
 
