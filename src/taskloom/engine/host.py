@@ -17,7 +17,7 @@ from taskloom.engine.runner import Runner
 from taskloom.engine.schedules import Schedules
 from taskloom.engine.sdk_workers import SdkWorkers
 from taskloom.engine.subtasks import SubTasks
-from taskloom.engine.supervisor import Supervisor
+from taskloom.engine.supervisor import Supervisor, every
 from taskloom.engine.tasks import TaskService
 from taskloom.engine.waits import Waits
 from taskloom.engine.worker import Worker
@@ -100,10 +100,17 @@ async def open_host(
             worker = Worker(db, runner, notifier, worker_config, clock=clock)
             # a wait's deadline, or a schedule's slot, is fired by whichever process's sweep
             # sees it due first
-            side_tasks.start("wait-deadlines", lambda: waits.run_timers(worker_config.sweep_s))
+            side_tasks.start(
+                "wait-deadlines", lambda: every(clock, worker_config.sweep_s, waits.fire_due)
+            )
             schedules = Schedules(db, intake, clock, grace_s=settings.schedule_grace_s)
-            side_tasks.start("schedules", lambda: schedules.run(worker_config.sweep_s))
-            side_tasks.start("webhook-deliveries", lambda: notifications.run(worker_config.sweep_s))
+            side_tasks.start(
+                "schedules", lambda: every(clock, worker_config.sweep_s, schedules.fire_due)
+            )
+            side_tasks.start(
+                "webhook-deliveries",
+                lambda: every(clock, worker_config.sweep_s, notifications.deliver_due),
+            )
         host = Host(
             db=db,
             notifier=notifier,

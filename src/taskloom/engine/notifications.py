@@ -284,9 +284,3 @@ class Notifications:
         if found.previous_secret and found.previous_until and found.previous_until > now:
             signing.append(found.previous_secret)
         return signing
-
-    async def run(self, interval_s: float) -> None:
-        """The delivery sweep, for the process's supervisor."""
-        while True:
-            await self.deliver_due()
-            await self._clock.sleep(interval_s)

@@ -137,9 +137,3 @@ class Schedules:
             )
             return None
         return accepted.task.id
-
-    async def run(self, interval_s: float) -> None:
-        """The slot sweep, for the process's supervisor."""
-        while True:
-            await self.fire_due()
-            await self._clock.sleep(interval_s)

@@ -37,6 +37,13 @@ class _Watched:
     task: asyncio.Task[None] | None = None
 
 
+async def every(clock: Clock, interval_s: float, step: Callable[[], Awaitable[object]]) -> None:
+    """A sweep for the supervisor: run `step`, then wait `interval_s`, for ever."""
+    while True:
+        await step()
+        await clock.sleep(interval_s)
+
+
 class SideTaskEnded(RuntimeError):
     """A side task returned although nobody asked it to stop."""
 

@@ -245,12 +245,6 @@ class Waits:
         for task_id in task_ids:
             self._notifier.task_changed(task_id)
 
-    async def run_timers(self, interval_s: float) -> None:
-        """The deadline sweep, for the process's supervisor."""
-        while True:
-            await self.fire_due()
-            await self._clock.sleep(interval_s)
-
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
