@@ -225,3 +225,33 @@ def test_validate_spec_refuses_a_regex_re2_cannot_run(pattern: str) -> None:
         node("a", next_ids=["b"]), node("b", condition={"type": "regex", "term": pattern})
     )
     assert "RE2" in message
+
+
+def scheduler(node_id: str, target: str) -> dict[str, Any]:
+    return {
+        "id": node_id,
+        "type": "self_schedule",
+        "definition": {"when": "PT1H", "target_node_id": target},
+    }
+
+
+def test_a_self_schedule_must_target_a_top_level_node() -> None:
+    check(node("a", next_ids=["s"]), scheduler("s", "a"))
+    assert "targets unknown node 'nowhere'" in refused(
+        node("a", next_ids=["s"]), scheduler("s", "nowhere")
+    )
+
+
+def test_a_self_schedule_cannot_sit_in_a_parallel_branch() -> None:
+    branches = {"nodes": [scheduler("s", "a")]}
+    problem = refused(
+        node("a", next_ids=["p"]), {"id": "p", "type": "parallel", "definition": branches}
+    )
+    assert "cannot sit in a parallel branch" in problem
+
+
+def test_a_self_schedule_reschedules_between_1_and_100_times() -> None:
+    too_many = scheduler("s", "s") | {
+        "definition": {"when": "PT1H", "target_node_id": "s", "max_reschedules": 101}
+    }
+    assert "max_reschedules" in refused(too_many)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from taskloom.engine.checkpoints import Checkpoints, Reusable
 from taskloom.engine.emitter import Emitter
 from taskloom.nodes.base import JSON, NodeContext, NodeResult, NodeServices
 from taskloom.nodes.registry import NODE_TYPES
+from taskloom.nodes.self_schedule import RESCHEDULED
 from taskloom.store.records import NodeRunRecord, NodeRunStatus, TaskRecord
 from taskloom.workflows.conditions import matches
 from taskloom.workflows.definition import OrchestrationNode
@@ -61,13 +63,18 @@ class Attempt:
     async def walk(self, data: JSON) -> JSON:
         node_id = self.graph.entry
         step = 0
+        visits: Counter[str] = Counter()
         while node_id is not None:
             step += 1
             node = self.graph.resolve(self.graph.nodes[node_id])
-            result = await self.run_node(node, data, step=str(step))
+            result = await self.run_node(node, data, step=str(step), visits=visits[node.id])
+            visits[node.id] += 1
             data = result.output
             if result.end:
                 break
+            if node.type == "self_schedule" and result.route == RESCHEDULED:
+                node_id = str(node.definition["target_node_id"])  # its timer fired
+                continue
             if node.type == "wait" and _rejected(result.output):
                 # a rejection never falls through to an unconditioned edge: it takes a route
                 # whose condition matches it, or ends the run
@@ -89,13 +96,17 @@ class Attempt:
             node_id = self.graph.next_node(node, data, result.route)
         return data
 
-    async def run_node(self, node: OrchestrationNode, data: JSON, *, step: str) -> NodeResult:
+    async def run_node(
+        self, node: OrchestrationNode, data: JSON, *, step: str, visits: int = 0
+    ) -> NodeResult:
         """One node with its strategies: iterations, retries, stop conditions."""
         iterative = node.iterative_strategy
         iterations = iterative.max_iterations if iterative and iterative.enabled else 1
         result = NodeResult(output=data)
         for iteration in range(iterations):
-            result = await self._run_once(node, result.output, step=step, iteration=iteration)
+            result = await self._run_once(
+                node, result.output, step=step, iteration=iteration, visits=visits
+            )
             if result.end:
                 break
             end_condition = iterative.end_condition if iterative else None
@@ -112,7 +123,7 @@ class Attempt:
         return result
 
     async def _run_once(
-        self, node: OrchestrationNode, data: JSON, *, step: str, iteration: int
+        self, node: OrchestrationNode, data: JSON, *, step: str, iteration: int, visits: int
     ) -> NodeResult:
         done = self.reusable.get((step, iteration))
         if done is not None:  # completed before a crash or a requeue: never run it again
@@ -137,7 +148,9 @@ class Attempt:
             for retries in range(retries_allowed + 1):
                 started = self.clock.now()
                 try:
-                    result = await self._execute(node, data, step=step, iteration=iteration)
+                    result = await self._execute(
+                        node, data, step=step, iteration=iteration, visits=visits
+                    )
                 except errors.NodeFailed as exc:
                     run = self._run(node, step, iteration, retries, started, None, None, exc)
                     await self.checkpoints.record(self.task, run, notice, self.emitter)
@@ -172,7 +185,7 @@ class Attempt:
         return NodeResult(output=data)  # carry on past the failed node with its input
 
     async def _execute(
-        self, node: OrchestrationNode, data: JSON, *, step: str, iteration: int
+        self, node: OrchestrationNode, data: JSON, *, step: str, iteration: int, visits: int
     ) -> NodeResult:
         kind = NODE_TYPES[node.type]
         config = kind.config_model.model_validate(node.definition)
@@ -192,6 +205,8 @@ class Attempt:
             ),
             emit=self.emitter.emit,
             history=lambda: self.checkpoints.history(self.task),
+            visits=visits,
+            now=self.clock.now,
         )
         try:
             async with asyncio.timeout(timeout_s):

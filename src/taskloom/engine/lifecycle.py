@@ -159,8 +159,10 @@ async def finished(conn: Connection, task: TaskRecord, *, now: datetime) -> Task
 async def paused(
     conn: Connection, task: TaskRecord, request: dict[str, Any], *, now: datetime
 ) -> None:
-    """`task_paused`, then what the task waits for."""
+    """`task_paused`, then what the task waits for (unless it waits for a time alone)."""
     await publish_task(conn, task, TASK_PAUSED, now=now)
+    if request.get("type") == "schedule":
+        return
     await event_store.append_event(
         conn, task_id=task.id, type=HITL_REQUESTED, data=request, now=now
     )

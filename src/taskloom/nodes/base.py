@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
+from taskloom.clock import utcnow
 from taskloom.llm import Message, Models, Usage
 from taskloom.nodes.ports import SecretReader, SubTaskRunner, WaitDecisions
 from taskloom.sandbox import SandboxPool
@@ -73,6 +75,11 @@ class NodeContext:
     request: Mapping[str, Any] = field(default_factory=dict)
     emit: Emit = field(default=_drop, repr=False)
     history: History = field(default=_no_history, repr=False)
+    # how often this turn's walk reached this node before (a loop through a pointer or a
+    # self_schedule's jump comes back to it)
+    visits: int = 0
+    # the engine's clock: a node that reasons about time asks it, never the system
+    now: Callable[[], datetime] = field(default=utcnow, repr=False)
 
 
 class Node(Protocol):

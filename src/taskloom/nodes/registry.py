@@ -9,6 +9,7 @@ from taskloom.nodes.code import CodeNode
 from taskloom.nodes.guardrail import GuardrailNode
 from taskloom.nodes.node_pointer import NodePointerNode
 from taskloom.nodes.parallel import ParallelNode
+from taskloom.nodes.self_schedule import SelfScheduleNode
 from taskloom.nodes.send_to_end import SendToEndNode
 from taskloom.nodes.summarizer import SummarizerNode
 from taskloom.nodes.wait import WaitNode
@@ -20,6 +21,7 @@ NODE_TYPES: dict[str, Node] = {
     "guardrail": GuardrailNode(),
     "node_pointer": NodePointerNode(),
     "parallel": ParallelNode(),
+    "self_schedule": SelfScheduleNode(),
     "send_to_end": SendToEndNode(),
     "summarizer": SummarizerNode(),
     "wait": WaitNode(),

@@ -44,6 +44,14 @@ def validate_spec(spec: WorkflowSpec, *, max_nodes: int, node_configs: NodeConfi
             source = str(node.definition.get("source_node_id"))
             if source not in top:
                 raise InvalidRequest(f"node_pointer {node.id!r} points at unknown node {source!r}")
+    for node in everything:  # a self_schedule jumps back into the top-level walk
+        if node.type != "self_schedule":
+            continue
+        if node.id not in top:
+            raise InvalidRequest(f"self_schedule {node.id!r} cannot sit in a parallel branch")
+        target = str(node.definition.get("target_node_id"))
+        if target not in top:
+            raise InvalidRequest(f"self_schedule {node.id!r} targets unknown node {target!r}")
     _check_pointer_chains(top)
     _check_acyclic(top)
 
