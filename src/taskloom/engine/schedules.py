@@ -100,6 +100,16 @@ class Schedules:
                 fired_task_id=task_id,
                 now=now,
             )
+        if moved and task_id is not None:
+            logger.info(
+                "schedule fired",
+                extra={
+                    "event": "schedule_fired",
+                    "schedule_id": schedule.id,
+                    "slot": iso(slot),
+                    "task_id": task_id,
+                },
+            )
         if missed:
             logger.warning(
                 "schedule slot missed",

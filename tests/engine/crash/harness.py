@@ -263,6 +263,15 @@ class Store:
     async def close(self) -> None:
         await self._engine.dispose()
 
+    async def execute(self, statement: sa.Executable) -> None:
+        """A change made behind the processes' backs (e.g. a schedule's slot moved)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(statement)
+
+    async def row(self, query: sa.Select[Any]) -> dict[str, Any]:
+        async with self._engine.connect() as conn:
+            return dict((await conn.execute(query)).mappings().one())
+
     async def tasks(self) -> dict[str, dict[str, Any]]:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(sa.select(tasks))).mappings().all()
