@@ -61,7 +61,7 @@ async def test_each_slot_fires_once_across_three_worker_processes(
         await until(fired_and_done, within_s=30, what=f"slot {iso(slot)} fired and ran")
         # every worker has swept many times since the slot came: a duplicate would be here
         await until(
-            lambda: schedule_moved_on(store, schedule_id, slot),
+            lambda slot=slot: schedule_moved_on(store, schedule_id, slot),
             within_s=10,
             what="the schedule moved past the slot",
         )
