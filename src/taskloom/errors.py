@@ -143,6 +143,8 @@ class PauseRequested(TaskloomError):
         self.request = request
         self.timeout_s = timeout_s
         self.on_timeout = on_timeout
+        # the wait node's `node_started` event, when it is still to be written (with the pause)
+        self.started: tuple[dict[str, Any], Any] | None = None
 
 
 class SandboxUnavailable(TaskloomError):

@@ -210,3 +210,18 @@ async def test_a_decision_before_the_deadline_disarms_it(engine: Engine) -> None
     await engine.clock.advance(120)
     assert await engine.waits.fire_due() == 0
     assert (await run_to_the_end(engine, task.id)).status_reason == "rejected"
+
+
+async def test_a_wait_node_that_pauses_at_once_has_its_start_written_with_the_pause(
+    database_url: str,
+) -> None:
+    # a debounce longer than any test: only the pause itself can write the node's start
+    settings = make_settings(database_url, lease_s=LEASE_S, progress_delay_s=3600.0)
+    async with open_engine(settings) as engine:
+        task = await paused_task(engine)
+
+        async with engine.db.read() as conn:
+            events = await event_store.events_after(conn, task_id=task.id, after_seq=0)
+    kinds = [event.type for event in events]
+    assert kinds[-3:] == ["node_started", "task_paused", "hitl_requested"]
+    assert events[-3].data["node_id"] == "ask"

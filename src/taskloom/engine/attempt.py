@@ -151,6 +151,10 @@ class Attempt:
                     result = await self._execute(
                         node, data, step=step, iteration=iteration, visits=visits
                     )
+                except errors.PauseRequested as pause:
+                    # a node that pauses at once has its start written with the pause
+                    pause.started = await notice.settle()
+                    raise
                 except errors.NodeFailed as exc:
                     run = self._run(node, step, iteration, retries, started, None, None, exc)
                     await self.checkpoints.record(self.task, run, notice, self.emitter)

@@ -61,6 +61,9 @@ class Waits:
         token = secrets.token_urlsafe(32) if request.notify and request.kind == "hitl" else None
         link_expires = due or now + timedelta(seconds=self._links.ttl_s)
         async with self._db.write() as conn:
+            if request.started is not None:
+                node, started_at = request.started
+                await lifecycle.node_started(conn, task, node=node, now=started_at)
             await wait_store.open_wait(
                 conn,
                 WaitRecord(
