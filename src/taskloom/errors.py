@@ -134,9 +134,11 @@ class PauseRequested(TaskloomError):
         timeout_s: float | None,
         on_timeout: str,
         notify: dict[str, Any] | None = None,
+        state: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(f"node {node_id} waits for a {kind} decision")
         self.notify = notify
+        self.state = state  # what the node needs to go on where it stopped (kept, not shown)
         self.key = key
         self.node_id = node_id
         self.kind = kind

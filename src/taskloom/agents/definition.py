@@ -54,6 +54,16 @@ class MCPServer(_Model):
     credential_refs: dict[str, str] = Field(default_factory=dict)
 
 
+class HitlOptions(_Model):
+    """Tools a person must approve before the agent calls them (`hitl_options`)."""
+
+    enabled: bool = True
+    tool_names: list[str] = Field(default_factory=list, max_length=128)
+    # `continue`: the model hears "denied by <who>: <comment>" and goes on; `stop`: the
+    # task ends `error` with reason `tool_denied`
+    on_deny: Literal["continue", "stop"] = "continue"
+
+
 class Credentials(_Model):
     name: str | None = None
     value: str | None = Field(default=None, repr=False)
@@ -85,6 +95,7 @@ class AgentSpec(_Model):
     max_tokens: int | None = Field(default=None, gt=0)
     tools: list[HttpTool] = Field(default_factory=list, max_length=128)
     mcp_servers: list[MCPServer] = Field(default_factory=list, max_length=32)
+    hitl_options: HitlOptions | None = None
     tool_call_limit: int | None = Field(default=None, ge=0, le=1000)
     output_format: OutputFormat = "text"
     output_schema: dict[str, Any] | None = None

@@ -21,6 +21,7 @@ from taskloom.config import LinkConfig
 from taskloom.engine import lifecycle, notifications
 from taskloom.engine.notify import Notifier
 from taskloom.engine.wire import iso
+from taskloom.nodes.ports import DecidedWait
 from taskloom.store import tasks as task_store
 from taskloom.store import waits as wait_store
 from taskloom.store.database import Connection, Database
@@ -51,6 +52,13 @@ class Waits:
             wait = await wait_store.get_wait(conn, task_id=task_id, key=key)
         return None if wait is None else wait.decision
 
+    async def resumed(self, *, task_id: str, key_prefix: str) -> DecidedWait | None:
+        async with self._db.read() as conn:
+            wait = await wait_store.latest_decided(conn, task_id=task_id, key_prefix=key_prefix)
+        if wait is None or wait.decision is None:
+            return None
+        return DecidedWait(key=wait.key, state=wait.state or {}, decision=wait.decision)
+
     # -- the attempt pauses ------------------------------------------------------------------
 
     async def pause(self, task: TaskRecord, request: errors.PauseRequested) -> TaskRecord:
@@ -80,6 +88,7 @@ class Waits:
                     decided_at=None,
                     link_token_hash=_digest(token) if token else None,
                     link_expires_at=link_expires if token else None,
+                    state=request.state,
                 ),
             )
             paused = await task_store.pause_task(

@@ -12,6 +12,8 @@ What a run can end in, besides an outcome:
     InvalidModelOutput               structured output still invalid after `output_retries`
     ToolCallLimitExceeded            more tool calls than `tool_call_limit`
     ToolError                        two tools share a name, or a tool's schema is not valid
+    ApprovalRequired                 the model asked for a tool that waits for a person
+    ToolDenied                       a person denied a call and the agent stops on a denial
     asyncio.CancelledError           the task was stopped: raised at once, nothing swallowed
 """
 
@@ -21,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from taskloom.llm.approvals import Resume, ToolApprovals
 from taskloom.llm.base import Message, Usage
 from taskloom.llm.choice import ModelChoice
 from taskloom.llm.service import Models
@@ -40,6 +43,8 @@ class AgentRun:
     idempotency_key: str  # the node run's stable key
     node_id: str  # goes in events as graph_node_id
     timeout_s: float  # one model attempt
+    approvals: ToolApprovals | None = None  # tools that wait for a person's approval
+    resume: Resume | None = None  # go on from a run that waited for an approval
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 from pydantic_ai.messages import (
     ModelMessage,
+    ModelMessagesTypeAdapter,
     ModelRequest,
     ModelRequestPart,
     ModelResponse,
@@ -28,6 +29,7 @@ from pydantic_ai.models import ModelRequestParameters
 from pydantic_ai.tools import ToolDefinition
 
 from taskloom.llm.agent import AgentOutcome, AgentRun, Emit
+from taskloom.llm.approvals import ApprovalRequired, Resume, ToolDenied
 from taskloom.llm.base import AgentModel, Usage
 from taskloom.llm.chat import OUTPUT_TOOL, output_parameters, to_model_messages
 from taskloom.llm.errors import InvalidModelOutput, ToolCallLimitExceeded, ToolError
@@ -84,30 +86,66 @@ class AgentLoop:
         self._usage = Usage()
         self._calls = 0
         self._output_failures = 0
+        self._history: list[ModelMessage] = []
+        self._turn = 0  # model calls made
+        approvals = run.approvals
+        self._gated = approvals.tool_names if approvals else frozenset()
 
     async def run(self) -> AgentOutcome:
-        history: list[ModelMessage] = to_model_messages(self._run.messages, self._run.system)
         parameters = self._parameters()
         on_text = None if self._output is not None else self._chunk
-        turn = 0
+        decided = self._run.resume
+        if decided is None:
+            self._history = to_model_messages(self._run.messages, self._run.system)
+        else:
+            self._restore(decided.state)
         while True:
-            response = await self._model.request(
-                history,
-                parameters,
-                idempotency_key=f"{self._run.idempotency_key}/turn/{turn}",
-                timeout_s=self._run.timeout_s,
-                on_text=on_text,
-            )
-            turn += 1
-            self._usage += Usage(
-                prompt_tokens=response.usage.input_tokens,
-                completion_tokens=response.usage.output_tokens,
-            )
-            history.append(response)
-            outcome, replies = await self._answer(response)
+            if decided is not None:
+                # the response whose calls waited for the decision: answer it first
+                response = self._history[-1]
+                assert isinstance(response, ModelResponse)  # what _pause saved last
+            else:
+                response = await self._model.request(
+                    self._history,
+                    parameters,
+                    idempotency_key=f"{self._run.idempotency_key}/turn/{self._turn}",
+                    timeout_s=self._run.timeout_s,
+                    on_text=on_text,
+                )
+                self._turn += 1
+                self._usage += Usage(
+                    prompt_tokens=response.usage.input_tokens,
+                    completion_tokens=response.usage.output_tokens,
+                )
+                self._history.append(response)
+            outcome, replies = await self._answer(response, decided)
+            decided = None
             if outcome is not None:
                 return outcome
-            history.append(ModelRequest(parts=replies))
+            self._history.append(ModelRequest(parts=replies))
+
+    def _pause(self, calls: list[ToolCallPart]) -> ApprovalRequired:
+        """Everything the run needs to go on from here once a person has decided."""
+        state = {
+            "history": ModelMessagesTypeAdapter.dump_python(self._history, mode="json"),
+            "turn": self._turn,
+            "calls": self._calls,
+            "output_failures": self._output_failures,
+            "usage": [self._usage.prompt_tokens, self._usage.completion_tokens],
+        }
+        asked = [
+            {"tool_name": c.tool_name, "tool_call_id": c.tool_call_id, "payload": _args(c)}
+            for c in calls
+        ]
+        return ApprovalRequired(turn=self._turn, calls=asked, state=state)
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self._history = ModelMessagesTypeAdapter.validate_python(state["history"])
+        self._turn = int(state["turn"])
+        self._calls = int(state["calls"])
+        self._output_failures = int(state["output_failures"])
+        prompt, completion = state["usage"]
+        self._usage = Usage(prompt_tokens=prompt, completion_tokens=completion)
 
     def _parameters(self) -> ModelRequestParameters:
         definitions = [
@@ -124,7 +162,7 @@ class AgentLoop:
         return parameters
 
     async def _answer(
-        self, response: ModelResponse
+        self, response: ModelResponse, decided: Resume | None
     ) -> tuple[AgentOutcome | None, list[ModelRequestPart]]:
         """The run's outcome if `response` is a usable answer, else what to send back."""
         text = "".join(part.content for part in response.parts if isinstance(part, TextPart))
@@ -135,7 +173,9 @@ class AgentLoop:
             data, problem = self._check_output(lambda: answer.args_as_dict(raise_if_invalid=True))
             if problem is None:  # an answer ends the run; calls made beside it are not run
                 return await self._finish_structured(data), []
-        replies = await self._run_calls(calls, reasoning=text) if calls else []
+        if decided is None and any(call.tool_name in self._gated for call in calls):
+            raise self._pause(calls)  # no call of this response runs before the decision
+        replies = await self._run_calls(calls, reasoning=text, decided=decided) if calls else []
         if answer is not None:
             replies.append(self._retry_output(problem or "", call=answer))
         elif not calls:
@@ -185,7 +225,7 @@ class AgentLoop:
         )
 
     async def _run_calls(
-        self, calls: list[ToolCallPart], *, reasoning: str
+        self, calls: list[ToolCallPart], *, reasoning: str, decided: Resume | None
     ) -> list[ModelRequestPart]:
         limit = self._run.tool_call_limit
         if self._calls + len(calls) > limit:
@@ -196,20 +236,20 @@ class AgentLoop:
         try:
             async with asyncio.TaskGroup() as group:
                 tasks = [
-                    group.create_task(self._call(first + offset, call, reasoning))
+                    group.create_task(self._call(first + offset, call, reasoning, decided))
                     for offset, call in enumerate(calls)
                 ]
         except ExceptionGroup as failed:  # one call's failure ends the run with its own error
             raise failed.exceptions[0] from None
         return [task.result() for task in tasks]
 
-    async def _call(self, index: int, call: ToolCallPart, reasoning: str) -> ModelRequestPart:
+    async def _call(
+        self, index: int, call: ToolCallPart, reasoning: str, decided: Resume | None
+    ) -> ModelRequestPart:
         # the call's place in the run, not the provider's random id: a re-run repeats it
         key = f"{self._run.idempotency_key}/{index}"
-        try:
-            args: Any = call.args_as_dict(raise_if_invalid=True)
-        except (ValueError, AssertionError):
-            args = call.args
+        args = _args(call)
+        gated = decided if call.tool_name in self._gated else None
         event: dict[str, Any] = {
             "request_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"taskloom:tool-call:{key}")),
             "operation_id": call.tool_name,
@@ -221,7 +261,13 @@ class AgentLoop:
             "plan_task_id": None,
         }
         await self._emit("tool_call_request", event)
-        result, cause = await self._invoke(call.tool_name, args, key)
+        if gated is not None and not gated.approved:
+            approvals = self._run.approvals
+            if approvals is not None and approvals.on_deny == "stop":
+                raise ToolDenied(f"the call of {call.tool_name!r} was {gated.denial()}")
+            result, cause = ToolResult(gated.denial(), True), None
+        else:
+            result, cause = await self._invoke(call.tool_name, args, key)
         logger.info(
             "tool called",
             extra={
@@ -237,7 +283,7 @@ class AgentLoop:
                 **event,
                 "result": result.text,
                 "is_error": result.is_error,
-                "approval_request_id": None,
+                "approval_request_id": gated.request_id if gated else None,
             },
         )
         if cause is not None:
@@ -273,3 +319,11 @@ class AgentLoop:
 
     async def _chunk(self, fragment: str) -> None:
         await self._emit("chunk", fragment)
+
+
+def _args(call: ToolCallPart) -> Any:
+    """The call's arguments as an object, or as the model sent them when they are not one."""
+    try:
+        return call.args_as_dict(raise_if_invalid=True)
+    except (ValueError, AssertionError):  # args_as_dict asserts that it got an object
+        return call.args

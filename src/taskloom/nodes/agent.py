@@ -15,9 +15,10 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from taskloom import errors
 from taskloom.agents.credentials import with_credentials
-from taskloom.agents.definition import AgentSpec, MCPServer
+from taskloom.agents.definition import AgentSpec, HitlOptions, MCPServer
 from taskloom.llm import Message, ModelChoice
 from taskloom.llm.agent import AgentRun, run_agent
+from taskloom.llm.approvals import ApprovalRequired, Resume, ToolApprovals
 from taskloom.llm.prompts import as_text, instructions_text, join_sections
 from taskloom.llm.tools.mcp import mcp_tools
 from taskloom.nodes.base import JSON, NodeContext, NodeResult
@@ -112,26 +113,33 @@ class AgentNode:
             from taskloom.llm.tools.http import http_tools  # loads httpx2: only when needed
 
             tools = http_tools(spec.tools, client=http.get(), config=llm_config)
+        approvals = _approvals(spec.hitl_options)
+        resume = await _resume(ctx) if approvals else None
         async with mcp_tools(
             _run_servers(spec, request), http=http, config=llm_config
         ) as remote_tools:
-            outcome = await run_agent(
-                services.llm,
-                model_choice(spec, request),
-                AgentRun(
-                    system=system_prompt(spec, request),
-                    messages=[*history, Message("user", as_text(data))],
-                    tools=[*tools, *remote_tools],
-                    output_schema=output_schema if output_format == "json" else None,
-                    tool_call_limit=_tool_call_limit(spec, request, llm_config.tool_call_limit),
-                    output_retries=llm_config.output_retries,
-                    idempotency_key=ctx.idempotency_key,
-                    node_id=ctx.node_id,
-                    timeout_s=min(services.llm.request_timeout_s, ctx.timeout_s),
-                ),
-                ctx.emit,
-                api_key=api_key,
-            )
+            try:
+                outcome = await run_agent(
+                    services.llm,
+                    model_choice(spec, request),
+                    AgentRun(
+                        system=system_prompt(spec, request),
+                        messages=[*history, Message("user", as_text(data))],
+                        tools=[*tools, *remote_tools],
+                        output_schema=output_schema if output_format == "json" else None,
+                        tool_call_limit=_tool_call_limit(spec, request, llm_config.tool_call_limit),
+                        output_retries=llm_config.output_retries,
+                        idempotency_key=ctx.idempotency_key,
+                        node_id=ctx.node_id,
+                        timeout_s=min(services.llm.request_timeout_s, ctx.timeout_s),
+                        approvals=approvals,
+                        resume=resume,
+                    ),
+                    ctx.emit,
+                    api_key=api_key,
+                )
+            except ApprovalRequired as asked:
+                raise _pause(ctx, asked) from None
         output: JSON = outcome.data if outcome.data is not None else outcome.text
         return NodeResult(output=output, usage=outcome.usage)
 
@@ -151,6 +159,55 @@ class AgentNode:
         if config.ignore_response:
             return NodeResult(output=data, usage=child.usage)
         return NodeResult(output=_parsed(child.result), usage=child.usage)
+
+
+def _approvals(options: HitlOptions | None) -> ToolApprovals | None:
+    if options is None or not options.enabled or not options.tool_names:
+        return None
+    return ToolApprovals(frozenset(options.tool_names), options.on_deny)
+
+
+def _approval_prefix(ctx: NodeContext) -> str:
+    return f"{ctx.idempotency_key}/approval/"
+
+
+async def _resume(ctx: NodeContext) -> Resume | None:
+    """Where this node run goes on from: its last decided approval, if it waited for one."""
+    waits = ctx.services.waits
+    if waits is None:
+        raise errors.NodeFailed("this process is not set up to wait for tool approvals")
+    decided = await waits.resumed(task_id=ctx.task_id, key_prefix=_approval_prefix(ctx))
+    if decided is None:
+        return None
+    decision = decided.decision
+    return Resume(
+        state=decided.state,
+        approved=bool(decision.get("approved")),
+        decided_by=decision.get("decided_by"),
+        comment=decision.get("comment"),
+        request_id=decided.key,
+    )
+
+
+def _pause(ctx: NodeContext, asked: ApprovalRequired) -> errors.PauseRequested:
+    """The task waits for a person to approve (or deny) the calls the model asked for."""
+    names = ", ".join(dict.fromkeys(str(call["tool_name"]) for call in asked.calls))
+    return errors.PauseRequested(
+        key=f"{_approval_prefix(ctx)}{asked.turn}",
+        node_id=ctx.node_id,
+        kind="hitl",
+        request={
+            "wait_node_id": ctx.node_id,
+            "type": "tool_approval",
+            "title": f"Allow {names}?",
+            "description": f"The agent {ctx.node_name!r} asks to call {names}.",
+            "content": json.dumps(asked.calls, ensure_ascii=False),
+            "tool_calls": asked.calls,
+        },
+        timeout_s=None,
+        on_timeout="reject",
+        state=asked.state,
+    )
 
 
 def _tool_call_limit(spec: AgentSpec, request: Mapping[str, Any], default: int) -> int:

@@ -42,8 +42,20 @@ class SecretReader(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class DecidedWait:
+    key: str
+    state: dict[str, Any]  # what the node saved when it paused
+    decision: dict[str, Any]
+
+
 class WaitDecisions(Protocol):
     async def decision(self, *, task_id: str, key: str) -> dict[str, Any] | None:
         """The decision made on the wait this node run (`key`) paused at; None before one
         is made, or when it never paused."""
+        ...
+
+    async def resumed(self, *, task_id: str, key_prefix: str) -> DecidedWait | None:
+        """The last decided wait among those whose key starts with `key_prefix`: where a node
+        run that paused more than once (an agent's tool approvals) goes on from."""
         ...

@@ -175,6 +175,7 @@ class WaitRecord(_Record):
     decided_at: datetime | None
     link_token_hash: str | None = None
     link_expires_at: datetime | None = None
+    state: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -165,7 +165,7 @@ waits = sa.Table(
     sa.Column("key", sa.Text(), primary_key=True),  # the wait node run's idempotency key
     sa.Column("turn", sa.Integer(), nullable=False),
     sa.Column("node_id", sa.String(64), nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),  # hitl | webhook
+    sa.Column("kind", sa.String(16), nullable=False),  # hitl | webhook | schedule
     sa.Column("request", sa.JSON(), nullable=False),  # the task's hitl_request while it waits
     sa.Column("on_timeout", sa.String(16), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
@@ -175,6 +175,8 @@ waits = sa.Table(
     # the approve / deny links sent with its notification: a secret's hash, and its expiry
     sa.Column("link_token_hash", sa.String(64), nullable=True, unique=True),
     sa.Column("link_expires_at", UtcDateTime(), nullable=True),
+    # where the paused run goes on from (an agent's conversation before a tool approval)
+    sa.Column("state", sa.JSON(), nullable=True),
     sa.Index(
         "ix_waits_due",
         "due_at",

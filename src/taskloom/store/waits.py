@@ -38,6 +38,28 @@ async def get_wait(conn: Connection, *, task_id: str, key: str) -> WaitRecord | 
     return None if row is None else WaitRecord.from_row(row)
 
 
+async def latest_decided(conn: Connection, *, task_id: str, key_prefix: str) -> WaitRecord | None:
+    """The last decided wait among those whose key starts with `key_prefix` (one node run's
+    waits: an agent that asked for several approvals)."""
+    row = (
+        (
+            await conn.execute(
+                sa.select(w)
+                .where(
+                    w.c.task_id == task_id,
+                    w.c.key.startswith(key_prefix, autoescape=True),
+                    w.c.decided_at.is_not(None),
+                )
+                .order_by(w.c.created_at.desc(), w.c.key.desc())
+                .limit(1)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else WaitRecord.from_row(row)
+
+
 async def wait_by_link(conn: Connection, *, token_hash: str) -> WaitRecord | None:
     row = (
         (await conn.execute(sa.select(w).where(w.c.link_token_hash == token_hash)))
@@ -113,4 +135,5 @@ def _values(wait: WaitRecord) -> dict[str, Any]:
         "decided_at": wait.decided_at,
         "link_token_hash": wait.link_token_hash,
         "link_expires_at": wait.link_expires_at,
+        "state": wait.state,
     }
