@@ -188,3 +188,27 @@ async def test_a_wait_notifies_with_links_that_show_a_page_and_decide_on_post(
     assert again.status_code == 409
     unknown = await client.post("/v1/hitl/links/" + "t" * 43 + "/approve")
     assert unknown.status_code == 404
+
+
+async def test_a_webhook_wait_is_resumed_once_by_its_callback_url_without_a_key(
+    client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
+) -> None:
+    task = await start(client, headers, await deploy_workflow(waiting_workflow("webhook")))
+    url = task["hitl_request"]["callback_url"]
+    assert url.startswith("http://links.example/v1/hitl/callbacks/")
+    path = url.removeprefix("http://links.example")
+
+    called = await client.post(path, json={"amount": 5})  # no API key: the URL is the key
+    assert called.status_code == 200, called.text
+    assert called.json()["status"] == "pending"
+    done = await settle(client, headers, task["id"])
+    assert (done["status"], done["result"]) == ("completed", "10")
+
+    again = await client.post(path, json={"amount": 6})
+    assert again.status_code == 409
+    unknown = await client.post(path[:-4] + "abcd", json={})
+    assert unknown.status_code == 404
+    approve = await client.post(
+        f"/v1/hitl/links/{path.rsplit('/', 1)[1]}/approve"
+    )  # a callback is not an approval link
+    assert approve.status_code == 409

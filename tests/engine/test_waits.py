@@ -225,3 +225,23 @@ async def test_a_wait_node_that_pauses_at_once_has_its_start_written_with_the_pa
     kinds = [event.type for event in events]
     assert kinds[-3:] == ["node_started", "task_paused", "hitl_requested"]
     assert events[-3].data["node_id"] == "ask"
+
+
+async def test_a_callback_url_expires(engine: Engine) -> None:
+    workflow = {
+        "name": "callback",
+        "orchestration_nodes": [
+            {"id": "hook", "type": "wait", "definition": {"type": "webhook"}},
+        ],
+    }
+    task = (await engine.invoke(await engine.deploy(workflow))).task
+    assert await engine.worker.claim_once(10) == 1
+    paused = await engine.settled(task.id)
+    assert paused.hitl_request is not None
+    token = paused.hitl_request["callback_url"].rsplit("/", 1)[1]
+
+    await engine.clock.advance(8 * 24 * 3600)  # past the links' 7 days
+
+    with pytest.raises(errors.Conflict, match="expired"):
+        await engine.waits.resume_by_link(token=token, body={"late": True})
+    assert (await engine.task(task.id)).status == TaskStatus.PAUSED

@@ -65,9 +65,14 @@ class Waits:
         """Park the attempt's task at its wait node (fenced on the attempt)."""
         now = self._clock.now()
         due = now + timedelta(seconds=request.timeout_s) if request.timeout_s else None
-        shown = {**request.request, "expires_at": iso(due)}
-        token = secrets.token_urlsafe(32) if request.notify and request.kind == "hitl" else None
+        # a webhook wait always has its callback URL (the sender is often not an API client);
+        # a person's wait has approve / deny links when someone is told about it
+        linked = request.kind == "webhook" or (request.notify and request.kind == "hitl")
+        token = secrets.token_urlsafe(32) if linked else None
         link_expires = due or now + timedelta(seconds=self._links.ttl_s)
+        shown = {**request.request, "expires_at": iso(due)}
+        if token and request.kind == "webhook":
+            shown["callback_url"] = self._link_urls(token, request.kind)["callback_url"]
         async with self._db.write() as conn:
             if request.started is not None:
                 node, started_at = request.started
@@ -96,7 +101,7 @@ class Waits:
             )
             await lifecycle.paused(conn, paused, shown, now=now)
             if request.notify is not None:
-                links = self._link_urls(token) if token else {}
+                links = self._link_urls(token, request.kind) if token else {}
                 await notifications.queue_wait_started(
                     conn, paused, request.notify, {**shown, **links}, now=now
                 )
@@ -134,6 +139,21 @@ class Waits:
     async def decide_by_link(self, *, token: str, approved: bool) -> TaskRecord:
         """A decision through the link a notification carried: the link is the credential,
         good for one decision until it expires."""
+        task = await self._linked_task(token)
+        return await self.decide(
+            organization_id=task.organization_id,
+            task_id=task.id,
+            approved=approved,
+            decided_by=LINK_DECIDER,
+            comment=None,
+        )
+
+    async def resume_by_link(self, *, token: str, body: Any) -> TaskRecord:
+        """A webhook wait's callback URL called: the URL is the credential, good once."""
+        task = await self._linked_task(token)
+        return await self.resume(organization_id=task.organization_id, task_id=task.id, body=body)
+
+    async def _linked_task(self, token: str) -> TaskRecord:
         async with self._db.read() as conn:
             wait = await wait_store.wait_by_link(conn, token_hash=_digest(token))
             task = None
@@ -145,16 +165,12 @@ class Waits:
             raise errors.Conflict("this link has expired")
         if wait.decided_at is not None:
             raise errors.Conflict(f"this was decided already: {_said(wait.decision or {})}")
-        return await self.decide(
-            organization_id=task.organization_id,
-            task_id=task.id,
-            approved=approved,
-            decided_by=LINK_DECIDER,
-            comment=None,
-        )
+        return task
 
-    def _link_urls(self, token: str) -> dict[str, str]:
+    def _link_urls(self, token: str, kind: str) -> dict[str, str]:
         base = self._links.public_url.rstrip("/")
+        if kind == "webhook":
+            return {"callback_url": f"{base}/v1/hitl/callbacks/{token}"}
         return {
             "approve_url": f"{base}/v1/hitl/links/{token}/approve",
             "deny_url": f"{base}/v1/hitl/links/{token}/reject",

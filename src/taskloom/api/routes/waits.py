@@ -102,4 +102,16 @@ async def link_decision(token: LinkToken, action: LinkAction, state: State) -> J
     return JSONBody({"task_id": task.id, "status": task.status.value, "decision": action})
 
 
+# a webhook wait's callback URL: the URL is the credential, for a sender that cannot set
+# headers; its JSON body becomes the wait node's output, once
+_callbacks = APIRouter(prefix="/v1/hitl/callbacks", include_in_schema=False)
+
+
+@_callbacks.post("/{token}")
+async def callback(token: LinkToken, state: State, body: Annotated[Any, Body()] = None) -> JSONBody:
+    task = await state.waits.resume_by_link(token=token, body=body)
+    return JSONBody({"task_id": task.id, "status": task.status.value})
+
+
 router.include_router(_links)
+router.include_router(_callbacks)
