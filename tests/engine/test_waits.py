@@ -245,3 +245,19 @@ async def test_a_callback_url_expires(engine: Engine) -> None:
     with pytest.raises(errors.Conflict, match="expired"):
         await engine.waits.resume_by_link(token=token, body={"late": True})
     assert (await engine.task(task.id)).status == TaskStatus.PAUSED
+
+
+async def test_a_paused_task_can_be_stopped_and_then_no_decision_or_deadline_moves_it(
+    engine: Engine,
+) -> None:
+    task = await paused_task(engine, timeout_s=60)
+
+    stopped = await engine.tasks.stop(organization_id=engine.organization_id, task_id=task.id)
+    assert stopped.status == TaskStatus.STOPPED
+
+    with pytest.raises(errors.Conflict):
+        await decide(engine, task.id, approved=True)
+    await engine.clock.advance(120)
+    assert await engine.waits.fire_due() == 0
+    assert await engine.worker.claim_once(10) == 0
+    assert (await engine.task(task.id)).status == TaskStatus.STOPPED
