@@ -6,8 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.conftest import DeployWorkflow
+from taskloom.config import Settings
+from tests.conftest import DeployWorkflow, test_settings
+
+
+@pytest.fixture
+def overrides() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+def settings(database_url: str, overrides: dict[str, Any]) -> Settings:
+    return test_settings(database_url, **overrides)
 
 
 def code_node(node_id: str, expression: str, **extra: Any) -> dict[str, Any]:
@@ -125,3 +137,30 @@ async def test_orchestration_node_naming_an_agent_or_nothing_is_refused(
         "node 'n' (orchestration): workflow no-such-workflow not found"
         in (reply.json()["detail"][0]["msg"])
     )
+
+
+@pytest.mark.parametrize("overrides", [{"max_nesting_depth": 1}])
+async def test_nesting_is_counted_again_at_run_time(
+    client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
+) -> None:
+    """A nesting made by later deploys (a workflow on `latest` that gained a nested workflow
+    of its own) stops at the limit when it runs."""
+    leaf = await deploy_workflow({"name": "leaf", "orchestration_nodes": [code_node("x", "data")]})
+    middle = await deploy_workflow(
+        {"name": "middle", "orchestration_nodes": [code_node("x", "data")]}
+    )
+    top = await deploy_workflow({"name": "top", "orchestration_nodes": [nesting("m", middle)]})
+    # middle now nests leaf: its own deploy is within the limit, top's run is not
+    patched = await client.patch(
+        f"/v1/workflows/{middle}?deploy=true",
+        json={"orchestration_nodes": [nesting("l", leaf)]},
+        headers=headers,
+    )
+    assert patched.status_code == 200, patched.text
+    task = (
+        await client.post(
+            f"/v1/workflows/{top}/invoke", json={"input": {"text": "x"}}, headers=headers
+        )
+    ).json()
+    assert task["status"] == "error", task
+    assert "max_nesting_depth" in task["status_message"]

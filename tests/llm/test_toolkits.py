@@ -321,3 +321,68 @@ async def test_action_node_naming_an_unknown_operation_is_refused_when_saved(
     reply = await client.post("/v1/workflows", json=body, headers=headers)
     assert reply.status_code == 422
     assert "node 'x' (action)" in reply.json()["detail"][0]["msg"]
+
+
+async def test_an_agent_naming_an_unknown_toolkit_operation_is_refused_when_saved(
+    client: httpx.AsyncClient, headers: dict[str, str], actions: FakeActions, other_key: str
+) -> None:
+    toolkit = await imported(client, headers, actions)
+    bad = await client.post(
+        "/v1/agents",
+        json={"name": "a", "toolkit_tools": [f"{toolkit['id']}_nope"]},
+        headers=headers,
+    )
+    assert bad.status_code == 422
+    assert "nope" in bad.json()["detail"][0]["msg"]
+    # another organization's toolkit is not there for this one
+    foreign = await client.post(
+        "/v1/agents",
+        json={"name": "a", "toolkit_tools": [toolkit["id"]]},
+        headers={"x-api-key": other_key},
+    )
+    assert foreign.status_code == 422
+    whole = await client.post(
+        "/v1/agents", json={"name": "a", "toolkit_tools": [toolkit["id"]]}, headers=headers
+    )
+    assert whole.status_code == 201, whole.text
+
+
+async def test_action_node_retries_carry_the_node_runs_idempotency_key(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    actions: FakeActions,
+    deploy_workflow: DeployWorkflow,
+) -> None:
+    body = {
+        "name": "flaky",
+        "base_url": actions.url,
+        "operations": [{"id": "flaky", "method": "POST", "path": "/status/503"}],
+    }
+    toolkit = (await client.post("/v1/toolkits", json=body, headers=headers)).json()
+    workflow_id = await deploy_workflow(
+        {
+            "name": "retrying",
+            "orchestration_nodes": [
+                {
+                    "id": "call",
+                    "type": "action",
+                    "definition": {"asset_id": f"{toolkit['id']}_flaky"},
+                    "retry_strategy": {"enabled": True, "max_retries": 2},
+                }
+            ],
+        }
+    )
+    actions.reset()
+    reply = await client.post(
+        f"/v1/workflows/{workflow_id}/invoke",
+        json={"input": {"text": json.dumps({"x": 1})}},
+        headers=headers,
+    )
+    task = reply.json()
+    assert task["status"] == "error", task
+    assert task["status_reason"] == "action_failed"
+    assert "HTTP 503" in task["status_message"]
+    keys = [call.headers["idempotency-key"] for call in actions.received]
+    assert keys == [f"{task['id']}/1/call@1/0"] * 3
+    # an operation without a body takes what names no parameter in its query
+    assert [call.query for call in actions.received] == [{"x": ["1"]}] * 3

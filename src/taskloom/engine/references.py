@@ -92,6 +92,24 @@ def _check_deployed(target: WorkflowRecord, pinned: int | None, where: str) -> N
         raise errors.InvalidRequest(f"{where}: {target.kind} {target.id} has no version {pinned}")
 
 
+async def check_toolkit_tools(
+    conn: Connection, *, organization_id: str, asset_ids: list[str]
+) -> None:
+    """An agent's `toolkit_tools`: each names a toolkit of the organization (and, with an
+    operation, one of its operations)."""
+    for asset in asset_ids:
+        where = f"toolkit_tools: {asset!r}"
+        if split_asset_id(asset)[1] is None:
+            try:
+                await toolkit_store.get_toolkit(
+                    conn, organization_id=organization_id, toolkit_id=asset
+                )
+            except errors.NotFound as exc:
+                raise errors.InvalidRequest(f"{where}: toolkit {asset} not found") from exc
+        else:
+            await _check_operation(conn, organization_id, asset, where)
+
+
 async def _check_operation(conn: Connection, organization_id: str, asset: str, where: str) -> None:
     toolkit_id, operation_id = split_asset_id(asset)
     try:
