@@ -81,6 +81,8 @@ class ApiConfig:
     max_body_bytes: int = 4_194_304
     max_json_depth: int = 64  # arrays and objects inside each other in a request body
     max_nodes: int = 200
+    # workflows run by orchestration nodes, inside each other: levels below the top one
+    max_nesting_depth: int = 4
     max_per_page: int = 50  # list routes (API.md §1: 1-50)
     max_page: int = 10_000  # deeper pages cost a scan of every row before them
     sync_wait_s: float = 300.0  # a sync invoke waits this long, then answers 202
@@ -159,6 +161,9 @@ class Settings(BaseSettings):
     # past ~250 levels validating and storing a body runs out of recursion (a 500)
     max_json_depth: int = Field(default=64, ge=1, le=200)
     max_nodes: int = 200
+    # orchestration nodes run workflows inside workflows: this many levels below the top one,
+    # checked at deploy and again at run time
+    max_nesting_depth: int = Field(default=4, ge=0, le=32)
     max_page: int = Field(default=10_000, ge=1, le=1_000_000)
     max_per_page: int = Field(default=50, ge=1, le=1000)  # the contract's is 50
     sync_wait_s: float = 300.0
@@ -198,6 +203,10 @@ class Settings(BaseSettings):
     llm_output_retries: int = Field(default=2, ge=0, le=10)
     tool_timeout_s: float = Field(default=30.0, gt=0)
     tool_result_limit_bytes: int = Field(default=65_536, gt=0)
+    # toolkits: operations one toolkit may have, and the size of an OpenAPI document fetched
+    # from a URL (an uploaded one is bounded by max_body_bytes)
+    toolkit_max_operations: int = Field(default=500, ge=1, le=10_000)
+    toolkit_document_max_bytes: int = Field(default=4_194_304, gt=0)
     egress_allowed_hosts: list[str] = Field(default_factory=list)
     egress_allowed_networks: list[str] = Field(default_factory=list)
     # encrypts named secrets (provider keys) at rest; without it they cannot be stored
@@ -250,6 +259,7 @@ class Settings(BaseSettings):
             max_body_bytes=self.max_body_bytes,
             max_json_depth=self.max_json_depth,
             max_nodes=self.max_nodes,
+            max_nesting_depth=self.max_nesting_depth,
             max_page=self.max_page,
             max_per_page=self.max_per_page,
             sync_wait_s=self.sync_wait_s,

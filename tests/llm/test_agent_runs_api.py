@@ -266,22 +266,41 @@ async def test_sub_task_failure_fails_the_node(
     assert parent["status_reason"] == "provider_unavailable"
 
 
-async def test_agent_node_pointing_at_nothing_ends_in_error(
-    client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
+async def test_agent_node_pointing_at_nothing_is_refused_when_saved(
+    client: httpx.AsyncClient, headers: dict[str, str]
 ) -> None:
-    workflow_id = await deploy_workflow(
-        {
-            "name": "dangling",
-            "orchestration_nodes": [
-                {"id": "ask", "type": "agent", "definition": {"asset_id": "no-such-agent"}}
-            ],
-        }
-    )
-    reply = await client.post(
-        f"/v1/workflows/{workflow_id}/invoke", json={"input": {"text": "x"}}, headers=headers
-    )
-    assert reply.json()["status"] == "error", reply.json()
-    assert "no-such-agent" in reply.json()["status_message"]
+    body = {
+        "name": "dangling",
+        "orchestration_nodes": [
+            {"id": "ask", "type": "agent", "definition": {"asset_id": "no-such-agent"}}
+        ],
+    }
+    reply = await client.post("/v1/workflows", json=body, headers=headers)
+    assert reply.status_code == 422, reply.text
+    [problem] = reply.json()["detail"]
+    assert "node 'ask' (agent)" in problem["msg"]
+    assert "no-such-agent" in problem["msg"]
+
+
+async def test_agent_node_pointing_at_an_undeployed_agent_is_refused_at_deploy(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    created = await client.post("/v1/agents", json={"name": "draft only"}, headers=headers)
+    agent_id = created.json()["id"]
+    body = {
+        "name": "early",
+        "orchestration_nodes": [
+            {"id": "ask", "type": "agent", "definition": {"asset_id": agent_id}}
+        ],
+    }
+    workflow = await client.post("/v1/workflows", json=body, headers=headers)
+    assert workflow.status_code == 201, workflow.text
+    deployed = await client.put(f"/v1/workflows/{workflow.json()['id']}", headers=headers)
+    assert deployed.status_code == 422, deployed.text
+    assert "never been deployed" in deployed.json()["detail"][0]["msg"]
+    assert (await client.put(f"/v1/agents/{agent_id}", headers=headers)).status_code == 200
+    deployed = await client.put(f"/v1/workflows/{workflow.json()['id']}", headers=headers)
+    assert deployed.status_code == 200, deployed.text
 
 
 # -- stop --------------------------------------------------------------------------------

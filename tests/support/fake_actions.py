@@ -1,7 +1,8 @@
 """An HTTP action receiver on 127.0.0.1 that records what agents' tools send it.
 
 Any path answers 200 with `{"ok": true, "echo": <query or body>}`; `/status/<code>` answers that
-status; `/slow` waits `?delay=` seconds; `/big` answers `?size=` bytes of "x".
+status; `/slow` waits `?delay=` seconds; `/big` answers `?size=` bytes of "x"; a path put in
+`documents` answers that JSON document (an OpenAPI document to import, say).
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ class Received:
     query: dict[str, list[str]]
     headers: dict[str, str]  # lowercased names
     body: Any  # parsed JSON, or None
+    raw_path: str = ""  # as sent, percent-escapes and all
 
 
 class FakeActions:
     def __init__(self) -> None:
         self.received: list[Received] = []
+        self.documents: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._server = ThreadedServer(
             Starlette(routes=[Route("/{path:path}", self._handle, methods=_METHODS)]),
@@ -53,6 +56,8 @@ class FakeActions:
         for name, value in request.query_params.multi_items():
             query.setdefault(name, []).append(value)
         path = request.url.path
+        if path in self.documents:
+            return JSONResponse(self.documents[path])
         with self._lock:
             self.received.append(
                 Received(
@@ -61,6 +66,7 @@ class FakeActions:
                     query,
                     {k.lower(): v for k, v in request.headers.items()},
                     body,
+                    request.scope.get("raw_path", b"").decode("latin-1"),
                 )
             )
         if path.startswith("/status/"):

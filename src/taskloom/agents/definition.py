@@ -96,6 +96,8 @@ class AgentSpec(_Model):
     tools: list[HttpTool] = Field(default_factory=list, max_length=128)
     mcp_servers: list[MCPServer] = Field(default_factory=list, max_length=32)
     hitl_options: HitlOptions | None = None
+    # toolkit operations the agent may call: `<toolkit>_<operation>`, or `<toolkit>` for all
+    toolkit_tools: list[str] = Field(default_factory=list, max_length=128)
     tool_call_limit: int | None = Field(default=None, ge=0, le=1000)
     output_format: OutputFormat = "text"
     output_schema: dict[str, Any] | None = None

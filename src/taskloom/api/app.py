@@ -17,6 +17,7 @@ from taskloom.api.routes import (
     schedules,
     secrets,
     tasks,
+    toolkits,
     waits,
     webhook,
     webhooks,
@@ -53,6 +54,8 @@ def create_app(settings: Settings) -> FastAPI:
                 clock=host.clock,
                 notifications=host.notifications,
                 sandbox=host.sandbox,
+                http=host.http,
+                toolkits=host.toolkits,
             )
             yield
 
@@ -67,6 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(agents.router)
     app.include_router(tasks.router)
     app.include_router(secrets.router)
+    app.include_router(toolkits.router)
     app.include_router(waits.router)
     app.include_router(webhook.router)
     app.include_router(schedules.router)

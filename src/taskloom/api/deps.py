@@ -1,4 +1,5 @@
-"""What routes depend on: the app's state and the caller's organization (from `x-api-key`)."""
+"""What routes depend on: the app's state and the caller's organization (from `x-api-key`, or
+`Authorization: Bearer <key>`)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from taskloom.engine.notifications import Notifications
 from taskloom.engine.sdk_workers import SdkWorkers
 from taskloom.engine.supervisor import Supervisor
 from taskloom.engine.tasks import TaskService
+from taskloom.engine.toolkits import ToolkitCatalog
 from taskloom.engine.waits import Waits
 from taskloom.engine.worker import Worker
+from taskloom.llm.tools.http_client import SharedHttpClient
 from taskloom.sandbox import SandboxPool
 from taskloom.secrets import Secrets
 from taskloom.store import keys as key_store
@@ -62,6 +65,8 @@ class AppState:
     clock: Clock
     notifications: Notifications
     sandbox: SandboxPool | None
+    http: SharedHttpClient
+    toolkits: ToolkitCatalog
 
 
 async def get_state(request: Request) -> AppState:
@@ -73,11 +78,25 @@ State = Annotated[AppState, Depends(get_state)]
 
 
 async def get_principal(
-    state: State, x_api_key: Annotated[str | None, Header()] = None
+    state: State,
+    x_api_key: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Header()] = None,
 ) -> Principal:
-    if not x_api_key:
-        raise errors.Unauthenticated("missing x-api-key header")
-    return await authenticate(state, x_api_key)
+    key = x_api_key or bearer_key(authorization)
+    if not key:
+        raise errors.Unauthenticated("missing x-api-key header (or Authorization: Bearer <key>)")
+    return await authenticate(state, key)
+
+
+def bearer_key(authorization: str | None) -> str | None:
+    """The key of an `Authorization: Bearer <key>` header; None for any other scheme. The key
+    is looked up by its hash, as an x-api-key is: no comparison of secrets in Python."""
+    if authorization is None:
+        return None
+    scheme, _, credentials = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return credentials.strip() or None
 
 
 async def authenticate(state: AppState, x_api_key: str) -> Principal:

@@ -35,8 +35,9 @@ RESERVED_EVENT_TYPES = frozenset(
 
 
 def agent_version(header: str | None) -> int | None:
-    """The `x-agent-version` header: a version number, or nothing when absent or empty."""
-    if header is None or header.strip() == "":
+    """The `x-agent-version` header: a version number, or nothing when absent, empty or
+    `latest`."""
+    if header is None or header.strip() in ("", "latest"):
         return None
     value = header.strip()
     if not (value.isascii() and value.isdigit()) or len(value) > 9 or int(value) < 1:

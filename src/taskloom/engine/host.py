@@ -19,6 +19,7 @@ from taskloom.engine.sdk_workers import SdkWorkers
 from taskloom.engine.subtasks import SubTasks
 from taskloom.engine.supervisor import Supervisor, every
 from taskloom.engine.tasks import TaskService
+from taskloom.engine.toolkits import ToolkitCatalog
 from taskloom.engine.waits import Waits
 from taskloom.engine.worker import Worker
 from taskloom.llm import LLMService
@@ -45,6 +46,8 @@ class Host:
     side_tasks: Supervisor  # the process's own, beside the worker's
     waits: Waits
     notifications: Notifications
+    http: SharedHttpClient  # every outbound request of tools goes through it
+    toolkits: ToolkitCatalog
     sandbox: SandboxPool | None = None
 
 
@@ -78,6 +81,7 @@ async def open_host(
         http = SharedHttpClient(settings.egress())
         stack.push_async_callback(http.aclose)
         notifications = Notifications(db, clock, http_sender(http), settings.deliveries())
+        toolkits = ToolkitCatalog(db, secrets)
         worker: Worker | None = None
         sandbox: SandboxPool | None = None
         if run_worker:
@@ -93,6 +97,8 @@ async def open_host(
                 subtasks=subtasks,
                 secrets=secrets,
                 waits=waits,
+                toolkits=toolkits,
+                max_nesting_depth=settings.max_nesting_depth,
             )
             runner = Runner(
                 db, services, worker_config, notifier, subtasks=subtasks, waits=waits, clock=clock
@@ -123,6 +129,8 @@ async def open_host(
             side_tasks=side_tasks,
             waits=waits,
             notifications=notifications,
+            http=http,
+            toolkits=toolkits,
             sandbox=sandbox,
         )
         if worker is None:

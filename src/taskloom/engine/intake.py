@@ -161,6 +161,7 @@ class Intake:
                     run, request=request, executor=Executor.SDK if external else run.executor
                 )
             definition = await self._definition(conn, run, version)
+            run = dataclasses.replace(run, request=_with_output(run.request, definition))
             await self._within_daily_runs(conn, run, definition, now)
             targets = webhook_targets(definition)
             if targets is not None:  # fixed at invoke, as the version is
@@ -359,6 +360,18 @@ def _model_snapshot(request: dict[str, Any], agent: dict[str, Any]) -> dict[str,
         if snapshot.get(field) is None and agent.get(own) is not None:
             snapshot[field] = agent[own]
     return snapshot
+
+
+def _with_output(request: dict[str, Any], definition: dict[str, Any]) -> dict[str, Any]:
+    """The output the task is shaped to, fixed at invoke: the invoke's own `output_format`
+    (and schema), else the definition's, so that the Task shows what its result will be."""
+    if request.get("output_format") is not None:
+        return request
+    shaped = {**request, "output_format": definition.get("output_format") or "text"}
+    schema = definition.get("output_schema")
+    if schema is not None and request.get("output_schema") is None:
+        shaped["output_schema"] = schema
+    return shaped
 
 
 def _json_or_none(value: Any) -> Any:

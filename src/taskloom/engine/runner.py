@@ -24,6 +24,7 @@ from taskloom.store import workflows as workflow_store
 from taskloom.store.database import Database
 from taskloom.store.records import TaskRecord, TaskStatus
 from taskloom.workflows.graph import Graph
+from taskloom.workflows.inputs import first_node_input
 from taskloom.workflows.output import shape_result
 
 logger = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ class Runner:
             output_format = task.request.get("output_format") or graph.spec.output_format
             try:
                 try:
-                    output = await attempt.walk(task.input.get("text", ""))
+                    output = await attempt.walk(first_node_input(task.input))
                 finally:
                     await attempt.emitter.close()
             except errors.NodeFailed as exc:

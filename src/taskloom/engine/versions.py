@@ -12,7 +12,8 @@ from taskloom.store.records import WorkflowRecord
 DRAFT_VERSION = 0
 DRAFT_KEY = "_draft_definition"
 
-Wanted = int | Literal["draft"] | None
+# None and `latest` both name the latest deployed version
+Wanted = int | Literal["draft", "latest"] | None
 
 
 def pick_version(target: WorkflowRecord, wanted: Wanted) -> int:
@@ -26,7 +27,7 @@ def pick_version(target: WorkflowRecord, wanted: Wanted) -> int:
             f"{noun} {target.id} has never been deployed: deploy it with PUT first "
             "(or run its draft with ?version=draft)"
         )
-    if wanted is None:
+    if wanted is None or wanted == "latest":
         return latest
     if not 1 <= wanted <= latest:
         raise errors.NotFound(f"{noun} {target.id} has no version {wanted}")

@@ -20,6 +20,7 @@ from taskloom.llm import Message, ModelChoice
 from taskloom.llm.agent import AgentRun, run_agent
 from taskloom.llm.approvals import ApprovalRequired, Resume, ToolApprovals
 from taskloom.llm.prompts import as_text, instructions_text, join_sections
+from taskloom.llm.tools.base import Tool
 from taskloom.llm.tools.mcp import mcp_tools
 from taskloom.nodes.base import JSON, NodeContext, NodeResult
 
@@ -33,7 +34,7 @@ class AgentNodeConfig(BaseModel):
     asset_id: str | None = Field(
         default=None, validation_alias=AliasChoices("asset_id", "agent_id", "target_agent_id")
     )
-    version: int | None = Field(default=None, ge=1)
+    version: int | Literal["latest"] | None = Field(default=None)
     instructions: str | None = None  # extra instructions for this node's runs
     instructions_mode: Literal["append", "replace"] = "append"
     ignore_response: bool = False  # pass the node's input on instead of the agent's answer
@@ -113,6 +114,7 @@ class AgentNode:
             from taskloom.llm.tools.http import http_tools  # loads httpx2: only when needed
 
             tools = http_tools(spec.tools, client=http.get(), config=llm_config)
+        tools += await _toolkit_tools(ctx, spec)
         approvals = _approvals(spec.hitl_options)
         resume = await _resume(ctx) if approvals else None
         async with mcp_tools(
@@ -153,12 +155,28 @@ class AgentNode:
         if config.instructions:
             mode = "instructions_override" if config.instructions_mode == "append" else None
             extra[mode or REPLACE_INSTRUCTIONS] = config.instructions
+        version = config.version if isinstance(config.version, int) else None
         child = await subtasks.run(
-            ctx, agent_id=config.asset_id, version=config.version, text=as_text(data), extra=extra
+            ctx, agent_id=config.asset_id, version=version, text=as_text(data), extra=extra
         )
         if config.ignore_response:
             return NodeResult(output=data, usage=child.usage)
-        return NodeResult(output=_parsed(child.result), usage=child.usage)
+        return NodeResult(output=parsed_result(child.result), usage=child.usage)
+
+
+async def _toolkit_tools(ctx: NodeContext, spec: AgentSpec) -> list[Tool]:
+    """The toolkit operations the agent names in `toolkit_tools`, as tools."""
+    services = ctx.services
+    if not spec.toolkit_tools:
+        return []
+    if services.toolkits is None or services.http is None or services.llm_config is None:
+        raise errors.NodeFailed("this process is not set up to call toolkits")
+    from taskloom.llm.tools.toolkit import operation_tools  # loads httpx2: only when needed
+
+    bound = await services.toolkits.operations(
+        organization_id=ctx.organization_id, asset_ids=spec.toolkit_tools
+    )
+    return operation_tools(bound, client=services.http.get(), config=services.llm_config)
 
 
 def _approvals(options: HitlOptions | None) -> ToolApprovals | None:
@@ -217,7 +235,7 @@ def _tool_call_limit(spec: AgentSpec, request: Mapping[str, Any], default: int) 
     return default
 
 
-def _parsed(result: str | None) -> JSON:
+def parsed_result(result: str | None) -> JSON:
     """A sub-task's result as the next node gets it: a JSON object or array (what a `json`
     agent answers) as data, anything else as the text it is."""
     if result is None:

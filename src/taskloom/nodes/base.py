@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from taskloom.clock import utcnow
 from taskloom.llm import Message, Models, Usage
-from taskloom.nodes.ports import SecretReader, SubTaskRunner, WaitDecisions
+from taskloom.nodes.ports import SecretReader, SubTaskRunner, ToolkitCatalog, WaitDecisions
 from taskloom.sandbox import SandboxPool
 
 if TYPE_CHECKING:
@@ -42,6 +42,9 @@ class NodeServices:
     subtasks: SubTaskRunner | None = None  # runs a workflow's agent node as a task of its own
     secrets: SecretReader | None = None  # named provider keys, decrypted on use
     waits: WaitDecisions | None = None  # what a wait node's pause was answered with
+    toolkits: ToolkitCatalog | None = None  # toolkit operations for agents and action nodes
+    # orchestration nodes run workflows inside workflows: at most this many levels deep
+    max_nesting_depth: int = 4
 
 
 # runs child nodes (a parallel node's branches) with their own checkpoints; returns outputs

@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from taskloom.llm import Usage
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from taskloom.nodes.base import NodeContext
+    from taskloom.toolkits.definition import BoundOperation
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,4 +61,17 @@ class WaitDecisions(Protocol):
     async def resumed(self, *, task_id: str, key_prefix: str) -> DecidedWait | None:
         """The last decided wait among those whose key starts with `key_prefix`: where a node
         run that paused more than once (an agent's tool approvals) goes on from."""
+        ...
+
+
+class ToolkitCatalog(Protocol):
+    async def operations(
+        self, *, organization_id: str, asset_ids: Sequence[str]
+    ) -> list[BoundOperation]:
+        """Toolkit operations (`<toolkit>_<operation>`, or a bare `<toolkit>` for all of
+        its operations) with their credentials, for calls about to be made."""
+        ...
+
+    async def operation(self, *, organization_id: str, asset_id: str) -> BoundOperation:
+        """One operation, `<toolkit>_<operation>`."""
         ...

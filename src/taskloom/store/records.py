@@ -223,3 +223,14 @@ class SigningSecretRecord(_Record):
     previous_until: datetime | None
     created_at: datetime
     rotated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolkitRecord(_Record):
+    id: str
+    organization_id: str
+    name: str
+    created_by: str | None
+    spec: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime

@@ -290,3 +290,18 @@ secrets = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
 )
+
+# Named sets of HTTP operations (imported from OpenAPI or declared by hand) that agents call
+# as tools and action nodes call; `spec` holds the base URL, operations and credential refs.
+toolkits = sa.Table(
+    "toolkits",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("organization_id", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=True),  # the API key that created it
+    sa.Column("spec", sa.JSON(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_toolkits_org_created", "organization_id", "created_at"),
+)

@@ -125,9 +125,9 @@ def walk_ids(nodes: Iterable[OrchestrationNode]) -> Iterable[OrchestrationNode]:
 
 
 def starts_sub_tasks(definition: dict[str, Any]) -> bool:
-    """Whether running this definition may start sub-tasks: a workflow with an agent node
-    (an agent's own node runs inline)."""
+    """Whether running this definition may start sub-tasks: a workflow with an agent node or
+    an orchestration node (an agent's own node runs inline)."""
     if definition.get("kind") == "agent":
         return False
     nodes = [OrchestrationNode.model_validate(n) for n in definition.get("orchestration_nodes", [])]
-    return any(node.type == "agent" for node in walk_ids(nodes))
+    return any(node.type in ("agent", "orchestration") for node in walk_ids(nodes))

@@ -24,8 +24,10 @@ from taskloom.api.responses import COMMON_ERRORS, JSONBody
 from taskloom.api.routes.invoke import invoke_routes
 from taskloom.api.routes.tasks import list_tasks
 from taskloom.clock import utcnow
+from taskloom.engine.references import check_toolkit_tools
 from taskloom.secrets import Secrets
 from taskloom.store import workflows as workflow_store
+from taskloom.store.database import Database
 from taskloom.store.records import TaskStatus
 
 router = APIRouter(
@@ -40,7 +42,7 @@ def _base_url(request: Request) -> str:
 
 
 async def _draft(
-    spec: AgentSpec, *, agent_id: str, organization_id: str, secrets: Secrets
+    spec: AgentSpec, *, agent_id: str, organization_id: str, secrets: Secrets, db: Database
 ) -> dict[str, Any]:
     """The definition to store: credentials given inline (provider key, tool headers, MCP
     keys) move into the organization's encrypted secrets, referred to by name."""
@@ -48,6 +50,11 @@ async def _draft(
     async def store(name: str, value: str) -> None:
         await secrets.store(organization_id=organization_id, name=name, value=value)
 
+    if spec.toolkit_tools:
+        async with db.read() as conn:
+            await check_toolkit_tools(
+                conn, organization_id=organization_id, asset_ids=spec.toolkit_tools
+            )
     spec = await stored_credentials(spec, agent_id=agent_id, store=store)
     return spec.model_dump(mode="json", exclude_none=True)
 
@@ -65,7 +72,11 @@ def _validated(data: dict[str, Any]) -> AgentSpec:
 async def create_agent(request: Request, spec: AgentSpec, caller: Caller, state: State) -> JSONBody:
     agent_id = str(uuid.uuid4())
     draft = await _draft(
-        spec, agent_id=agent_id, organization_id=caller.organization_id, secrets=state.secrets
+        spec,
+        agent_id=agent_id,
+        organization_id=caller.organization_id,
+        secrets=state.secrets,
+        db=state.db,
     )
     async with state.db.write() as conn:
         agent = await workflow_store.create_workflow(
@@ -141,7 +152,9 @@ async def update_agent(
     # a definition read back (credentials masked) and saved again keeps its credentials
     changes = {key: restored(value, current.draft.get(key)) for key, value in changes.items()}
     spec = _validated({**current.draft, **changes})
-    draft = await _draft(spec, agent_id=agent_id, organization_id=org, secrets=state.secrets)
+    draft = await _draft(
+        spec, agent_id=agent_id, organization_id=org, secrets=state.secrets, db=state.db
+    )
     async with state.db.write() as conn:
         agent = await workflow_store.update_draft(
             conn,

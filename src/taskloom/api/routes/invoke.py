@@ -10,9 +10,10 @@ that accepts the invoke, so they create the very same task.
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import Field
 
+from taskloom import errors
 from taskloom.api import sse
 from taskloom.api.deps import AppState, Caller, State
 from taskloom.api.guard import StrictJsonRoute
@@ -22,10 +23,11 @@ from taskloom.api.params import INT32_MAX
 from taskloom.api.responses import COMMON_ERRORS, JSONBody
 from taskloom.engine.intake import Accepted, BusyPolicy
 from taskloom.engine.wire import task_json
+from taskloom.store.records import TaskRecord
 
 Version = Annotated[
-    Annotated[int, Field(ge=1, le=INT32_MAX)] | Literal["draft"] | None,
-    Query(description="a deployed version, or `draft`; default the latest deployed"),
+    Annotated[int, Field(ge=1, le=INT32_MAX)] | Literal["draft", "latest"] | None,
+    Query(description="a deployed version, `latest` (the default) or `draft`"),
 ]
 InvokeBody = Annotated[InvokeRequest, Body()]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
@@ -64,12 +66,12 @@ def invoke_routes(kind: str) -> APIRouter:
     Submitted = Annotated[Accepted, Depends(submit)]
     router = APIRouter(responses=COMMON_ERRORS, route_class=StrictJsonRoute)
 
-    @router.post("/{target_id}/invoke/async")
-    async def invoke_async(accepted: Submitted) -> JSONBody:
-        return JSONBody(task_json(accepted.task))
+    @router.post("/{target_id}/invoke/async", response_model=None)
+    async def invoke_async(accepted: Submitted, state: State) -> Response:
+        return await task_reply(accepted.task, state)
 
     @router.post("/{target_id}/invoke", response_model=None)
-    async def invoke_sync(accepted: Submitted, state: State) -> JSONBody:
+    async def invoke_sync(accepted: Submitted, state: State) -> Response:
         return await settled_reply(accepted, state)
 
     @router.post("/{target_id}/invoke/stream", response_model=None)
@@ -79,7 +81,7 @@ def invoke_routes(kind: str) -> APIRouter:
     return router
 
 
-async def settled_reply(accepted: Accepted, state: AppState) -> JSONBody:
+async def settled_reply(accepted: Accepted, state: AppState) -> Response:
     task = await state.tasks.wait_settled(
         organization_id=accepted.task.organization_id,
         task_id=accepted.task.id,
@@ -88,8 +90,19 @@ async def settled_reply(accepted: Accepted, state: AppState) -> JSONBody:
     )
     if not task.status.is_terminal or task.turn < accepted.turn:
         # past the wait budget: answer with the running task rather than hang the connection
-        return JSONBody(task_json(task), status_code=202)
-    return JSONBody(task_json(task))
+        return await task_reply(task, state, status_code=202)
+    return await task_reply(task, state)
+
+
+async def task_reply(task: TaskRecord, state: AppState, *, status_code: int = 200) -> Response:
+    """The task as GET /v1/tasks/{id} shows it (with `node_runs` and `sub_executions`).
+    Rendered from the store, so it may be a moment newer than `task`; a task deleted in that
+    moment is shown as it was."""
+    try:
+        body = await state.views.render(organization_id=task.organization_id, task_id=task.id)
+    except errors.NotFound:
+        return JSONBody(task_json(task), status_code=status_code)
+    return Response(body, status_code=status_code, media_type="application/json")
 
 
 def stream_reply(accepted: Accepted, state: AppState) -> StreamingResponse:

@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from taskloom.api.deps import Caller, State
 from taskloom.api.guard import StrictJsonRoute
@@ -33,6 +33,16 @@ class ScheduleInput(BaseModel):
     text: str = Field(default="", max_length=1_000_000)
 
 
+def _latest_is_none(value: object) -> object:
+    return None if value == "latest" else value
+
+
+# a deployed version; `latest` (or none) runs whatever is deployed last when a slot fires
+ScheduleVersion = Annotated[
+    int | None, BeforeValidator(_latest_is_none), Field(ge=1, le=2_147_483_647)
+]
+
+
 class ScheduleCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -40,7 +50,7 @@ class ScheduleCreate(BaseModel):
     cron: str = Field(min_length=1, max_length=255, examples=["0 9 * * 1-5"])
     timezone: str = Field(default="UTC", min_length=1, max_length=64)
     input: ScheduleInput = Field(default_factory=ScheduleInput)
-    version: int | None = Field(default=None, ge=1, le=2_147_483_647)
+    version: ScheduleVersion = None
     name: str | None = Field(default=None, max_length=255)
     catch_up: CatchUp = "skip"
     enabled: bool = True
@@ -52,7 +62,7 @@ class ScheduleUpdate(BaseModel):
     cron: str | None = Field(default=None, min_length=1, max_length=255)
     timezone: str | None = Field(default=None, min_length=1, max_length=64)
     input: ScheduleInput | None = None
-    version: int | None = Field(default=None, ge=1, le=2_147_483_647)
+    version: ScheduleVersion = None
     name: str | None = Field(default=None, max_length=255)
     catch_up: CatchUp | None = None
     enabled: bool | None = None

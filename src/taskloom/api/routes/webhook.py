@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
+from pydantic import Field
 from starlette.datastructures import UploadFile
 
 from taskloom import errors
@@ -45,7 +46,9 @@ async def webhook(
     asynchronous: bool = False,
     task_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     getter: Annotated[str | None, Query(max_length=255)] = None,
-    agent_version: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    agent_version: Annotated[
+        Annotated[int, Field(ge=1, le=2_147_483_647)] | Literal["latest"] | None, Query()
+    ] = None,
     key_header: Annotated[str | None, Header(alias="x-api-key")] = None,
     key_query: Annotated[str | None, Query(alias="x-api-key", max_length=255)] = None,
 ) -> JSONBody:

@@ -16,6 +16,7 @@ class ToolResult:
 
     text: str
     is_error: bool = False
+    status_code: int | None = None  # an HTTP tool's answer status, when it got one
 
 
 class Tool(Protocol):

@@ -10,7 +10,7 @@ checked one (`outbound.py`): the egress rules apply to the address each connecti
 from __future__ import annotations
 
 import asyncio
-import json
+import json as json_text
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,46 +52,75 @@ class HttpAction:
         return self.spec.parameters
 
     async def call(self, args: dict[str, Any], *, idempotency_key: str) -> ToolResult:
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                check_scheme(self.spec.url)
-                return await self._send(args, idempotency_key)
-        except EgressRefused as exc:
-            return ToolResult(str(exc), is_error=True)
-        except TimeoutError:
-            return ToolResult(f"{self.name} did not answer within {self.timeout_s:g} s", True)
-        except httpx2.HTTPError as exc:
-            # the message may quote the URL, and a URL may carry a token: say only what failed
-            logger.info(
-                "http action failed",
-                extra={"event": "tool_http_failed", "tool": self.name, "error": type(exc).__name__},
-            )
-            return ToolResult(f"{self.name} failed: {type(exc).__name__}", is_error=True)
-
-    async def _send(self, args: dict[str, Any], idempotency_key: str) -> ToolResult:
         method = self.spec.method
-        headers = {
-            name: value
-            for name, value in self.spec.headers.items()
-            if name.lower() != "idempotency-key"
-        }
-        headers["Idempotency-Key"] = idempotency_key
-        body: dict[str, Any] = (
-            {"params": query(args)} if method in _QUERY_METHODS else {"json": args}
+        body: dict[str, Any] = {"params": args} if method in _QUERY_METHODS else {"json": args}
+        return await send(
+            self.client,
+            name=self.name,
+            method=method,
+            url=self.spec.url,
+            headers=self.spec.headers,
+            idempotency_key=idempotency_key,
+            timeout_s=self.timeout_s,
+            limit_bytes=self.limit_bytes,
+            **body,
         )
-        # no redirects: a public URL must not bounce the request to an internal address
-        request = self.client.build_request(
-            method, self.spec.url, headers=headers, timeout=self.timeout_s, **body
+
+
+async def send(
+    client: httpx2.AsyncClient,
+    *,
+    name: str,
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    idempotency_key: str,
+    timeout_s: float,
+    limit_bytes: int,
+    params: Mapping[str, Any] | None = None,
+    json: Any = None,
+) -> ToolResult:
+    """One request of a tool (an HTTP action, a toolkit operation), as a result the model
+    reads: the egress check, the idempotency key, no redirects, a bounded answer, and every
+    failure said rather than raised."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            check_scheme(url)
+            sent = {
+                key: value for key, value in headers.items() if key.lower() != "idempotency-key"
+            }
+            sent["Idempotency-Key"] = idempotency_key
+            # no redirects: a public URL must not bounce the request to an internal address
+            request = client.build_request(
+                method,
+                url,
+                headers=sent,
+                timeout=timeout_s,
+                params=query(params) if params else None,
+                json=json,
+            )
+            response = await client.send(request, stream=True, follow_redirects=False)
+            try:
+                data = await _read_at_most(response, limit_bytes)
+            finally:
+                await response.aclose()
+    except EgressRefused as exc:
+        return ToolResult(str(exc), is_error=True)
+    except TimeoutError:
+        return ToolResult(f"{name} did not answer within {timeout_s:g} s", True)
+    except httpx2.HTTPError as exc:
+        # the message may quote the URL, and a URL may carry a token: say only what failed
+        logger.info(
+            "http action failed",
+            extra={"event": "tool_http_failed", "tool": name, "error": type(exc).__name__},
         )
-        response = await self.client.send(request, stream=True, follow_redirects=False)
-        try:
-            data = await _read_at_most(response, self.limit_bytes)
-        finally:
-            await response.aclose()
-        text = cut(data, self.limit_bytes)
-        if response.is_success:
-            return ToolResult(text)
-        return ToolResult(f"HTTP {response.status_code}: {text}", is_error=True)
+        return ToolResult(f"{name} failed: {type(exc).__name__}", is_error=True)
+    text = cut(data, limit_bytes)
+    if response.is_success:
+        return ToolResult(text, status_code=response.status_code)
+    return ToolResult(
+        f"HTTP {response.status_code}: {text}", is_error=True, status_code=response.status_code
+    )
 
 
 async def _read_at_most(response: httpx2.Response, limit_bytes: int) -> bytes:
@@ -124,7 +153,7 @@ def _query_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
-    return json.dumps(value, separators=(",", ":"))
+    return json_text.dumps(value, separators=(",", ":"))
 
 
 def http_tools(

@@ -1,0 +1,17 @@
+"""What the first node of a run gets."""
+
+from __future__ import annotations
+
+from taskloom.workflows.inputs import first_node_input
+
+
+def test_text_alone_is_given_as_text() -> None:
+    assert first_node_input({"text": "hi", "files": []}) == "hi"
+    assert first_node_input({"text": "hi", "user": None}) == "hi"
+    assert first_node_input({}) == ""
+
+
+def test_anything_more_gives_the_whole_input() -> None:
+    given = {"text": "hi", "files": ["u"], "user": {"email": "a@b.c"}, "ticket": 1}
+    assert first_node_input(given) == given
+    assert first_node_input({"ticket": 1}) == {"text": "", "ticket": 1}
