@@ -15,14 +15,15 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from taskloom import errors
 from taskloom.agents.credentials import with_credentials
-from taskloom.agents.definition import AgentSpec, HitlOptions, MCPServer
+from taskloom.agents.definition import AgentSpec, MCPServer
 from taskloom.llm import Message, ModelChoice
 from taskloom.llm.agent import AgentRun, run_agent
-from taskloom.llm.approvals import ApprovalRequired, Resume, ToolApprovals
+from taskloom.llm.approvals import ApprovalRequired
 from taskloom.llm.prompts import as_text, instructions_text, join_sections
 from taskloom.llm.tools.base import Tool
 from taskloom.llm.tools.mcp import mcp_tools
 from taskloom.nodes.base import JSON, NodeContext, NodeResult
+from taskloom.nodes.tool_approvals import approvals_of, pause_for, resume_point
 
 
 class AgentNodeConfig(BaseModel):
@@ -115,8 +116,8 @@ class AgentNode:
 
             tools = http_tools(spec.tools, client=http.get(), config=llm_config)
         tools += await _toolkit_tools(ctx, spec)
-        approvals = _approvals(spec.hitl_options)
-        resume = await _resume(ctx) if approvals else None
+        approvals = approvals_of(spec.hitl_options)
+        resume = await resume_point(ctx) if approvals else None
         async with mcp_tools(
             _run_servers(spec, request), http=http, config=llm_config
         ) as remote_tools:
@@ -141,7 +142,7 @@ class AgentNode:
                     api_key=api_key,
                 )
             except ApprovalRequired as asked:
-                raise _pause(ctx, asked) from None
+                raise pause_for(ctx, asked) from None
         output: JSON = outcome.data if outcome.data is not None else outcome.text
         return NodeResult(output=output, usage=outcome.usage)
 
@@ -177,55 +178,6 @@ async def _toolkit_tools(ctx: NodeContext, spec: AgentSpec) -> list[Tool]:
         organization_id=ctx.organization_id, asset_ids=spec.toolkit_tools
     )
     return operation_tools(bound, client=services.http.get(), config=services.llm_config)
-
-
-def _approvals(options: HitlOptions | None) -> ToolApprovals | None:
-    if options is None or not options.enabled or not options.tool_names:
-        return None
-    return ToolApprovals(frozenset(options.tool_names), options.on_deny)
-
-
-def _approval_prefix(ctx: NodeContext) -> str:
-    return f"{ctx.idempotency_key}/approval/"
-
-
-async def _resume(ctx: NodeContext) -> Resume | None:
-    """Where this node run goes on from: its last decided approval, if it waited for one."""
-    waits = ctx.services.waits
-    if waits is None:
-        raise errors.NodeFailed("this process is not set up to wait for tool approvals")
-    decided = await waits.resumed(task_id=ctx.task_id, key_prefix=_approval_prefix(ctx))
-    if decided is None:
-        return None
-    decision = decided.decision
-    return Resume(
-        state=decided.state,
-        approved=bool(decision.get("approved")),
-        decided_by=decision.get("decided_by"),
-        comment=decision.get("comment"),
-        request_id=decided.key,
-    )
-
-
-def _pause(ctx: NodeContext, asked: ApprovalRequired) -> errors.PauseRequested:
-    """The task waits for a person to approve (or deny) the calls the model asked for."""
-    names = ", ".join(dict.fromkeys(str(call["tool_name"]) for call in asked.calls))
-    return errors.PauseRequested(
-        key=f"{_approval_prefix(ctx)}{asked.turn}",
-        node_id=ctx.node_id,
-        kind="hitl",
-        request={
-            "wait_node_id": ctx.node_id,
-            "type": "tool_approval",
-            "title": f"Allow {names}?",
-            "description": f"The agent {ctx.node_name!r} asks to call {names}.",
-            "content": json.dumps(asked.calls, ensure_ascii=False),
-            "tool_calls": asked.calls,
-        },
-        timeout_s=None,
-        on_timeout="reject",
-        state=asked.state,
-    )
 
 
 def _tool_call_limit(spec: AgentSpec, request: Mapping[str, Any], default: int) -> int:
