@@ -66,6 +66,23 @@ async def until(
         await asyncio.sleep(interval)
 
 
+async def frozen_when(
+    process: Process, check: Callable[[], Awaitable[T | None]], *, within_s: float, what: str
+) -> T:
+    """Freeze `process` (SIGSTOP) at a moment `check` holds, and return what it saw: a kill
+    that follows interrupts exactly that state, however fast the process moves on."""
+
+    async def frozen() -> T | None:
+        process.freeze()
+        found = await check()
+        if found is not None and found is not False:
+            return found
+        process.thaw()
+        return None
+
+    return await until(frozen, within_s=within_s, what=what)
+
+
 # -- workflows -------------------------------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from tests.engine.crash.harness import (
     assert_resumed_from_checkpoints,
     assert_streams_end_finished,
     chain,
+    frozen_when,
     until,
     wait_logged,
 )
@@ -79,7 +80,9 @@ async def test_three_workers_one_killed_fifty_tasks_each_node_once(
             for task_id, row in rows.items()
         )
 
-    await until(victim_mid_task, within_s=30, what="the first worker holds a half-run task")
+    await frozen_when(
+        victim, victim_mid_task, within_s=30, what="the first worker holds a half-run task"
+    )
     victim.kill()
     frozen = await Frozen.read(store)
     interrupted = frozen.with_status("executing", owner=victim_id)

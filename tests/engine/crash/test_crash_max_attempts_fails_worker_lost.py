@@ -22,6 +22,7 @@ from tests.engine.crash.harness import (
     chain,
     completed_runs,
     duplicate_checkpoints,
+    frozen_when,
     trace_duplicates,
     until,
 )
@@ -54,7 +55,8 @@ async def test_worker_lost_twice_with_max_attempts_2_fails_the_task(
 
     for attempt in (1, 2):
         worker = cluster.worker(**SETTINGS)
-        await until(
+        await frozen_when(
+            worker,
             running_attempt(attempt),
             within_s=30,
             what=f"attempt {attempt} executing with a completed node of its own",

@@ -24,6 +24,7 @@ from tests.engine.crash.harness import (
     assert_streams_end_finished,
     chain,
     completed_runs,
+    frozen_when,
     until,
 )
 
@@ -54,7 +55,7 @@ async def test_worker_killed_mid_task_resumes_from_checkpoints(
         ]
         return started if len(started) >= 3 else None
 
-    await until(mid_run, within_s=30, what="3 tasks executing with 1+ completed node")
+    await frozen_when(first, mid_run, within_s=30, what="3 tasks executing with 1+ completed node")
     first.kill()
     frozen = await Frozen.read(store)
     interrupted = frozen.with_status("executing")
