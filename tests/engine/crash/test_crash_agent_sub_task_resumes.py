@@ -66,7 +66,7 @@ async def test_agent_sub_task_survives_its_worker(
     async def calling() -> bool:
         return len(fake_llm.requests) == 1
 
-    await until(calling, within_s=30, what="the agent's model call in flight")
+    await until(calling, within_s=90, what="the agent's model call in flight")
     first.kill()
     cluster.worker(**settings)
 
@@ -74,7 +74,7 @@ async def test_agent_sub_task_survives_its_worker(
         task = await api.task(parent_id)
         return task if task["status"] in TERMINAL else None
 
-    parent = await until(finished, within_s=45, what="the parent terminal after the restart")
+    parent = await until(finished, within_s=90, what="the parent terminal after the restart")
     assert parent["status"] == "completed", parent
     assert parent["result"] == "the answer (checked)"
     [child_id] = parent["sub_executions"]
