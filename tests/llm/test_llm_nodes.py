@@ -263,7 +263,7 @@ async def test_server_errors_past_the_retries_fail_the_task_with_a_reason(
     assert "HTTP 500" in failed["error"]
 
 
-@pytest.mark.parametrize("llm_overrides", [{"llm_request_timeout_s": 0.3, "llm_max_retries": 1}])
+@pytest.mark.parametrize("llm_overrides", [{"llm_request_timeout_s": 1.0, "llm_max_retries": 1}])
 async def test_slow_provider_ends_the_task_with_provider_timeout(
     run: Any, fake_llm: FakeLLM
 ) -> None:
