@@ -81,7 +81,7 @@ class ApiConfig:
     max_body_bytes: int = 4_194_304
     max_json_depth: int = 64  # arrays and objects inside each other in a request body
     max_nodes: int = 200
-    max_per_page: int = 50  # list routes (API.md §1: 1-50)
+    max_per_page: int = 50  # list routes (docs/api.md: 1-50)
     max_page: int = 10_000  # deeper pages cost a scan of every row before them
     sync_wait_s: float = 300.0  # a sync invoke waits this long, then answers 202
     key_cache_s: float = 30.0
