@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test check bench compat fuzz ui ui-check ui-test
+.PHONY: serve test check docs bench compat fuzz ui ui-check ui-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,13 +13,17 @@ $(STAMP): pyproject.toml
 
 serve: $(STAMP)
 	@scripts/ui fresh
-	$(VENV)/bin/taskloom serve
+	$(VENV)/bin/taskloom serve $(if $(PORT),--port $(PORT))
 
 test: $(STAMP)
 	scripts/test
 
 check: $(STAMP)
 	scripts/check
+
+# the generated pages of docs/ (API reference, configuration), from the code
+docs: $(STAMP)
+	$(VENV)/bin/python scripts/docs.py
 
 # schemathesis against /openapi.json of a real `taskloom serve`: fails on any 5xx or reply
 # the schema does not document
