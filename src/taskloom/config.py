@@ -133,6 +133,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"  # the address `serve` listens on
     port: int = 8000  # the port `serve` listens on
     log_level: str = "info"  # debug, info, warning, error
+    log_format: Literal["text", "json"] = "text"  # json: one object a line, with the ids
     embedded_workers: bool = True  # `serve` runs workers too; false: API only
 
     worker_concurrency: int = 64  # tasks one worker process runs at once

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from taskloom import __version__
-from taskloom.api import docs_pages, errors, ui
+from taskloom.api import docs_pages, errors, metrics, ui
 from taskloom.api.deps import AppState, KeyCache, State
 from taskloom.api.guard import RequestGuard
 from taskloom.api.routes import (
@@ -88,5 +88,6 @@ def create_app(settings: Settings) -> FastAPI:
         report = await engine_health.check(state.db, state.worker, state.side_tasks, state.sandbox)
         return JSONResponse(report.as_json(), status_code=200 if report.ok else 503)
 
+    metrics.install(app)
     ui.install(app)  # last: the web UI at `/` and its client routes (api/ui.py)
     return app
