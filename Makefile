@@ -5,10 +5,12 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: serve test check docs bench compat fuzz ui ui-check ui-test
 
-$(STAMP): pyproject.toml
+# exact, hashed versions from requirements-dev.lock (scripts/lock writes it from pyproject.toml's
+# ranges), then taskloom itself, editable, with nothing else resolved
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q --require-hashes --no-deps -r requirements-dev.lock
+	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $(STAMP)
 
 serve: $(STAMP)
