@@ -85,6 +85,7 @@ class ApiConfig:
     max_page: int = 10_000  # deeper pages cost a scan of every row before them
     sync_wait_s: float = 300.0  # a sync invoke waits this long, then answers 202
     key_cache_s: float = 30.0
+    key_use_record_s: float = 60.0  # a key's last use is written at most this often
     webhook_max_files: int = 10  # files one inbound webhook may upload
     webhook_max_file_bytes: int = 1_048_576  # each becomes an attachment of the task's input
 
@@ -163,6 +164,8 @@ class Settings(BaseSettings):
     max_page: int = Field(default=10_000, ge=1, le=1_000_000)
     max_per_page: int = Field(default=50, ge=1, le=1000)  # the contract's is 50
     sync_wait_s: float = 300.0
+    # how often, at most, a key's `last used` time is written (per key and process)
+    key_use_record_s: float = Field(default=60.0, gt=0)
     # where people's browsers reach this server (approve / deny links in notifications), and
     # how long such a link lasts when its wait has no deadline
     public_url: str = "http://127.0.0.1:8000"
@@ -256,6 +259,7 @@ class Settings(BaseSettings):
             max_page=self.max_page,
             max_per_page=self.max_per_page,
             sync_wait_s=self.sync_wait_s,
+            key_use_record_s=self.key_use_record_s,
             webhook_max_files=self.webhook_max_files,
             webhook_max_file_bytes=self.webhook_max_file_bytes,
         )

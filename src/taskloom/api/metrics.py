@@ -115,8 +115,6 @@ def install(app: FastAPI) -> None:
     @app.get("/metrics", include_in_schema=False)
     async def metrics(state: State) -> Response:
         async with state.db.read() as conn:
-            store = await read_store_metrics(
-                conn, now=state.clock.now(), sqlite=state.db.is_sqlite
-            )
+            store = await read_store_metrics(conn, now=state.clock.now(), sqlite=state.db.is_sqlite)
         body = render([Snapshot(store, state.sandbox)])
         return Response(body, media_type=CONTENT_TYPE_LATEST)
