@@ -3,23 +3,29 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test check bench compat fuzz ui ui-check ui-test
+.PHONY: serve test check docs bench compat fuzz ui ui-check ui-test
 
-$(STAMP): pyproject.toml
+# exact, hashed versions from requirements-dev.lock (scripts/lock writes it from pyproject.toml's
+# ranges), then taskloom itself, editable, with nothing else resolved
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q --require-hashes --no-deps -r requirements-dev.lock
+	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $(STAMP)
 
 serve: $(STAMP)
 	@scripts/ui fresh
-	$(VENV)/bin/taskloom serve
+	$(VENV)/bin/taskloom serve $(if $(PORT),--port $(PORT))
 
 test: $(STAMP)
 	scripts/test
 
 check: $(STAMP)
 	scripts/check
+
+# the generated pages of docs/ (API reference, configuration), from the code
+docs: $(STAMP)
+	$(VENV)/bin/python scripts/docs.py
 
 # schemathesis against /openapi.json of a real `taskloom serve`: fails on any 5xx or reply
 # the schema does not document

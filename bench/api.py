@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 TERMINAL = frozenset({"completed", "error", "failed", "stopped"})
-POLL_SLEEP_S = 0.005  # BENCHMARKS.md: polling clients sleep 5 ms after a non-terminal answer
+POLL_SLEEP_S = 0.005  # bench/README.md: polling clients sleep 5 ms after a non-terminal answer
 
 Task = dict[str, Any]
 

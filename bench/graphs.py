@@ -1,4 +1,4 @@
-"""The benchmark graphs W1, W2 and W3 (BENCHMARKS.md), the stream graph, how to deploy them,
+"""The benchmark graphs W1, W2 and W3 (bench/README.md), the stream graph, how to deploy them,
 and their checks."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""W2 (BENCHMARKS.md): I/O-bound concurrency against a model that answers after 200 ms.
+"""W2 (bench/README.md): I/O-bound concurrency against a model that answers after 200 ms.
 
 `fake_model.py` runs as its own process pinned to core 1 (beside the driver, never on the
 server's core 0). Per worker-concurrency setting (`--w2-concurrency`, default 64 and 512) a

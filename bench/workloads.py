@@ -1,4 +1,4 @@
-"""The task workloads (BENCHMARKS.md): w1a, w1b, w1c and w3, and the result checks.
+"""The task workloads (bench/README.md): w1a, w1b, w1c and w3, and the result checks.
 
 Each workload returns an `Outcome`: its figures, the tally of what went wrong, and a sample of
 (task id, input text) pairs whose results are checked afterwards, outside the timed part.

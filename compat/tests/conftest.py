@@ -1,5 +1,5 @@
 """Fixtures: the server under test, a plain HTTP client for taskloom's /v1 API, and the SDK's
-Configuration in both base URL styles (API.md §6.1, §6.5)."""
+Configuration in both base URL styles (docs/xpander-sdk.md)."""
 
 from __future__ import annotations
 

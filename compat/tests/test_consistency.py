@@ -1,5 +1,5 @@
 """One task, two surfaces: what the REST API (/v1) creates the SDK reads and stops, and the
-other way round (API.md: "they share the same Task object")."""
+other way round (docs/api.md: "they share the same Task object")."""
 
 from __future__ import annotations
 

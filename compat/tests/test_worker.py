@@ -1,5 +1,5 @@
-"""SDK worker mode (`@on_task`, API.md §6.4): a user's own agent code, run by the official SDK
-as a worker process, executes the tasks of a taskloom agent deployed as `container`.
+"""SDK worker mode (`@on_task`, docs/xpander-sdk.md): a user's own agent code, run by the official
+SDK as a worker process, executes the tasks of a taskloom agent deployed as `container`.
 
 Tasks are created through taskloom's public API and through the SDK; the worker registers on
 taskloom's event stream, receives them, and reports their outcome. A worker killed with

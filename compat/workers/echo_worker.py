@@ -1,4 +1,4 @@
-"""A user's own agent code, run by the xpander-sdk as a worker (`@on_task`, API.md §6.4).
+"""A user's own agent code, run by the xpander-sdk as a worker (`@on_task`, docs/xpander-sdk.md).
 
 Started by the compatibility tests as a separate process with XPANDER_* pointing at taskloom.
 It answers `handled by <pid>: <text>`; a text starting with `nap N` first sleeps N seconds,

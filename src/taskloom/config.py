@@ -83,10 +83,11 @@ class ApiConfig:
     max_nodes: int = 200
     # workflows run by orchestration nodes, inside each other: levels below the top one
     max_nesting_depth: int = 4
-    max_per_page: int = 50  # list routes (API.md §1: 1-50)
+    max_per_page: int = 50  # list routes (docs/api.md: 1-50)
     max_page: int = 10_000  # deeper pages cost a scan of every row before them
     sync_wait_s: float = 300.0  # a sync invoke waits this long, then answers 202
     key_cache_s: float = 30.0
+    key_use_record_s: float = 60.0  # a key's last use is written at most this often
     webhook_max_files: int = 10  # files one inbound webhook may upload
     webhook_max_file_bytes: int = 1_048_576  # each becomes an attachment of the task's input
 
@@ -129,48 +130,51 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TASKLOOM_", extra="ignore")
 
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = DEFAULT_DATABASE_URL  # sqlite:///path.db or postgresql://user@host/db
     db_pool_size: int = 10  # PostgreSQL connections per process (and as many again on demand)
-    db_pool_timeout_s: float = 60.0
-    host: str = "127.0.0.1"
-    port: int = 8000
-    log_level: str = "info"
-    embedded_workers: bool = True
+    db_pool_timeout_s: float = 60.0  # wait for a free pooled connection, then fail
+    host: str = "127.0.0.1"  # the address `serve` listens on
+    port: int = 8000  # the port `serve` listens on
+    log_level: str = "info"  # debug, info, warning, error
+    log_format: Literal["text", "json"] = "text"  # json: one object a line, with the ids
+    embedded_workers: bool = True  # `serve` runs workers too; false: API only
 
-    worker_concurrency: int = 64
-    lease_s: float = 15.0
-    heartbeat_s: float = 3.0
-    sweep_s: float = 5.0
+    worker_concurrency: int = 64  # tasks one worker process runs at once
+    lease_s: float = 15.0  # a dead worker's tasks are requeued after this
+    heartbeat_s: float = 3.0  # how often a worker renews its leases
+    sweep_s: float = 5.0  # how often expired leases and deadlines are swept
     poll_s: float = 0.5
-    max_attempts: int = 3
-    node_timeout_s: float = 60.0
+    max_attempts: int = 3  # attempts before a task fails `worker_lost`
+    node_timeout_s: float = 60.0  # a node's limit unless it sets timeout_seconds
     max_node_runs: int = 1000
-    shutdown_grace_s: float = 10.0
+    shutdown_grace_s: float = 10.0  # running tasks get this long to finish on stop
     progress_delay_s: float = 0.05
 
     sandbox_mode: Literal["auto", "bwrap", "subprocess"] = "auto"
     sandbox_bwrap: str = "bwrap"
     sandbox_uid: int = Field(default=65534, gt=0)
-    sandbox_gid: int = Field(default=65534, gt=0)
+    sandbox_gid: int = Field(default=65534, gt=0)  # the group user code runs as
     sandbox_process_limit: int = Field(default=64, ge=8)
     sandbox_pool_size: int = 4
-    sandbox_memory_limit_mb: int = 512
-    sandbox_output_limit_bytes: int = 1_048_576
+    sandbox_memory_limit_mb: int = 512  # address space of one code interpreter
+    sandbox_output_limit_bytes: int = 1_048_576  # largest result a code node may return
 
-    max_body_bytes: int = 4_194_304
+    max_body_bytes: int = 4_194_304  # request bodies past it get 413
     # past ~250 levels validating and storing a body runs out of recursion (a 500)
     max_json_depth: int = Field(default=64, ge=1, le=200)
-    max_nodes: int = 200
+    max_nodes: int = 200  # nodes per workflow, parallel branches included
     # orchestration nodes run workflows inside workflows: this many levels below the top one,
     # checked at deploy and again at run time
     max_nesting_depth: int = Field(default=4, ge=0, le=32)
     max_page: int = Field(default=10_000, ge=1, le=1_000_000)
     max_per_page: int = Field(default=50, ge=1, le=1000)  # the contract's is 50
     sync_wait_s: float = 300.0
+    # how often, at most, a key's `last used` time is written (per key and process)
+    key_use_record_s: float = Field(default=60.0, gt=0)
     # where people's browsers reach this server (approve / deny links in notifications), and
     # how long such a link lasts when its wait has no deadline
     public_url: str = "http://127.0.0.1:8000"
-    hitl_link_ttl_s: float = Field(default=7 * 24 * 3600.0, gt=0)
+    hitl_link_ttl_s: float = Field(default=7 * 24 * 3600.0, gt=0)  # a link's life if no deadline
     # outbound webhooks: one attempt's timeout, how long one is retried, how long a rotated
     # signing secret keeps signing beside the new one
     webhook_timeout_s: float = Field(default=10.0, gt=0)
@@ -182,20 +186,22 @@ class Settings(BaseSettings):
     webhook_max_files: int = Field(default=10, ge=0, le=1000)
     webhook_max_file_bytes: int = Field(default=1_048_576, ge=0)
 
-    llm_default_provider: str = "openai"
-    llm_default_openai_model: str = "gpt-4o-mini"
-    llm_default_anthropic_model: str = "claude-haiku-4-5"
-    llm_openai_base_url: str = "https://api.openai.com/v1"
-    llm_anthropic_base_url: str = "https://api.anthropic.com"
+    llm_default_provider: str = "openai"  # for nodes that name no provider
+    llm_default_openai_model: str = "gpt-4o-mini"  # for nodes that name no model
+    llm_default_anthropic_model: str = "claude-haiku-4-5"  # for nodes that name no model
+    llm_openai_base_url: str = "https://api.openai.com/v1"  # where OPENAI_API_KEY is sent
+    llm_anthropic_base_url: str = "https://api.anthropic.com"  # where ANTHROPIC_API_KEY goes
     llm_allowed_api_bases: list[str] = Field(default_factory=list)
     llm_request_timeout_s: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     llm_backoff_s: float = Field(default=0.5, ge=0)
-    llm_max_backoff_s: float = Field(default=8.0, ge=0)
-    # the providers' own variable names, without the TASKLOOM_ prefix
+    llm_max_backoff_s: float = Field(default=8.0, ge=0)  # longest wait between attempts
+    # the providers' own variable names, without the TASKLOOM_ prefix; sent only to
+    # llm_openai_base_url
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key")
     )
+    # sent only to llm_anthropic_base_url
     anthropic_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "anthropic_api_key")
     )
@@ -203,12 +209,11 @@ class Settings(BaseSettings):
     llm_output_retries: int = Field(default=2, ge=0, le=10)
     tool_timeout_s: float = Field(default=30.0, gt=0)
     tool_result_limit_bytes: int = Field(default=65_536, gt=0)
-    # toolkits: operations one toolkit may have, and the size of an OpenAPI document fetched
-    # from a URL (an uploaded one is bounded by max_body_bytes)
-    toolkit_max_operations: int = Field(default=500, ge=1, le=10_000)
+    toolkit_max_operations: int = Field(default=500, ge=1, le=10_000)  # operations per toolkit
+    # an OpenAPI document fetched from a URL (an uploaded one is bounded by max_body_bytes)
     toolkit_document_max_bytes: int = Field(default=4_194_304, gt=0)
-    egress_allowed_hosts: list[str] = Field(default_factory=list)
-    egress_allowed_networks: list[str] = Field(default_factory=list)
+    egress_allowed_hosts: list[str] = Field(default_factory=list)  # private hosts tools may reach
+    egress_allowed_networks: list[str] = Field(default_factory=list)  # and private CIDRs
     # encrypts named secrets (provider keys) at rest; without it they cannot be stored
     secret_key: SecretStr | None = None
 
@@ -263,6 +268,7 @@ class Settings(BaseSettings):
             max_page=self.max_page,
             max_per_page=self.max_per_page,
             sync_wait_s=self.sync_wait_s,
+            key_use_record_s=self.key_use_record_s,
             webhook_max_files=self.webhook_max_files,
             webhook_max_file_bytes=self.webhook_max_file_bytes,
         )

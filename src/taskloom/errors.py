@@ -84,7 +84,7 @@ class NodeFailed(TaskloomError):
 
     reason = "node_error"
     # True when the platform, not the workflow, could not finish (a provider unreachable
-    # through every retry): the task then ends `failed`, not `error` (DESIGN §2)
+    # through every retry): the task then ends `failed`, not `error` (docs/concepts.md)
     platform = False
 
 

@@ -1,4 +1,4 @@
-"""Multi-turn conversations (API.md §3.4, §3.6): invoking with an existing task id continues
+"""Multi-turn conversations (docs/api.md): invoking with an existing task id continues
 it; a turn sent while another runs is rejected (409) or queued (`busy=enqueue`)."""
 
 from __future__ import annotations
@@ -309,7 +309,7 @@ async def test_conversation_sync_enqueued_turn_answers_with_its_own_result(
 async def test_conversation_busy_policy_follows_the_deployed_version(
     client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
 ) -> None:
-    """A policy staged in the draft (PATCH without deploy) is not live yet (API.md §2.2)."""
+    """A policy staged in the draft (PATCH without deploy) is not live yet (docs/api.md)."""
     workflow_id = await deploy_workflow(echo(sleep_s=1.0))
     staged = await client.patch(
         f"/v1/workflows/{workflow_id}",
@@ -329,7 +329,7 @@ async def test_conversation_enqueued_turn_stream_shows_its_own_turn(
     client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
 ) -> None:
     """The stream of a queued turn starts with that turn's task_created and ends with its
-    task_finished: a client stops at the first task_finished (API.md §5)."""
+    task_finished: a client stops at the first task_finished (docs/events.md)."""
     workflow_id = await deploy_workflow(echo(sleep_s=0.5))
     first = await turn(client, headers, workflow_id, "one", mode="/async")
     task_id = first.json()["id"]
@@ -354,7 +354,7 @@ async def test_conversation_stream_ends_at_its_turn__next_turn_queued(
     client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
 ) -> None:
     """The stream of turn 1 ends with turn 1's task_finished, even when a queued turn 2
-    starts in the same breath (API.md §5: the stream ends after task_finished)."""
+    starts in the same breath (docs/events.md: the stream ends after task_finished)."""
     workflow_id = await deploy_workflow(echo(sleep_s=1.0))
     async with asyncio.timeout(60), asyncio.TaskGroup() as group:
         streaming = group.create_task(
@@ -434,7 +434,7 @@ def _summary(events: list[Event]) -> list[tuple[int, str, Any]]:
 async def test_conversation_turn__unknown_task_id_is_not_found(
     client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
 ) -> None:
-    # an `id` continues a conversation (API.md §2.4): one the organization never had is 404,
+    # an `id` continues a conversation (docs/api.md): one the organization never had is 404,
     # exactly as another organization's is, and starts nothing
     workflow_id = await deploy_workflow(echo())
     reply = await turn(client, headers, workflow_id, "one", task_id="never-issued", mode="/async")

@@ -1,4 +1,4 @@
-"""`Idempotency-Key` on invoke (DESIGN.md §7): per organization, the same key and body within
+"""`Idempotency-Key` on invoke (docs/api.md): per organization, the same key and body within
 24 h answer with the original task and start no new run; another body is a conflict."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Waiting on a task: `GET /v1/tasks/{id}?wait=S` (long poll, DESIGN.md §7) and a sync invoke
+"""Waiting on a task: `GET /v1/tasks/{id}?wait=S` (long poll, docs/api.md) and a sync invoke
 that runs past its wait budget (answers 202 with the running task)."""
 
 from __future__ import annotations

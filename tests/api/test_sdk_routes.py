@@ -1,4 +1,4 @@
-"""The xpander SDK's routes (API.md §6.2, §6.5) over HTTP: bare, under `/{org}` and under
+"""The xpander SDK's routes (docs/xpander-sdk.md) over HTTP: bare, under `/{org}` and under
 `/agent-controller/{org}`, with the bodies the SDK sends."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""xpander-sdk worker mode at the HTTP level (API.md §6.4), on SQLite and PostgreSQL: what an
-`@on_task` worker sees and sends, spoken here by a small client over real HTTP.
+"""xpander-sdk worker mode at the HTTP level (docs/xpander-sdk.md), on SQLite and PostgreSQL:
+what an `@on_task` worker sees and sends, spoken here by a small client over real HTTP.
 
 (The compat suite runs the official SDK's worker against a server; these tests pin down the
 protocol and the lease rules on both databases.)

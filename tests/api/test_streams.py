@@ -1,4 +1,4 @@
-"""SSE streams (API.md §5): invoke/stream, attaching with GET /v1/tasks/{id}/events, and
+"""SSE streams (docs/events.md): invoke/stream, attaching with GET /v1/tasks/{id}/events, and
 resuming after `Last-Event-ID`.
 
 The app runs behind a real uvicorn on loopback here: httpx's ASGITransport collects a whole

@@ -1,4 +1,4 @@
-"""A deliberately small SSE reader for taskloom's streams (API.md §5), used by the API and
+"""A deliberately small SSE reader for taskloom's streams (docs/events.md), used by the API and
 e2e tests alike: blocks separated by blank lines, an `id:` line and one `data:` line each.
 
 It is strict on purpose: a block without an integer `id`, without exactly one `data` line, or

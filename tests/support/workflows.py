@@ -1,4 +1,4 @@
-"""Workflow bodies used across the tests (the graphs of ../shared/BENCHMARKS.md among them)."""
+"""Workflow bodies used across the tests (the graphs of bench/README.md among them)."""
 
 from __future__ import annotations
 

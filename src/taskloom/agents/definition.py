@@ -1,4 +1,4 @@
-"""The agent definition as users write it (API.md §2.1 `AIAgent`): instructions, model, tools."""
+"""The agent definition as users write it (docs/api.md `AIAgent`): instructions, model, tools."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ class HttpTool(_Model):
 
 
 class MCPServer(_Model):
-    """`MCPServerDetails` (API.md §3.9); taskloom connects to remote servers only."""
+    """`MCPServerDetails` (docs/api.md); taskloom connects to remote servers only."""
 
     id: str | None = None
     type: Literal["local", "remote"] = "remote"

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from taskloom import __version__
-from taskloom.api import errors, ui
+from taskloom.api import docs_pages, errors, metrics, ui
 from taskloom.api.deps import AppState, KeyCache, State
 from taskloom.api.guard import RequestGuard
 from taskloom.api.routes import (
@@ -59,13 +59,17 @@ def create_app(settings: Settings) -> FastAPI:
             )
             yield
 
-    app = FastAPI(title="taskloom", version=__version__, lifespan=lifespan)
+    # /docs and /redoc are taskloom's own (api/docs_pages.py): FastAPI's load from a CDN
+    app = FastAPI(
+        title="taskloom", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.add_middleware(
         RequestGuard,
         max_bytes=api_config.max_body_bytes,
         max_depth=api_config.max_json_depth,
     )
     errors.install(app)
+    docs_pages.install(app)
     app.include_router(workflows.router)
     app.include_router(agents.router)
     app.include_router(tasks.router)
@@ -88,5 +92,6 @@ def create_app(settings: Settings) -> FastAPI:
         report = await engine_health.check(state.db, state.worker, state.side_tasks, state.sandbox)
         return JSONResponse(report.as_json(), status_code=200 if report.ok else 503)
 
+    metrics.install(app)
     ui.install(app)  # last: the web UI at `/` and its client routes (api/ui.py)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -35,6 +36,7 @@ class KeyCache:
 
     ttl_s: float
     _entries: dict[str, tuple[Principal, float]] = field(default_factory=dict)
+    _uses: dict[str, float] = field(default_factory=dict)  # key id -> monotonic time written
 
     def get(self, digest: str) -> Principal | None:
         entry = self._entries.get(digest)
@@ -46,6 +48,18 @@ class KeyCache:
         if len(self._entries) > 10_000:
             self._entries.clear()
         self._entries[digest] = (principal, time.monotonic() + self.ttl_s)
+
+    def use_due(self, key_id: str, every_s: float) -> bool:
+        """Whether this process should write the key's last use now: at most once per
+        `every_s` per key, so that authentication costs no write per request."""
+        now = time.monotonic()
+        last = self._uses.get(key_id)
+        if last is not None and now - last < every_s:
+            return False
+        if len(self._uses) > 10_000:
+            self._uses.clear()
+        self._uses[key_id] = now
+        return True
 
 
 @dataclass
@@ -109,6 +123,15 @@ async def authenticate(state: AppState, x_api_key: str) -> Principal:
         if principal is None:
             raise errors.Unauthenticated("invalid API key")
         state.keys.put(digest, principal)
+    every_s = state.api.key_use_record_s
+    if state.keys.use_due(principal.key_id, every_s):
+        async with state.db.write() as conn:
+            await key_store.record_key_use(
+                conn,
+                key_id=principal.key_id,
+                now=state.clock.now(),
+                every=timedelta(seconds=every_s),
+            )
     return principal
 
 

@@ -1,4 +1,4 @@
-"""Wire shapes of API.md: the invoke request, and Task / Workflow as JSON."""
+"""Wire shapes of docs/api.md: the invoke request, and Task / Workflow as JSON."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def page_json(
 
 
 def agent_json(agent: WorkflowRecord, *, base_url: str) -> dict[str, Any]:
-    """`AIAgent` (API.md §2.1), as the xpander-sdk reads it too (`unique_name`, `graph`, ...)."""
+    """`AIAgent` (docs/api.md), as the xpander-sdk reads it too (`unique_name`, `graph`, ...)."""
     draft = redacted(agent.draft)
     return {
         "unique_name": agent.id,

@@ -66,7 +66,7 @@ async def paging(
         Query(ge=1, description="default 20; at most the server's `max_per_page` (50)"),
     ] = None,
 ) -> Paging:
-    """The contract's paging (API.md §1): `page` from 1, `per_page` 1-50, default 20 (or the
+    """The contract's paging (docs/api.md): `page` from 1, `per_page` 1-50, default 20 (or the
     server's `max_per_page`, if it is set lower)."""
     limit = state.api.max_per_page
     wanted = min(DEFAULT_PER_PAGE, limit) if per_page is None else per_page

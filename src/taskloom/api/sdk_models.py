@@ -1,5 +1,6 @@
-"""Wire shapes of the xpander SDK's routes (API.md §6.2) and the decisions behind them that need
-no I/O: what a task PATCH may change, which pushed events are accepted, the Agent views."""
+"""Wire shapes of the xpander SDK's routes (docs/xpander-sdk.md) and the decisions behind them
+that need no I/O: what a task PATCH may change, which pushed events are accepted, the Agent
+views."""
 
 from __future__ import annotations
 
@@ -192,7 +193,7 @@ def agent_json(target: WorkflowRecord, *, base_url: str) -> dict[str, Any]:
 
 
 def agent_list_item_json(target: WorkflowRecord) -> dict[str, Any]:
-    """`AgentsListItem` (API.md §6.2 `Agents.alist`)."""
+    """`AgentsListItem` (docs/xpander-sdk.md `Agents.alist`)."""
     is_agent = target.kind == AGENT
     return {
         "id": target.id,
@@ -224,7 +225,7 @@ def _instructions(draft: dict[str, Any]) -> dict[str, Any]:
 
 
 def activity_json(task: TaskRecord, turns: list[TurnRecord]) -> dict[str, Any]:
-    """`AgentActivityThread` (API.md §3.7) from the task's turns: each turn's input as a
+    """`AgentActivityThread` (docs/api.md) from the task's turns: each turn's input as a
     user message and its result, once there is one, as the agent's answer."""
     messages: list[dict[str, Any]] = []
     for turn in turns:

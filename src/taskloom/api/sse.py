@@ -1,4 +1,4 @@
-"""Server-sent events in the contract's format (API.md §5): `id: <seq>` and one `data:` line."""
+"""Server-sent events in the contract's format (docs/events.md): `id: <seq>`, one `data:` line."""
 
 from __future__ import annotations
 

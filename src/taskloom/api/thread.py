@@ -1,4 +1,4 @@
-"""A task's conversation as agno-style thread messages (API.md §3.6)."""
+"""A task's conversation as agno-style thread messages (docs/api.md)."""
 
 from __future__ import annotations
 

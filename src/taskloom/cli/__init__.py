@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from taskloom import errors
-from taskloom.cli import definitions, invoke, keys, profiles, server, tasks
+from taskloom.cli import backup, definitions, invoke, keys, profiles, server, tasks
 from taskloom.cli.connection import ConfigError, ConnectionOptions, default_config_path
 from taskloom.cli.output import ExitCode, error_console
 from taskloom.client import ApiError, ClientError
@@ -80,6 +80,7 @@ def root(
 app.command()(server.serve)
 app.command()(server.worker)
 app.command()(server.migrate)
+app.command()(backup.backup)
 app.command("invoke")(invoke.invoke)
 app.add_typer(definitions.definitions_app("workflow"), name="workflows")
 app.add_typer(definitions.definitions_app("agent"), name="agents")

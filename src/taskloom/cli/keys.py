@@ -80,7 +80,7 @@ def list_(
     database_url: DatabaseUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """List keys by prefix, with their organization and creation time."""
+    """List keys by prefix, with their organization, creation and last use (to a minute)."""
     from taskloom.store import key_admin
 
     async def job(conn: Connection) -> list[ApiKeyRecord]:
@@ -96,17 +96,19 @@ def list_(
                     "organization": k.organization_name,
                     "organization_id": k.organization_id,
                     "created_at": k.created_at.isoformat(),
+                    "last_used_at": k.last_used_at.isoformat() if k.last_used_at else None,
                 }
                 for k in found
             ]
         )
         return
     table = Table(box=None, pad_edge=False)
-    for column in ("id", "prefix", "organization", "organization id", "created"):
+    for column in ("id", "prefix", "organization", "organization id", "created", "last used"):
         table.add_column(column, overflow="fold")
     for k in found:
+        used = when(k.last_used_at) if k.last_used_at else "never"
         table.add_row(
-            k.id, k.prefix + "…", k.organization_name, k.organization_id, when(k.created_at)
+            k.id, k.prefix + "…", k.organization_name, k.organization_id, when(k.created_at), used
         )
     console().print(table)
 

@@ -40,12 +40,14 @@ def serve(
     from taskloom.api.app import create_app
 
     settings = settings_for(database_url, host=host, port=port)
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        # JSON lines: uvicorn's own loggers go through the root handler that logs.py set
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         access_log=False,
         loop="auto",
         http="auto",
@@ -58,7 +60,7 @@ def worker(
 ) -> None:
     """Run workers only, against the same database as the API."""
     settings = settings_for(database_url, worker_concurrency=concurrency)
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     asyncio.run(_run_worker(settings))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -159,6 +160,62 @@ def stop(ctx: typer.Context, task_id: TaskId, as_json: JsonFlag = False) -> None
         print_json(task)
     else:
         console().print(f"task {task.id} {task.status.value}")
+
+
+Comment = Annotated[str | None, typer.Option(help="why; kept with the decision")]
+DecidedBy = Annotated[str | None, typer.Option("--by", help="who decides (e.g. an e-mail)")]
+
+
+def _show_decided(task: Task, verb: str, as_json: bool) -> None:
+    if as_json:
+        print_json(task)
+    else:
+        console().print(f"task {task.id} {verb}: now {task.status.value}")
+
+
+@app.command("approve")
+def approve(
+    ctx: typer.Context,
+    task_id: TaskId,
+    comment: Comment = None,
+    by: DecidedBy = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Approve a paused task's wait: it runs on from its wait node."""
+    with _options(ctx).client() as client:
+        task = client.approve_task(task_id, comment=comment, decided_by=by)
+    _show_decided(task, "approved", as_json)
+
+
+@app.command("reject")
+def reject(
+    ctx: typer.Context,
+    task_id: TaskId,
+    comment: Comment = None,
+    by: DecidedBy = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Reject a paused task's wait: it takes the route made for a rejection, or ends `error`."""
+    with _options(ctx).client() as client:
+        task = client.reject_task(task_id, comment=comment, decided_by=by)
+    _show_decided(task, "rejected", as_json)
+
+
+@app.command("resume")
+def resume(
+    ctx: typer.Context,
+    task_id: TaskId,
+    body: Annotated[str, typer.Option("--body", help="JSON handed to the webhook wait")] = "{}",
+    as_json: JsonFlag = False,
+) -> None:
+    """Resume a task waiting on a webhook, with a JSON body as the wait node's output."""
+    try:
+        parsed = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"--body is not JSON: {exc.msg}") from exc
+    with _options(ctx).client() as client:
+        task = client.resume_task(task_id, parsed)
+    _show_decided(task, "resumed", as_json)
 
 
 @app.command("rm")

@@ -158,6 +158,23 @@ class AsyncClient:
     async def stop_task(self, task_id: str) -> Task:
         return await self.send(calls.stop_task(task_id))
 
+    async def approve_task(
+        self, task_id: str, *, comment: str | None = None, decided_by: str | None = None
+    ) -> Task:
+        return await self.send(
+            calls.decide_task(task_id, approved=True, comment=comment, decided_by=decided_by)
+        )
+
+    async def reject_task(
+        self, task_id: str, *, comment: str | None = None, decided_by: str | None = None
+    ) -> Task:
+        return await self.send(
+            calls.decide_task(task_id, approved=False, comment=comment, decided_by=decided_by)
+        )
+
+    async def resume_task(self, task_id: str, body: Any) -> Task:
+        return await self.send(calls.resume_task(task_id, body))
+
     async def delete_task(self, task_id: str) -> None:
         await self.send(calls.delete_task(task_id))
 

@@ -193,6 +193,20 @@ def stop_task(task_id: str) -> Call[Task]:
     return Call("POST", f"/v1/tasks/{task_id}/stop", _model(Task))
 
 
+def decide_task(
+    task_id: str, *, approved: bool, comment: str | None, decided_by: str | None
+) -> Call[Task]:
+    """Approve or reject the task's pending `hitl` wait."""
+    body = {k: v for k, v in {"comment": comment, "decided_by": decided_by}.items() if v}
+    verb = "approve" if approved else "reject"
+    return Call("POST", f"/v1/tasks/{task_id}/{verb}", _model(Task), json=body)
+
+
+def resume_task(task_id: str, body: Any) -> Call[Task]:
+    """Hand the task's pending `webhook` wait its body."""
+    return Call("POST", f"/v1/tasks/{task_id}/resume", _model(Task), json=body)
+
+
 def delete_task(task_id: str) -> Call[None]:
     return Call("DELETE", f"/v1/tasks/{task_id}", _nothing)
 

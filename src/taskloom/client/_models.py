@@ -1,4 +1,4 @@
-"""Typed views of the API's objects (API.md §2-§5). Unknown fields are kept, never refused."""
+"""Typed views of the API's objects (docs/api.md). Unknown fields are kept, never refused."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ class NodeRun(_Open):
 
 
 class Task(_Open):
-    """A task (`AgentExecution`, API.md §3.1): the latest turn's state."""
+    """A task (`AgentExecution`, docs/api.md): the latest turn's state."""
 
     id: str
     agent_id: str
@@ -125,7 +125,7 @@ class Task(_Open):
 
 
 class TaskSummary(_Open):
-    """A task as lists show it (`TasksListItem`, API.md §3.5)."""
+    """A task as lists show it (`TasksListItem`, docs/api.md)."""
 
     id: str
     agent_id: str
@@ -156,7 +156,7 @@ class _Definition(_Open):
 
 
 class Workflow(_Definition):
-    """A workflow (`WorkflowResponse`, API.md §2.2)."""
+    """A workflow (`WorkflowResponse`, docs/api.md)."""
 
     orchestration_nodes: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -167,7 +167,7 @@ class Workflow(_Definition):
 
 
 class Agent(_Definition):
-    """An agent (`AIAgent`, API.md §2.1)."""
+    """An agent (`AIAgent`, docs/api.md)."""
 
     model_provider: str | None = None
     model_name: str | None = None
@@ -190,7 +190,7 @@ class DeployedVersion(_Open):
 
 
 class Page(_Open, Generic[T]):
-    """One page of a list (API.md §1: `items`, `total`, `page`, `per_page`, `total_pages`)."""
+    """One page of a list (docs/api.md: `items`, `total`, `page`, `per_page`, `total_pages`)."""
 
     items: list[T]
     total: int
@@ -200,7 +200,7 @@ class Page(_Open, Generic[T]):
 
 
 class Message(_Open):
-    """One message of a task's thread (API.md §3.6)."""
+    """One message of a task's thread (docs/api.md)."""
 
     role: str
     content: Any = None

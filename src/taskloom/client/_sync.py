@@ -157,6 +157,23 @@ class Client:
     def stop_task(self, task_id: str) -> Task:
         return self.send(calls.stop_task(task_id))
 
+    def approve_task(
+        self, task_id: str, *, comment: str | None = None, decided_by: str | None = None
+    ) -> Task:
+        return self.send(
+            calls.decide_task(task_id, approved=True, comment=comment, decided_by=decided_by)
+        )
+
+    def reject_task(
+        self, task_id: str, *, comment: str | None = None, decided_by: str | None = None
+    ) -> Task:
+        return self.send(
+            calls.decide_task(task_id, approved=False, comment=comment, decided_by=decided_by)
+        )
+
+    def resume_task(self, task_id: str, body: Any) -> Task:
+        return self.send(calls.resume_task(task_id, body))
+
     def delete_task(self, task_id: str) -> None:
         self.send(calls.delete_task(task_id))
 

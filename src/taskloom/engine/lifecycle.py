@@ -3,7 +3,7 @@
 Every change a subscriber could see is written in the same transaction as its event, so the
 event log and the task never disagree, and a stream can be replayed from the store alone.
 
-Event types (API.md §5, plus node progress, documented in docs/events.md):
+Event types (the contract's, plus node progress; all listed in docs/events.md):
 `task_created`, `task_updated`, `task_paused`, `task_resumed`, `task_finished` carry the Task;
 `hitl_requested` what a paused task waits for; `node_started` and `node_finished` a node run.
 """

@@ -1,4 +1,4 @@
-"""xpander-sdk workers (`@on_task`, API.md §6.4): the user's own code runs the tasks of a
+"""xpander-sdk workers (`@on_task`, docs/xpander-sdk.md): the user's own code runs the tasks of a
 `container` agent.
 
 A worker opens an event stream for its agent; taskloom registers it (`worker-registration`)

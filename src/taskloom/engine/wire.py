@@ -1,4 +1,4 @@
-"""The Task object as it goes on the wire (API.md §3.1): HTTP replies and event payloads alike."""
+"""The Task object as it goes on the wire (docs/api.md): HTTP replies and event payloads alike."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def task_json(
     trace: list[NodeRunRecord] | None = None,
     children: list[tuple[str, TaskStatus]] | None = None,
 ) -> dict[str, Any]:
-    """The Task (`AgentExecution`) object, API.md §3.1, plus taskloom's extra fields."""
+    """The Task (`AgentExecution`) object, docs/api.md, plus taskloom's extra fields."""
     request = task.request
     children = children or []
     body: dict[str, Any] = {
@@ -117,7 +117,7 @@ def node_run_json(run: NodeRunRecord) -> dict[str, Any]:
 
 
 def task_list_item_json(task: TaskRecord) -> dict[str, Any]:
-    """`TasksListItem`, API.md §3.5."""
+    """`TasksListItem` (docs/api.md)."""
     user = task.input.get("user") or {}
     return {
         "id": task.id,

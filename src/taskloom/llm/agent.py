@@ -1,7 +1,7 @@
 """The agent loop's public face: what a run is given, what it ends with, and `run_agent`.
 
 A run asks the model, runs the tools it calls (emitting `tool_call_request` and
-`tool_call_result` events, API.md §5), hands it their results and asks again, until it
+`tool_call_result` events, docs/events.md), hands it their results and asks again, until it
 answers. Text of the answer streams out as `chunk` events. The loop itself lives in
 `taskloom.llm.loop`, which needs pydantic-ai: it is imported once the model is ready, so that
 importing this module (as the engine does at start) costs nothing.

@@ -20,7 +20,7 @@ _RESERVED_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "idempot
 
 
 class ModelChoice(BaseModel):
-    """The `settings` block of a classifier, guardrail or summarizer node (API.md §4).
+    """The `settings` block of a classifier, guardrail or summarizer node (docs/nodes.md).
 
     `llm_credentials_key`, `llm_credentials_key_type` and `llm_credentials` are accepted and
     kept, but not used: a model call is made with the server's own key for its provider.

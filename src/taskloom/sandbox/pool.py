@@ -98,6 +98,11 @@ class SandboxPool:
             raise SandboxUnavailable("sandbox pool is not started")
         return self._launch.mode
 
+    def usage(self) -> tuple[int, int]:
+        """(running user code now, started in all) interpreters, for /metrics."""
+        warm = len(self._spares) + len(self._idle_lru)
+        return max(0, len(self._live) - warm), len(self._live)
+
     async def run(self, *, org_id: str, code: str, input: object, timeout_s: float) -> object:
         """Run main(input) and return its JSON-able result.
 

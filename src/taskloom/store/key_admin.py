@@ -27,6 +27,7 @@ class ApiKeyRecord:
     organization_id: str
     organization_name: str
     created_at: datetime
+    last_used_at: datetime | None  # to within a minute or so; None: never used
 
 
 def _select() -> sa.Select[Any]:
@@ -37,6 +38,7 @@ def _select() -> sa.Select[Any]:
             api_keys.c.organization_id,
             organizations.c.name.label("organization_name"),
             api_keys.c.created_at,
+            api_keys.c.last_used_at,
         )
         .join(organizations, organizations.c.id == api_keys.c.organization_id)
         .order_by(api_keys.c.created_at, api_keys.c.id)
@@ -50,6 +52,7 @@ def _record(row: sa.Row[Any]) -> ApiKeyRecord:
         organization_id=row.organization_id,
         organization_name=row.organization_name,
         created_at=row.created_at,
+        last_used_at=row.last_used_at,
     )
 
 

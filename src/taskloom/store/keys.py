@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -60,3 +60,17 @@ async def find_principal(conn: Connection, *, key: str) -> Principal | None:
     if row is None or not hmac.compare_digest(row.key_hash, digest):
         return None
     return Principal(organization_id=row.organization_id, key_id=row.id)
+
+
+async def record_key_use(conn: Connection, *, key_id: str, now: datetime, every: timedelta) -> bool:
+    """Stamp the key as used now unless it was within `every` (by any process). True when
+    written."""
+    stamped = await conn.execute(
+        sa.update(api_keys)
+        .where(
+            api_keys.c.id == key_id,
+            sa.or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at < now - every),
+        )
+        .values(last_used_at=now)
+    )
+    return bool(stamped.rowcount)

@@ -57,6 +57,8 @@ api_keys = sa.Table(
     sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("prefix", sa.String(16), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    # written at most once per `key_use_record_s` per key and process, never per request
+    sa.Column("last_used_at", UtcDateTime(), nullable=True),
 )
 
 workflows = sa.Table(

@@ -198,7 +198,7 @@ async def start_turn(
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskFilters:
-    """What task lists may be narrowed by (API.md §2.3 and the SDK's history lists). The
+    """What task lists may be narrowed by (docs/api.md and the SDK's history lists). The
     request filters read the fields the Task object echoes."""
 
     agent_id: str | None = None

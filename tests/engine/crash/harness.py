@@ -503,7 +503,7 @@ def assert_resumed_from_checkpoints(
 
 async def assert_streams_end_finished(api: Api, final: dict[str, dict[str, Any]]) -> None:
     """Invariant 3 after a crash: each task's event stream, replayed from the store, ends with
-    a `task_finished` that carries the task's final status (API.md §5)."""
+    a `task_finished` that carries the task's final status (docs/events.md)."""
     for task_id, task in final.items():
         events = await api.events(task_id)
         last = events[-1] if events else {}

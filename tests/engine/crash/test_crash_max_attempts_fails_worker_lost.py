@@ -1,7 +1,7 @@
 """Invariant 2 when workers keep dying: past `max_attempts` lost workers the task ends `failed`
 with status_reason `worker_lost` (never stuck `executing`, never run a third time), the
 attempts it did make reused each other's checkpoints, and its event stream ends with the
-`task_finished` that says so (invariant 3, API.md §5).
+`task_finished` that says so (invariant 3, docs/events.md).
 """
 
 from __future__ import annotations

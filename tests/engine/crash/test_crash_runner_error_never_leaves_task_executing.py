@@ -4,7 +4,7 @@ must not stay `executing` behind a lease that its (live) worker keeps renewing f
 The worker's boundary catches the exception and trusts "the lease will expire and the sweeper
 requeues the task (or fails it after max_attempts)". A failing branch of a `parallel` node is
 one such exception (the branch's TaskGroup raises an ExceptionGroup, not NodeFailed). A plain
-failing code node is the control: it ends `error` / `node_error`, as DESIGN.md §2 says a
+failing code node is the control: it ends `error` / `node_error`, as docs/concepts.md says a
 workflow whose user code crashed must.
 """
 

@@ -1,6 +1,6 @@
 """A worker holds at most `worker_concurrency` leases, also when it takes over the tasks of a
 dead worker: a crash must not turn the survivor into one process that runs the whole queue at
-once (and leaves nothing for the other workers DESIGN.md §3 scales out with).
+once (and leaves nothing for the other workers that scale-out relies on, docs/concepts.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Agents: create, read, edit a draft, deploy numbered versions, invoke (API.md §2.1, §2.4).
+"""Agents: create, read, edit a draft, deploy numbered versions, invoke (docs/api.md).
 
 An agent is stored beside workflows (`kind = 'agent'`) and runs as a one-node graph, so its
 tasks have every property a workflow's have: durable, resumable, streamed, multi-turn.

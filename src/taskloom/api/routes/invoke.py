@@ -1,4 +1,4 @@
-"""Invoking a workflow or an agent (API.md §2.4): one task, three ways to wait for it.
+"""Invoking a workflow or an agent (docs/api.md): one task, three ways to wait for it.
 
 `async` answers at once with the accepted task, `sync` when its turn ends (or 202 past the
 wait budget), `stream` with its events as they are written. The three share one dependency

@@ -1,4 +1,4 @@
-"""The routes the official `xpander-sdk` calls (API.md §6.2, §6.5), so that it runs unchanged
+"""The routes the official `xpander-sdk` calls (docs/xpander-sdk.md), so that it runs unchanged
 against taskloom.
 
 The SDK sends REST calls to `{base}/...` or, when it takes the base for an agent controller,

@@ -1,5 +1,5 @@
-"""The event routes of xpander-sdk workers (`@on_task`, API.md §6.4): the stream that registers
-a worker and hands it tasks, and the endpoint its heartbeats and capacity updates go to.
+"""The event routes of xpander-sdk workers (`@on_task`, docs/xpander-sdk.md): the stream that
+registers a worker and hands it tasks, and the endpoint its heartbeats and capacity updates go to.
 
 Served under `/{organization_id}` and `/agent-controller/{organization_id}`, where the SDK puts
 its event root.

@@ -1,4 +1,4 @@
-"""Tasks: poll (and long-poll), list, follow events, read the thread, stop, delete (API.md §2.3)."""
+"""Tasks: poll (and long-poll), list, follow events, read the thread, stop, delete (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Deployed versions of a workflow or an agent: `GET /v1/{workflows,agents}/{id}/versions`.
 
-Not in the xpander contract (API.md §2.2 found no version listing); taskloom's own, so that
+Not in the xpander contract (it has no version listing); taskloom's own, so that
 clients can show what `?version=N` may name.
 """
 

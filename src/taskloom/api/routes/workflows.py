@@ -1,4 +1,4 @@
-"""Workflows: create, read, edit a draft, deploy numbered versions, invoke (API.md §2.2, §2.4)."""
+"""Workflows: create, read, edit a draft, deploy numbered versions, invoke (docs/api.md)."""
 
 from __future__ import annotations
 

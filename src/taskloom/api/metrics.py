@@ -1,0 +1,120 @@
+"""`GET /metrics`: Prometheus text format, built afresh for every scrape.
+
+Task, turn, queue, node, token and delivery figures are read from the store
+(`store/metrics.py`), so every process reports the whole deployment; the sandbox pool is this
+process's own. Each scrape fills a registry of its own: no metric lives in a module global.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from taskloom.api.deps import State
+from taskloom.sandbox.pool import SandboxPool
+from taskloom.store.metrics import Histogram, StoreMetrics, read_store_metrics
+
+
+def histogram_samples(h: Histogram) -> list[tuple[str, float]]:
+    return [*((str(bound), float(n)) for bound, n in h.buckets), ("+Inf", float(h.count))]
+
+
+class Snapshot(Collector):
+    """One scrape's figures, as Prometheus metric families."""
+
+    def __init__(self, store: StoreMetrics, sandbox: SandboxPool | None) -> None:
+        self.store = store
+        self.sandbox = sandbox
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.store
+        tasks = GaugeMetricFamily(
+            "taskloom_tasks", "Tasks by their current status.", labels=["status"]
+        )
+        for status, n in sorted(s.tasks_by_status.items()):
+            tasks.add_metric([status], n)
+        yield tasks
+        yield CounterMetricFamily(
+            "taskloom_turns_accepted", "Turns accepted (each invoke is one).", s.turns_accepted
+        )
+        finished = CounterMetricFamily(
+            "taskloom_turns_finished", "Turns that ended, by final status.", labels=["status"]
+        )
+        for status, n in sorted(s.turns_finished_by_status.items()):
+            finished.add_metric([status], n)
+        yield finished
+        yield GaugeMetricFamily(
+            "taskloom_queue_depth", "Tasks waiting for a worker (pending).", s.queue_depth
+        )
+        yield GaugeMetricFamily(
+            "taskloom_queue_oldest_pending_age_seconds",
+            "How long the longest-waiting pending task has waited.",
+            s.oldest_pending_s,
+        )
+        claim = HistogramMetricFamily(
+            "taskloom_claim_latency_seconds", "From a turn's acceptance to a worker starting it."
+        )
+        claim.add_metric([], histogram_samples(s.claim_latency), s.claim_latency.total)
+        yield claim
+        nodes = HistogramMetricFamily(
+            "taskloom_node_run_duration_seconds",
+            "Node runs by node type and outcome.",
+            labels=["node_type", "status"],
+        )
+        for (node_type, status), h in sorted(s.node_durations.items()):
+            nodes.add_metric([node_type, status], histogram_samples(h), h.total)
+        yield nodes
+        tokens = CounterMetricFamily(
+            "taskloom_llm_tokens",
+            "Model tokens used by node runs, by node type.",
+            labels=["node_type", "kind"],
+        )
+        for (node_type, kind), n in sorted(s.node_tokens.items()):
+            tokens.add_metric([node_type, kind], n)
+        yield tokens
+        deliveries = GaugeMetricFamily(
+            "taskloom_webhook_deliveries",
+            "Outbound webhook deliveries by state.",
+            labels=["status"],
+        )
+        for status, n in sorted(s.deliveries_by_status.items()):
+            deliveries.add_metric([status], n)
+        yield deliveries
+        if self.sandbox is not None:
+            busy, live = self.sandbox.usage()
+            yield GaugeMetricFamily(
+                "taskloom_sandbox_interpreters_in_use",
+                "This process's code interpreters running user code now.",
+                busy,
+            )
+            yield GaugeMetricFamily(
+                "taskloom_sandbox_interpreters",
+                "This process's started code interpreters, busy or warm.",
+                live,
+            )
+
+
+def render(collectors: Iterable[Collector]) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    for collector in collectors:
+        registry.register(collector)
+    return generate_latest(registry)
+
+
+def install(app: FastAPI) -> None:
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(state: State) -> Response:
+        async with state.db.read() as conn:
+            store = await read_store_metrics(conn, now=state.clock.now(), sqlite=state.db.is_sqlite)
+        body = render([Snapshot(store, state.sandbox)])
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
