@@ -63,10 +63,16 @@ class _Walk:
         return data, source if source == UNKNOWN else "previous_node"
 
 
-def trace_json(runs: Sequence[NodeRunRecord], texts: Mapping[int, str]) -> list[dict[str, Any]]:
+def trace_json(
+    runs: Sequence[NodeRunRecord],
+    texts: Mapping[int, str],
+    sub_tasks: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
     """Every node run of the task, in the order they finished, with `input`, `input_source`
-    and `output` (null for a run that failed)."""
+    and `output` (null for a run that failed), and `sub_task_id` for a node that ran its
+    agent as a sub-task (`sub_tasks`: node id -> sub-task id)."""
     walk = _Walk(runs, texts)
+    sub_tasks = sub_tasks or {}
     body = []
     for run in runs:
         data, source = walk.input_of(run.turn, run.step, run.iteration)
@@ -77,6 +83,7 @@ def trace_json(runs: Sequence[NodeRunRecord], texts: Mapping[int, str]) -> list[
                 "input": data,
                 "input_source": source,
                 "output": run.output if completed else None,
+                "sub_task_id": sub_tasks.get(run.node_id),
             }
         )
     return body
