@@ -184,11 +184,11 @@ test("an agent's HTTP action and MCP server from forms; a workflow's agent node 
   await page.getByLabel("Model provider").fill("openai");
   await page.getByLabel("Model name").fill("fake");
   await page.getByLabel("API base URL").fill(process.env.TASKLOOM_E2E_FAKE_MODEL ?? "");
-  await page.getByRole("button", { name: "+ Add http action" }).click();
+  await page.getByRole("button", { name: "+ Add HTTP action" }).click();
   await page.locator("#tool-0-name").fill("lookup");
   await page.locator("#tool-0-url").fill("http://127.0.0.1:9/lookup");
   await page.locator("#tool-0-method").selectOption("GET");
-  await page.getByRole("button", { name: "+ Add mcp server" }).click();
+  await page.getByRole("button", { name: "+ Add MCP server" }).click();
   await page.locator("#mcp-0-name").fill("docs");
   await page.locator("#mcp-0-url").fill("http://127.0.0.1:9/mcp");
   await page.locator("#mcp-0-allowed").fill("search, fetch");

@@ -80,7 +80,7 @@ export function ApprovalPanel({
         </>
       ) : (
         <>
-          <label htmlFor={`comment-${task.id}`} className={compact ? "sr-only" : ""}>
+          <label htmlFor={`comment-${task.id}`} className="sr-only">
             Comment (optional)
           </label>
           <div className="row">

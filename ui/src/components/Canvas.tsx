@@ -40,6 +40,7 @@ const ICONS: Record<string, string> = {
   parallel: "⇉",
   node_pointer: "↺",
   send_to_end: "⇥",
+  wait: "⏸",
 };
 
 function duration(view: NodeView | undefined, now: number): string {

@@ -66,7 +66,7 @@ function ListEditor({
         </fieldset>
       ))}
       <button type="button" onClick={() => onChange([...items, blank()])}>
-        + Add {label.toLowerCase()}
+        + Add {label}
       </button>
     </div>
   );
