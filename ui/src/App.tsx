@@ -9,7 +9,7 @@ import { TasksPage } from "./pages/Tasks";
 import { WorkflowsPage } from "./pages/Workflows";
 import { match, useLocation } from "./router";
 
-// the canvas (xyflow, dagre) loads with the pages that draw it, not with the first page
+// the canvas (xyflow) loads with the pages that draw it, not with the first page
 const WorkflowPage = lazy(() =>
   import("./pages/WorkflowPage").then((m) => ({ default: m.WorkflowPage })),
 );
