@@ -140,7 +140,10 @@ export function placeLayers(
   }
   // rows: order each column by its predecessors' mean row, sweeping left to right
   const row = new Map<string, number>();
-  for (const column of columns) column.forEach((id, i) => row.set(id, i));
+  for (const column of columns)
+    column.forEach((id, i) => {
+      row.set(id, i);
+    });
   for (let sweep = 0; sweep < 2; sweep++)
     for (const column of columns) {
       const key = (id: string) => {
@@ -178,7 +181,9 @@ export function placeLayers(
     const shift =
       wanted.reduce((s, w) => s + w, 0) / column.length -
       ys.reduce((s, y) => s + y, 0) / column.length;
-    column.forEach((id, i) => at.set(id, { x: x + width / 2, y: (ys[i] ?? 0) + shift }));
+    column.forEach((id, i) => {
+      at.set(id, { x: x + width / 2, y: (ys[i] ?? 0) + shift });
+    });
     x += width + RANK_SEP;
   }
   // everything below the top margin
