@@ -123,6 +123,35 @@ test("approvals: reject from the task page with a comment; the run ends rejected
   await expect(page.getByTestId("approval")).toHaveCount(0);
 });
 
+test("a webhook wait resumes from the task page with a JSON body, which the next node gets", async ({
+  page,
+}) => {
+  const id = await createWorkflow("Callback", [
+    {
+      id: "hook",
+      type: "wait",
+      name: "hook",
+      next_node_ids: ["use"],
+      definition: { type: "webhook", definition: { subject: "Waiting for the build" } },
+    },
+    { id: "use", type: "code", name: "use", definition: code("return input['build']") },
+  ]);
+  const task = await api<{ id: string }>(`/v1/workflows/${id}/invoke/async`, {
+    method: "POST",
+    body: { input: { text: "go" } },
+  });
+  await signIn(page, `/tasks/${task.id}`);
+  const panel = page.getByTestId("approval");
+  await expect(panel).toContainText("Waiting for a callback");
+  await panel.getByLabel(/Callback body/).fill("{not json");
+  await panel.getByRole("button", { name: "Resume" }).click();
+  await expect(panel.getByRole("alert")).toContainText("not valid JSON");
+  await panel.getByLabel(/Callback body/).fill('{"build": "green"}');
+  await panel.getByRole("button", { name: "Resume" }).click();
+  await expect(page.getByTestId("task-result")).toContainText("green");
+  await expect(page.locator(".task-page .badge").first()).toHaveText("completed");
+});
+
 test("versions: a deployed version read-only, and the draft's differences on the canvas and as JSON", async ({
   page,
 }) => {
