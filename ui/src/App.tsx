@@ -3,12 +3,13 @@ import { ApiError, client, getKey, setKey, setUnauthorizedHandler } from "./api/
 import { ErrorBanner } from "./components/common";
 import { Link } from "./components/Link";
 import { AgentPage, AgentsPage } from "./pages/Agents";
+import { InboxPage, useInboxCount } from "./pages/Inbox";
 import { SettingsPage } from "./pages/Settings";
 import { TasksPage } from "./pages/Tasks";
 import { WorkflowsPage } from "./pages/Workflows";
 import { match, useLocation } from "./router";
 
-// the canvas (xyflow, dagre) loads with the pages that draw it, not with the first page
+// the canvas (xyflow) loads with the pages that draw it, not with the first page
 const WorkflowPage = lazy(() =>
   import("./pages/WorkflowPage").then((m) => ({ default: m.WorkflowPage })),
 );
@@ -116,9 +117,11 @@ export function App() {
 
 function Nav() {
   const { path } = useLocation();
+  const waiting = useInboxCount();
   const items: [string, string][] = [
     ["/workflows", "Workflows"],
     ["/tasks", "Tasks"],
+    ["/inbox", "Inbox"],
     ["/agents", "Agents"],
     ["/settings", "Settings"],
   ];
@@ -133,6 +136,11 @@ function Nav() {
           aria-current={active(href) ? "page" : undefined}
         >
           {label}
+          {href === "/inbox" && waiting ? (
+            <span className="nav-count" data-testid="inbox-count" title="Tasks waiting">
+              {waiting}
+            </span>
+          ) : null}
         </Link>
       ))}
     </nav>
@@ -151,6 +159,8 @@ function Pages() {
       return <TasksPage />;
     case "task":
       return <TaskPage key={route.id} id={route.id} />;
+    case "inbox":
+      return <InboxPage />;
     case "agents":
       return <AgentsPage />;
     case "agent":

@@ -32,6 +32,7 @@ export type Route =
   | { page: "workflows" }
   | { page: "workflow"; id: string }
   | { page: "tasks" }
+  | { page: "inbox" }
   | { page: "task"; id: string }
   | { page: "agents" }
   | { page: "agent"; id: string }
@@ -45,6 +46,7 @@ export function match(path: string): Route {
   if (first === "workflows" && second && !third) return { page: "workflow", id: second };
   if (first === "tasks" && !second) return { page: "tasks" };
   if (first === "tasks" && second && !third) return { page: "task", id: second };
+  if (first === "inbox" && !second) return { page: "inbox" };
   if (first === "agents" && !second) return { page: "agents" };
   // `/agents/{id}` is an xpander-sdk route of the server: the UI's agent pages live one deeper
   if (first === "agents" && second === "edit" && third) return { page: "agent", id: third };

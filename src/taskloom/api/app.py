@@ -25,6 +25,7 @@ from taskloom.api.routes import (
 )
 from taskloom.api.routes.sdk import router as sdk_router
 from taskloom.api.routes.sdk_workers import router as sdk_workers_router
+from taskloom.api.routes.trace import router as trace_router
 from taskloom.api.routes.versions import router as versions_router
 from taskloom.api.views import TaskViews
 from taskloom.config import Settings
@@ -80,6 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(schedules.router)
     app.include_router(webhooks.router)
     app.include_router(versions_router)
+    app.include_router(trace_router)
     app.include_router(sdk_workers_router)
     app.include_router(sdk_router)  # last: its /{organization_id} prefix is the loosest match
 

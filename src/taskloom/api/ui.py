@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 DIST = Path(__file__).resolve().parent.parent / "ui_dist"
 
 # first path segments of the UI's client routes (ui/src/router.ts)
-CLIENT_ROUTES = ("workflows", "tasks", "agents", "settings", "signin")
+CLIENT_ROUTES = ("workflows", "tasks", "inbox", "agents", "settings", "signin")
 
 _NOT_BUILT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>taskloom</title></head>

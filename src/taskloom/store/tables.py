@@ -127,7 +127,10 @@ tasks = sa.Table(
     # next turn, so the resumed attempt knows to look for checkpoints
     sa.Column("paused_at", UtcDateTime(), nullable=True),
     sa.Column("hitl_request", sa.JSON(), nullable=True),
-    sa.Index("ix_tasks_org_created", "organization_id", "created_at"),
+    # task lists, newest first, page by page: the order is the whole index key, so a page's
+    # ids (and the total) come off the index alone
+    sa.Index("ix_tasks_org_created_id", "organization_id", "created_at", "id"),
+    sa.Index("ix_tasks_org_agent_created_id", "organization_id", "agent_id", "created_at", "id"),
     sa.Index("ix_tasks_parent", "parent_id"),
     sa.Index("ix_tasks_status_created", "status", "created_at"),
     sa.Index("ix_tasks_lease", "lease_owner"),

@@ -227,26 +227,39 @@ class TaskFilters:
         return where
 
 
+# newest first; the id breaks ties in the same direction, so that the whole order is the key
+# of ix_tasks_org_created_id (and ix_tasks_org_agent_created_id): no sort, no row reads to skip
+_NEWEST_FIRST = (t.c.created_at.desc(), t.c.id.desc())
+
+
 async def find_tasks(
     conn: Connection, *, organization_id: str, filters: TaskFilters, limit: int, offset: int = 0
 ) -> list[TaskRecord]:
-    """Matching tasks, newest first."""
-    rows = await conn.execute(
-        sa.select(t)
+    """Matching tasks, newest first.
+
+    The page's ids are picked first, off the index where the filters allow, and only those
+    rows are read: an offset deep into the list skips index entries, not whole rows.
+    """
+    page = (
+        sa.select(t.c.id)
         .where(*filters.where(organization_id))
-        .order_by(t.c.created_at.desc(), t.c.id)
+        .order_by(*_NEWEST_FIRST)
         .limit(limit)
         .offset(offset)
+        .subquery("page")
     )
+    rows = await conn.execute(sa.select(t).join(page, t.c.id == page.c.id).order_by(*_NEWEST_FIRST))
     return [TaskRecord.from_row(r) for r in rows.mappings()]
 
 
 async def list_tasks(
     conn: Connection, *, organization_id: str, filters: TaskFilters, page: int, per_page: int
 ) -> tuple[list[TaskRecord], int]:
-    """One page, newest first, and the total that matches."""
-    where = filters.where(organization_id)
-    total = (await conn.execute(sa.select(sa.func.count()).select_from(t).where(*where))).scalar()
+    """One page, newest first, and the total that matches (the contract's envelope has it).
+
+    The count reads the same index as the page. A first page that is not full is the whole
+    list: its length is the total, with no count at all.
+    """
     found = await find_tasks(
         conn,
         organization_id=organization_id,
@@ -254,6 +267,10 @@ async def list_tasks(
         limit=per_page,
         offset=(page - 1) * per_page,
     )
+    if page == 1 and len(found) < per_page:
+        return found, len(found)
+    where = filters.where(organization_id)
+    total = (await conn.execute(sa.select(sa.func.count()).select_from(t).where(*where))).scalar()
     return found, int(total or 0)
 
 

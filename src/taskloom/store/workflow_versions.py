@@ -1,12 +1,15 @@
-"""The deployed versions of a workflow or agent, as a list (numbers and dates, no bodies)."""
+"""The deployed versions of a workflow or agent: the list (numbers and dates, no bodies), and
+one version with its definition."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
+from taskloom import errors
 from taskloom.store.database import Connection
 from taskloom.store.tables import workflow_versions
 
@@ -27,3 +30,27 @@ async def list_versions(conn: Connection, *, workflow_id: str) -> list[VersionRe
         .order_by(v.c.version)
     )
     return [VersionRecord(version=row.version, created_at=row.created_at) for row in rows]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeployedVersion:
+    version: int
+    created_at: datetime
+    definition: dict[str, Any]  # the immutable snapshot the deploy took
+
+
+async def read_version(conn: Connection, *, workflow_id: str, version: int) -> DeployedVersion:
+    """One deployed version with its definition. The caller checks first that the workflow is
+    the organization's."""
+    row = (
+        await conn.execute(
+            sa.select(v.c.version, v.c.created_at, v.c.definition).where(
+                v.c.workflow_id == workflow_id, v.c.version == version
+            )
+        )
+    ).first()
+    if row is None:
+        raise errors.NotFound(f"{workflow_id} has no version {version}")
+    return DeployedVersion(
+        version=row.version, created_at=row.created_at, definition=dict(row.definition)
+    )

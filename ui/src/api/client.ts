@@ -4,12 +4,15 @@ import type { paths } from "./schema";
 import { SseParser } from "./sse";
 import type {
   Agent,
+  DeployedVersion,
   Page,
   Secret,
   Task,
   TaskEvent,
   TaskListItem,
   ThreadMessage,
+  Trace,
+  VersionInfo,
   Workflow,
 } from "./types";
 
@@ -141,6 +144,43 @@ export const client = {
   thread: (task_id: string) =>
     unwrap<ThreadMessage[]>(
       api.GET("/v1/tasks/{task_id}/thread", { params: { path: { task_id } } }),
+    ),
+
+  /** taskloom's own reads: a task's node runs with input and output, deployed versions */
+  trace: (task_id: string) =>
+    unwrap<Trace>(api.GET("/v1/tasks/{task_id}/trace", { params: { path: { task_id } } })),
+  listVersions: (workflow_id: string) =>
+    unwrap<VersionInfo[]>(
+      api.GET("/v1/workflows/{workflow_id}/versions", { params: { path: { workflow_id } } }),
+    ),
+  getVersion: (workflow_id: string, version: number) =>
+    unwrap<DeployedVersion>(
+      api.GET("/v1/workflows/{workflow_id}/versions/{version}", {
+        params: { path: { workflow_id, version } },
+      }),
+    ),
+
+  /** a paused task: decide its `hitl` wait, or resume its `webhook` wait with a body */
+  approve: (task_id: string, comment?: string) =>
+    unwrap<Task>(
+      api.POST("/v1/tasks/{task_id}/approve", {
+        params: { path: { task_id } },
+        body: { comment: comment || null, decided_by: "web UI" },
+      }),
+    ),
+  reject: (task_id: string, comment?: string) =>
+    unwrap<Task>(
+      api.POST("/v1/tasks/{task_id}/reject", {
+        params: { path: { task_id } },
+        body: { comment: comment || null, decided_by: "web UI" },
+      }),
+    ),
+  resume: (task_id: string, body: unknown) =>
+    unwrap<Task>(
+      api.POST("/v1/tasks/{task_id}/resume", {
+        params: { path: { task_id } },
+        body: body as never,
+      }),
     ),
 
   listSecrets: () => unwrap<{ items: Secret[] }>(api.GET("/v1/secrets")),

@@ -667,6 +667,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/agents/{agent_id}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Agent Version
+         * @description One deployed version of the agent, read-only.
+         */
+        get: operations["agent_version_v1_agents__agent_id__versions__version__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/agents/{target_id}/invoke": {
         parameters: {
             query?: never;
@@ -954,6 +974,102 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tasks/{task_id}/trace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Task Trace
+         * @description Node runs in the order they finished, each with `input` (derived from the walk; see
+         *     `input_source`), `output`, and `sub_task_id` where an agent node ran a sub-task.
+         */
+        get: operations["task_trace_v1_tasks__task_id__trace_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/toolkits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Toolkits */
+        get: operations["list_toolkits_v1_toolkits_get"];
+        put?: never;
+        /** Create Toolkit */
+        post: operations["create_toolkit_v1_toolkits_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/toolkits/{toolkit_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Toolkit */
+        get: operations["get_toolkit_v1_toolkits__toolkit_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete Toolkit */
+        delete: operations["delete_toolkit_v1_toolkits__toolkit_id__delete"];
+        options?: never;
+        head?: never;
+        /** Update Toolkit */
+        patch: operations["update_toolkit_v1_toolkits__toolkit_id__patch"];
+        trace?: never;
+    };
+    "/v1/toolkits/{toolkit_id}/tools": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Tools */
+        get: operations["list_tools_v1_toolkits__toolkit_id__tools_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/toolkits/{toolkit_id}/tools/{tool_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Invoke Tool
+         * @description Call one operation now. The reply says what the API answered (`status_code`,
+         *     `result`: JSON as data, else text); `is_error` when it failed or was not reached.
+         */
+        post: operations["invoke_tool_v1_toolkits__toolkit_id__tools__tool_id__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks/deliveries": {
         parameters: {
             query?: never;
@@ -1147,8 +1263,30 @@ export interface paths {
         /** List Nodes */
         get: operations["list_nodes_v1_workflows__workflow_id__nodes_get"];
         put?: never;
-        post?: never;
+        /** Add Node */
+        post: operations["add_node_v1_workflows__workflow_id__nodes_post"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workflows/{workflow_id}/nodes/{node_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove Node
+         * @description Remove a node and every edge to it (its successors stay, unwired from it); the
+         *     remaining nodes are the reply.
+         */
+        delete: operations["remove_node_v1_workflows__workflow_id__nodes__node_id__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1163,6 +1301,26 @@ export interface paths {
         };
         /** Workflow Versions */
         get: operations["workflow_versions_v1_workflows__workflow_id__versions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workflows/{workflow_id}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Workflow Version
+         * @description One deployed version of the workflow, read-only: its definition as it was deployed.
+         */
+        get: operations["workflow_version_v1_workflows__workflow_id__versions__version__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1510,6 +1668,7 @@ export interface components {
              * @default taskloom
              */
             framework: string;
+            hitl_options?: components["schemas"]["HitlOptions"] | null;
             /** Icon */
             icon?: string | null;
             instructions?: components["schemas"]["Instructions"];
@@ -1550,6 +1709,8 @@ export interface components {
             temperature?: number | null;
             /** Tool Call Limit */
             tool_call_limit?: number | null;
+            /** Toolkit Tools */
+            toolkit_tools?: string[];
             /** Tools */
             tools?: components["schemas"]["HttpTool"][];
             /**
@@ -1619,6 +1780,27 @@ export interface components {
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /**
+         * HitlOptions
+         * @description Tools a person must approve before the agent calls them (`hitl_options`).
+         */
+        HitlOptions: {
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * On Deny
+             * @default continue
+             * @enum {string}
+             */
+            on_deny: "continue" | "stop";
+            /** Tool Names */
+            tool_names?: string[];
+        } & {
+            [key: string]: unknown;
         };
         /**
          * HttpTool
@@ -1769,7 +1951,7 @@ export interface components {
         };
         /**
          * MCPServer
-         * @description `MCPServerDetails` (API.md §3.9); taskloom connects to remote servers only.
+         * @description `MCPServerDetails` (docs/api.md); taskloom connects to remote servers only.
          */
         MCPServer: {
             /** Allowed Tools */
@@ -1810,6 +1992,66 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /**
+         * NewNode
+         * @description `POST /v1/workflows/{id}/nodes`: an agent node (`agent_id`), an action node
+         *     (`connection_id` = toolkit id and `operation_id`), or any node in full (`advanced`).
+         */
+        NewNode: {
+            /** Advanced */
+            advanced?: {
+                [key: string]: unknown;
+            } | null;
+            /** After Node Ids */
+            after_node_ids?: string[] | null;
+            /** Agent Id */
+            agent_id?: string | null;
+            /** Connection Id */
+            connection_id?: string | null;
+            /** Instructions */
+            instructions?: string | null;
+            /** Name */
+            name?: string | null;
+            /** Operation Id */
+            operation_id?: string | null;
+        };
+        /** Operation */
+        Operation: {
+            /**
+             * Body Required
+             * @default false
+             */
+            body_required: boolean;
+            /** Body Schema */
+            body_schema?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Id */
+            id: string;
+            /**
+             * Method
+             * @default GET
+             * @enum {string}
+             */
+            method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+            /**
+             * Name
+             * @default
+             */
+            name: string;
+            /** Parameters */
+            parameters?: components["schemas"]["Parameter"][];
+            /**
+             * Path
+             * @default /
+             */
+            path: string;
+        };
         /** OrchestrationNode */
         OrchestrationNode: {
             condition?: components["schemas"]["Condition"] | null;
@@ -1837,6 +2079,31 @@ export interface components {
             type: string;
         } & {
             [key: string]: unknown;
+        };
+        /** Parameter */
+        Parameter: {
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Json Schema */
+            json_schema?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Location
+             * @default query
+             * @enum {string}
+             */
+            location: "path" | "query" | "header";
+            /** Name */
+            name: string;
+            /**
+             * Required
+             * @default false
+             */
+            required: boolean;
         };
         /**
          * PushedEvent
@@ -1981,6 +2248,51 @@ export interface components {
          * @enum {string}
          */
         TaskStatus: "pending" | "executing" | "paused" | "completed" | "error" | "failed" | "stopped";
+        /**
+         * ToolCall
+         * @description `POST /v1/toolkits/{id}/tools/{tool_id}`: the call's arguments.
+         */
+        ToolCall: {
+            /** Body Params */
+            body_params?: unknown;
+            /** Headers */
+            headers?: {
+                [key: string]: string;
+            } | null;
+            /** Path Params */
+            path_params?: {
+                [key: string]: unknown;
+            } | null;
+            /** Query Params */
+            query_params?: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /**
+         * ToolkitBody
+         * @description Create (or, with every field optional, PATCH) a toolkit: operations declared by hand,
+         *     or imported from an OpenAPI 3 document (`openapi`, or `openapi_url` to fetch).
+         */
+        ToolkitBody: {
+            /** Base Url */
+            base_url?: string | null;
+            /** Description */
+            description?: string | null;
+            /** Headers */
+            headers?: {
+                [key: string]: string;
+            } | null;
+            /** Name */
+            name?: string | null;
+            /** Openapi */
+            openapi?: {
+                [key: string]: unknown;
+            } | null;
+            /** Openapi Url */
+            openapi_url?: string | null;
+            /** Operations */
+            operations?: components["schemas"]["Operation"][] | null;
+        };
         /** User */
         User: {
             /** Email */
@@ -2083,6 +2395,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -2144,6 +2457,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -2214,6 +2528,7 @@ export interface operations {
             };
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 user_id: string;
@@ -2284,6 +2599,7 @@ export interface operations {
             };
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -2347,6 +2663,7 @@ export interface operations {
             header?: {
                 "x-agent-version"?: string | null;
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -2431,6 +2748,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -2503,6 +2821,7 @@ export interface operations {
             header?: {
                 "Last-Event-ID"?: string | null;
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -2565,6 +2884,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -2649,6 +2969,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -2711,6 +3032,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -2795,6 +3117,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -2881,6 +3204,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 /** @description the caller's own organization */
@@ -2943,6 +3267,7 @@ export interface operations {
             header?: {
                 "x-agent-version"?: string | null;
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -3007,6 +3332,7 @@ export interface operations {
             };
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -3072,6 +3398,7 @@ export interface operations {
             };
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 worker_id: string;
@@ -3158,6 +3485,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -3242,6 +3570,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -3333,6 +3662,7 @@ export interface operations {
             };
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 user_id: string;
@@ -3401,6 +3731,7 @@ export interface operations {
             };
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -3462,6 +3793,7 @@ export interface operations {
             header?: {
                 "x-agent-version"?: string | null;
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -3544,6 +3876,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -3614,6 +3947,7 @@ export interface operations {
             header?: {
                 "Last-Event-ID"?: string | null;
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -3674,6 +4008,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -3756,6 +4091,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -3816,6 +4152,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -3898,6 +4235,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -3982,6 +4320,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path?: never;
             cookie?: never;
@@ -4041,6 +4380,7 @@ export interface operations {
             header?: {
                 "x-agent-version"?: string | null;
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -4128,6 +4468,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -4210,6 +4551,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -4297,6 +4639,7 @@ export interface operations {
             };
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path?: never;
             cookie?: never;
@@ -4355,6 +4698,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path?: never;
             cookie?: never;
@@ -4440,6 +4784,7 @@ export interface operations {
             };
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path?: never;
             cookie?: never;
@@ -4498,6 +4843,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -4558,6 +4904,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -4636,6 +4983,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -4707,6 +5055,7 @@ export interface operations {
             };
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -4801,6 +5150,7 @@ export interface operations {
             };
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -4861,6 +5211,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -4916,17 +5267,81 @@ export interface operations {
             };
         };
     };
+    agent_version_v1_agents__agent_id__versions__version__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                "x-api-key"?: string | null;
+                authorization?: string | null;
+            };
+            path: {
+                agent_id: string;
+                /** @description a deployed version */
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description missing or unknown `x-api-key` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description not found, or another organization's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description the store is unavailable for now: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
     invoke_sync_v1_agents__target_id__invoke_post: {
         parameters: {
             query?: {
-                /** @description a deployed version, or `draft`; default the latest deployed */
-                version?: number | "draft" | null;
+                /** @description a deployed version, `latest` (the default) or `draft` */
+                version?: number | ("draft" | "latest") | null;
                 /** @description a turn sent while the task runs: reject (409, default) or enqueue */
                 busy?: ("reject" | "enqueue") | null;
             };
             header?: {
                 "Idempotency-Key"?: string | null;
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 target_id: string;
@@ -5007,14 +5422,15 @@ export interface operations {
     invoke_async_v1_agents__target_id__invoke_async_post: {
         parameters: {
             query?: {
-                /** @description a deployed version, or `draft`; default the latest deployed */
-                version?: number | "draft" | null;
+                /** @description a deployed version, `latest` (the default) or `draft` */
+                version?: number | ("draft" | "latest") | null;
                 /** @description a turn sent while the task runs: reject (409, default) or enqueue */
                 busy?: ("reject" | "enqueue") | null;
             };
             header?: {
                 "Idempotency-Key"?: string | null;
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 target_id: string;
@@ -5095,14 +5511,15 @@ export interface operations {
     invoke_stream_v1_agents__target_id__invoke_stream_post: {
         parameters: {
             query?: {
-                /** @description a deployed version, or `draft`; default the latest deployed */
-                version?: number | "draft" | null;
+                /** @description a deployed version, `latest` (the default) or `draft` */
+                version?: number | ("draft" | "latest") | null;
                 /** @description a turn sent while the task runs: reject (409, default) or enqueue */
                 busy?: ("reject" | "enqueue") | null;
             };
             header?: {
                 "Idempotency-Key"?: string | null;
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 target_id: string;
@@ -5188,6 +5605,7 @@ export interface operations {
             };
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path?: never;
             cookie?: never;
@@ -5246,6 +5664,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path?: never;
             cookie?: never;
@@ -5326,6 +5745,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 schedule_id: string;
@@ -5386,6 +5806,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 schedule_id: string;
@@ -5453,6 +5874,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 schedule_id: string;
@@ -5535,6 +5957,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path?: never;
             cookie?: never;
@@ -5593,6 +6016,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 name: string;
@@ -5675,6 +6099,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 name: string;
@@ -5753,6 +6178,7 @@ export interface operations {
             };
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path?: never;
             cookie?: never;
@@ -5814,6 +6240,7 @@ export interface operations {
             };
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -5874,6 +6301,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -5941,6 +6369,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -6024,6 +6453,7 @@ export interface operations {
             header?: {
                 "Last-Event-ID"?: string | null;
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -6084,6 +6514,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -6166,6 +6597,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -6248,6 +6680,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -6326,6 +6759,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -6386,6 +6820,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -6441,6 +6876,572 @@ export interface operations {
             };
         };
     };
+    task_trace_v1_tasks__task_id__trace_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                "x-api-key"?: string | null;
+                authorization?: string | null;
+            };
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description missing or unknown `x-api-key` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description not found, or another organization's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description the store is unavailable for now: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    list_toolkits_v1_toolkits_get: {
+        parameters: {
+            query?: {
+                /** @description from 1; at most the server's `max_page` (10000) */
+                page?: number;
+                /** @description default 20; at most the server's `max_per_page` (50) */
+                per_page?: number | null;
+            };
+            header?: {
+                "x-api-key"?: string | null;
+                authorization?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description missing or unknown `x-api-key` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description not found, or another organization's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description the store is unavailable for now: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    create_toolkit_v1_toolkits_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                "x-api-key"?: string | null;
+                authorization?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ToolkitBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description missing or unknown `x-api-key` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description not found, or another organization's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description conflicts with the current state (e.g. a task's turn still running) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description request body larger than the server's `max_body_bytes` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description the store is unavailable for now: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    get_toolkit_v1_toolkits__toolkit_id__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                "x-api-key"?: string | null;
+                authorization?: string | null;
+            };
+            path: {
+                toolkit_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description missing or unknown `x-api-key` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description not found, or another organization's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description the store is unavailable for now: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    delete_toolkit_v1_toolkits__toolkit_id__delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                "x-api-key"?: string | null;
+                authorization?: string | null;
+            };
+            path: {
+                toolkit_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description missing or unknown `x-api-key` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description not found, or another organization's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description conflicts with the current state (e.g. a task's turn still running) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description the store is unavailable for now: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    update_toolkit_v1_toolkits__toolkit_id__patch: {
+        parameters: {
+            query?: never;
+            header?: {
+                "x-api-key"?: string | null;
+                authorization?: string | null;
+            };
+            path: {
+                toolkit_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ToolkitBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description missing or unknown `x-api-key` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description not found, or another organization's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description conflicts with the current state (e.g. a task's turn still running) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description request body larger than the server's `max_body_bytes` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description the store is unavailable for now: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    list_tools_v1_toolkits__toolkit_id__tools_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                "x-api-key"?: string | null;
+                authorization?: string | null;
+            };
+            path: {
+                toolkit_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description missing or unknown `x-api-key` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description not found, or another organization's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description the store is unavailable for now: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    invoke_tool_v1_toolkits__toolkit_id__tools__tool_id__post: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string | null;
+                "x-api-key"?: string | null;
+                authorization?: string | null;
+            };
+            path: {
+                toolkit_id: string;
+                tool_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ToolCall"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description missing or unknown `x-api-key` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description not found, or another organization's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description conflicts with the current state (e.g. a task's turn still running) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description request body larger than the server's `max_body_bytes` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description the store is unavailable for now: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
     list_deliveries_v1_webhooks_deliveries_get: {
         parameters: {
             query?: {
@@ -6450,6 +7451,7 @@ export interface operations {
             };
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path?: never;
             cookie?: never;
@@ -6508,6 +7510,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 delivery_id: string;
@@ -6568,6 +7571,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 delivery_id: string;
@@ -6646,6 +7650,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path?: never;
             cookie?: never;
@@ -6704,6 +7709,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path?: never;
             cookie?: never;
@@ -6785,6 +7791,7 @@ export interface operations {
             };
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path?: never;
             cookie?: never;
@@ -6843,6 +7850,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path?: never;
             cookie?: never;
@@ -6921,14 +7929,15 @@ export interface operations {
     invoke_sync_v1_workflows__target_id__invoke_post: {
         parameters: {
             query?: {
-                /** @description a deployed version, or `draft`; default the latest deployed */
-                version?: number | "draft" | null;
+                /** @description a deployed version, `latest` (the default) or `draft` */
+                version?: number | ("draft" | "latest") | null;
                 /** @description a turn sent while the task runs: reject (409, default) or enqueue */
                 busy?: ("reject" | "enqueue") | null;
             };
             header?: {
                 "Idempotency-Key"?: string | null;
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 target_id: string;
@@ -7009,14 +8018,15 @@ export interface operations {
     invoke_async_v1_workflows__target_id__invoke_async_post: {
         parameters: {
             query?: {
-                /** @description a deployed version, or `draft`; default the latest deployed */
-                version?: number | "draft" | null;
+                /** @description a deployed version, `latest` (the default) or `draft` */
+                version?: number | ("draft" | "latest") | null;
                 /** @description a turn sent while the task runs: reject (409, default) or enqueue */
                 busy?: ("reject" | "enqueue") | null;
             };
             header?: {
                 "Idempotency-Key"?: string | null;
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 target_id: string;
@@ -7097,14 +8107,15 @@ export interface operations {
     invoke_stream_v1_workflows__target_id__invoke_stream_post: {
         parameters: {
             query?: {
-                /** @description a deployed version, or `draft`; default the latest deployed */
-                version?: number | "draft" | null;
+                /** @description a deployed version, `latest` (the default) or `draft` */
+                version?: number | ("draft" | "latest") | null;
                 /** @description a turn sent while the task runs: reject (409, default) or enqueue */
                 busy?: ("reject" | "enqueue") | null;
             };
             header?: {
                 "Idempotency-Key"?: string | null;
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 target_id: string;
@@ -7187,6 +8198,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 workflow_id: string;
@@ -7247,6 +8259,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 workflow_id: string;
@@ -7325,6 +8338,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 workflow_id: string;
@@ -7396,6 +8410,7 @@ export interface operations {
             };
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 workflow_id: string;
@@ -7478,6 +8493,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 workflow_id: string;
@@ -7533,14 +8549,236 @@ export interface operations {
             };
         };
     };
+    add_node_v1_workflows__workflow_id__nodes_post: {
+        parameters: {
+            query?: {
+                deploy?: boolean;
+            };
+            header?: {
+                "x-api-key"?: string | null;
+                authorization?: string | null;
+            };
+            path: {
+                workflow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewNode"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description missing or unknown `x-api-key` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description not found, or another organization's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description conflicts with the current state (e.g. a task's turn still running) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description request body larger than the server's `max_body_bytes` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description the store is unavailable for now: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    remove_node_v1_workflows__workflow_id__nodes__node_id__delete: {
+        parameters: {
+            query?: {
+                deploy?: boolean;
+            };
+            header?: {
+                "x-api-key"?: string | null;
+                authorization?: string | null;
+            };
+            path: {
+                workflow_id: string;
+                node_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description missing or unknown `x-api-key` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description not found, or another organization's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description conflicts with the current state (e.g. a task's turn still running) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description the store is unavailable for now: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
     workflow_versions_v1_workflows__workflow_id__versions_get: {
         parameters: {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 workflow_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description missing or unknown `x-api-key` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description not found, or another organization's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description the store is unavailable for now: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    workflow_version_v1_workflows__workflow_id__versions__version__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                "x-api-key"?: string | null;
+                authorization?: string | null;
+            };
+            path: {
+                workflow_id: string;
+                /** @description a deployed version */
+                version: number;
             };
             cookie?: never;
         };
@@ -7600,7 +8838,7 @@ export interface operations {
                 asynchronous?: boolean;
                 task_id?: string | null;
                 getter?: string | null;
-                agent_version?: number | null;
+                agent_version?: number | "latest" | null;
                 "x-api-key"?: string | null;
             };
             header?: {
@@ -7697,6 +8935,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -7767,6 +9006,7 @@ export interface operations {
             };
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 user_id: string;
@@ -7837,6 +9077,7 @@ export interface operations {
             };
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -7900,6 +9141,7 @@ export interface operations {
             header?: {
                 "x-agent-version"?: string | null;
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -7984,6 +9226,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -8056,6 +9299,7 @@ export interface operations {
             header?: {
                 "Last-Event-ID"?: string | null;
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -8118,6 +9362,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -8202,6 +9447,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -8264,6 +9510,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -8348,6 +9595,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -8434,6 +9682,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 /** @description the caller's own organization */
@@ -8496,6 +9745,7 @@ export interface operations {
             header?: {
                 "x-agent-version"?: string | null;
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -8560,6 +9810,7 @@ export interface operations {
             };
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 agent_id: string;
@@ -8625,6 +9876,7 @@ export interface operations {
             };
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 worker_id: string;
@@ -8711,6 +9963,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;
@@ -8795,6 +10048,7 @@ export interface operations {
             query?: never;
             header?: {
                 "x-api-key"?: string | null;
+                authorization?: string | null;
             };
             path: {
                 task_id: string;

@@ -68,7 +68,51 @@ export interface Task {
   tokens: Tokens;
   status_reason: string | null;
   status_message: string | null;
+  paused_at?: string | null;
+  hitl_request?: HitlRequest | null;
   node_runs?: NodeRun[];
+}
+
+/** What a paused task waits for (a `wait` node): a person's decision, or a webhook's call. */
+export interface HitlRequest {
+  wait_node_id: string;
+  type: "hitl" | "webhook" | string;
+  title: string;
+  description: string;
+  content: string;
+  expires_at?: string | null;
+}
+
+/** GET /v1/tasks/{id}/trace: a node run with what went in (derived, see `input_source`) and
+ * what came out. */
+export interface TraceRun extends NodeRun {
+  input: unknown;
+  input_source:
+    | "turn_input"
+    | "previous_node"
+    | "previous_iteration"
+    | "parallel_parent"
+    | "unknown";
+  output: unknown;
+  sub_task_id: string | null;
+}
+
+export interface Trace {
+  task_id: string;
+  turn: number;
+  node_runs: TraceRun[];
+}
+
+export interface VersionInfo {
+  version: number;
+  created_at: string;
+  is_latest: boolean;
+}
+
+/** GET /v1/workflows/{id}/versions/{n}: the workflow as that version defines it. */
+export interface DeployedVersion extends Workflow {
+  is_latest: boolean;
+  deployed_at: string;
 }
 
 export interface TaskListItem {

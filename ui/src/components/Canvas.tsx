@@ -21,7 +21,12 @@ interface CardData extends Record<string, unknown> {
   view?: NodeView;
   now: number;
   invalid?: string;
+  /** this node ran a sub-task: selecting it opens the sub-task */
+  drill?: boolean;
+  /** how the node differs from the definition compared with */
+  mark?: NodeMark;
 }
+export type NodeMark = "added" | "removed" | "changed";
 type CardNode = Node<CardData, "card">;
 type GroupNode = Node<CardData, "group">;
 type EndNode = Node<CardData, "terminal">;
@@ -35,6 +40,7 @@ const ICONS: Record<string, string> = {
   parallel: "⇉",
   node_pointer: "↺",
   send_to_end: "⇥",
+  wait: "⏸",
 };
 
 function duration(view: NodeView | undefined, now: number): string {
@@ -48,9 +54,10 @@ const Card = memo(function Card({ data, selected }: NodeProps<CardNode>) {
   const state = data.view?.state;
   return (
     <div
-      className={`node-card ${state ? `st-${state}` : ""} ${selected ? "selected" : ""} ${data.invalid ? "invalid" : ""}`}
+      className={`node-card ${state ? `st-${state}` : ""} ${selected ? "selected" : ""} ${data.invalid ? "invalid" : ""} ${data.mark ? `diff-${data.mark}` : ""}`}
       data-testid={`node-${data.label}`}
       data-state={state ?? ""}
+      data-diff={data.mark ?? undefined}
       title={data.invalid ?? data.view?.error ?? undefined}
     >
       <Handle type="target" position={Position.Left} />
@@ -70,6 +77,8 @@ const Card = memo(function Card({ data, selected }: NodeProps<CardNode>) {
         )}
       </div>
       {data.invalid && <div className="node-error">{data.invalid}</div>}
+      {data.mark && <div className={`node-diff diff-${data.mark}`}>{data.mark}</div>}
+      {data.drill && <div className="node-drill">↳ open sub-task</div>}
       <Handle type="source" position={Position.Right} />
     </div>
   );
@@ -138,6 +147,10 @@ export interface CanvasProps {
   onConnect?: (source: string, target: string) => void;
   onDeleteNodes?: (ids: string[]) => void;
   onDeleteEdge?: (source: string, target: string) => void;
+  /** node id -> the sub-task it ran (a task's view) */
+  drill?: Record<string, string>;
+  /** node id -> how it differs from a compared definition */
+  marks?: Record<string, NodeMark>;
 }
 
 export function Canvas({
@@ -150,6 +163,8 @@ export function Canvas({
   onConnect,
   onDeleteNodes,
   onDeleteEdge,
+  drill,
+  marks,
 }: CanvasProps) {
   const laid = useMemo(() => layoutWorkflow(nodes), [nodes]);
   // fit the graph in view ourselves: the layout knows its bounds, the wrapper its size
@@ -198,9 +213,11 @@ export function Canvas({
           view: run?.nodes[n.id],
           now,
           invalid: invalid?.nodeId === n.id ? invalid.message : undefined,
+          drill: Boolean(drill?.[n.id]),
+          mark: marks?.[n.id],
         },
       })),
-    [laid, run, now, selected, editable, invalid],
+    [laid, run, now, selected, editable, invalid, drill, marks],
   );
   const flowEdges = useMemo<Edge[]>(
     () =>

@@ -3,6 +3,7 @@ import type { OrchestrationNode } from "../api/types";
 import {
   addNode,
   connect,
+  diffMarks,
   diffNodes,
   disconnect,
   removeNodes,
@@ -72,5 +73,19 @@ describe("graph edits map to the definition", () => {
       { id: "a", change: "removed", fields: [] },
     ]);
     expect(diffNodes(base, structuredClone(base))).toEqual([]);
+  });
+});
+
+describe("diffMarks", () => {
+  const changes = [
+    { id: "new", change: "added" as const, fields: [] },
+    { id: "gone", change: "removed" as const, fields: [] },
+    { id: "edited", change: "changed" as const, fields: ["definition"] },
+  ];
+  it("marks the draft's added and changed nodes", () => {
+    expect(diffMarks(changes, "draft")).toEqual({ new: "added", edited: "changed" });
+  });
+  it("marks the deployed version's removed and changed nodes", () => {
+    expect(diffMarks(changes, "deployed")).toEqual({ gone: "removed", edited: "changed" });
   });
 });

@@ -231,3 +231,18 @@ export function diffNodes(before: OrchestrationNode[], after: OrchestrationNode[
   for (const id of a.keys()) if (!b.has(id)) out.push({ id, change: "removed", fields: [] });
   return out;
 }
+
+/** Canvas marks for a diff from `diffNodes(deployed, draft)`: drawing the draft, its added
+ * and changed nodes; drawing the deployed version, its removed and changed ones. */
+export function diffMarks(
+  changes: NodeChange[],
+  drawn: "draft" | "deployed",
+): Record<string, "added" | "removed" | "changed"> {
+  const marks: Record<string, "added" | "removed" | "changed"> = {};
+  for (const c of changes) {
+    if (c.change === "changed") marks[c.id] = "changed";
+    else if (c.change === "added" && drawn === "draft") marks[c.id] = "added";
+    else if (c.change === "removed" && drawn === "deployed") marks[c.id] = "removed";
+  }
+  return marks;
+}

@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import type { OrchestrationNode } from "../api/types";
-import { allNodeIds, conditionLabel, END_ID, entryOf, layoutWorkflow, START_ID } from "./layout";
+import {
+  allNodeIds,
+  conditionLabel,
+  END_ID,
+  entryOf,
+  layoutWorkflow,
+  NODE_H,
+  placeLayers,
+  START_ID,
+} from "./layout";
 
 const nodes: OrchestrationNode[] = [
   { id: "a", type: "code", next_node_ids: ["p"] },
@@ -66,4 +75,62 @@ it("finds the entry node and every id", () => {
   expect(allNodeIds(nodes)).toEqual(["a", "p", "p1", "p2", "y", "n", "loop"]);
   expect(conditionLabel({ type: "gte", path: "score", value: 3 })).toBe("score ≥ 3");
   expect(conditionLabel(null)).toBeUndefined();
+});
+
+describe("placeLayers", () => {
+  const size = new Map(
+    ["s", "a", "b", "c", "d", "e"].map((id) => [id, { width: 100, height: NODE_H }]),
+  );
+  it("keeps a chain on one row and puts each step in its own column", () => {
+    const at = placeLayers(
+      ["s", "a", "b"],
+      [
+        ["s", "a"],
+        ["a", "b"],
+      ],
+      size,
+      "s",
+    );
+    expect(new Set(["s", "a", "b"].map((id) => at.get(id)?.y)).size).toBe(1);
+    expect(at.get("a")?.x).toBeLessThan(at.get("b")?.x as number);
+  });
+
+  it("spreads a fan-out in one column without overlaps, centred on its source", () => {
+    const fan: [string, string][] = [
+      ["s", "a"],
+      ["s", "b"],
+      ["s", "c"],
+    ];
+    const at = placeLayers(["s", "a", "b", "c"], fan, size, "s");
+    const ys = ["a", "b", "c"].map((id) => at.get(id)?.y as number).sort((x, y) => x - y);
+    expect(new Set(["a", "b", "c"].map((id) => at.get(id)?.x)).size).toBe(1);
+    expect((ys[1] as number) - (ys[0] as number)).toBeGreaterThanOrEqual(NODE_H);
+    expect((ys[2] as number) - (ys[1] as number)).toBeGreaterThanOrEqual(NODE_H);
+    expect(at.get("s")?.y).toBeCloseTo(ys[1] as number);
+  });
+
+  it("puts a join after the longest way into it", () => {
+    const edges: [string, string][] = [
+      ["s", "a"],
+      ["a", "b"],
+      ["b", "d"],
+      ["s", "d"],
+    ];
+    const at = placeLayers(["s", "a", "b", "d"], edges, size, "s");
+    expect(at.get("d")?.x).toBeGreaterThan(at.get("b")?.x as number);
+  });
+
+  it("survives a cycle in stored data", () => {
+    const at = placeLayers(
+      ["s", "a", "b"],
+      [
+        ["s", "a"],
+        ["a", "b"],
+        ["b", "a"],
+      ],
+      size,
+      "s",
+    );
+    expect(at.size).toBe(3);
+  });
 });

@@ -13,6 +13,33 @@ const ev = (type: string, data: unknown, time = "2026-01-01T00:00:00.000000Z"): 
 const task = (status: string) => ({ id: "t", status, turn: 1 });
 
 describe("reduceEvent", () => {
+  it("shows a wait node waiting while the task is paused, running again once resumed", () => {
+    seq = 0;
+    let v = emptyRun(["ask", "wait", "after"]);
+    v = reduceEvent(v, ev("task_created", task("pending")));
+    v = reduceEvent(v, ev("node_started", { node_id: "wait" }));
+    v = reduceEvent(v, ev("task_paused", { ...task("paused"), hitl_request: {} }));
+    v = reduceEvent(v, ev("hitl_requested", { wait_node_id: "wait", title: "ok?" }));
+    expect(v.task?.status).toBe("paused");
+    expect(v.nodes.wait?.state).toBe("waiting");
+    expect(v.nodes.after?.state).toBe("pending");
+    v = reduceEvent(v, ev("task_resumed", task("pending")));
+    expect(v.nodes.wait?.state).toBe("running");
+    v = reduceEvent(v, ev("node_finished", { node_id: "wait", status: "completed" }));
+    expect(v.nodes.wait?.state).toBe("completed");
+  });
+
+  it("a paused task read whole shows its wait node waiting", () => {
+    const paused = {
+      ...task("paused"),
+      hitl_request: { wait_node_id: "wait" },
+      node_runs: [],
+    } as unknown as Parameters<typeof viewFromTask>[0];
+    const v = viewFromTask(paused, ["wait", "after"]);
+    expect(v.nodes.wait?.state).toBe("waiting");
+    expect(v.finished).toBe(false);
+  });
+
   it("moves nodes through pending, running, completed with durations", () => {
     seq = 0;
     let v = emptyRun(["a", "b", "c"]);

@@ -1,7 +1,7 @@
 import type { NodeRun, Task, TaskEvent } from "../api/types";
 import { TERMINAL } from "../api/types";
 
-export type NodeState = "pending" | "running" | "completed" | "error" | "skipped";
+export type NodeState = "pending" | "running" | "waiting" | "completed" | "error" | "skipped";
 
 export interface NodeView {
   state: NodeState;
@@ -81,6 +81,29 @@ export function reduceEvent(view: RunView, event: TaskEvent): RunView {
     }
     case "task_updated":
       return { ...next, task: event.data as Task };
+    case "task_paused":
+      return { ...next, task: event.data as Task };
+    case "hitl_requested": {
+      // the wait node holds the run until a decision or a callback
+      const data = event.data as { wait_node_id?: string };
+      const id = data.wait_node_id;
+      if (!id) return next;
+      const prior = view.nodes[id] ?? pendingNode();
+      return {
+        ...next,
+        nodes: {
+          ...view.nodes,
+          [id]: { ...prior, state: "waiting", startedAt: prior.startedAt ?? ms(event.time) },
+        },
+      };
+    }
+    case "task_resumed": {
+      // queued again: the wait node runs on with the decision
+      const nodes: Record<string, NodeView> = {};
+      for (const [id, node] of Object.entries(view.nodes))
+        nodes[id] = node.state === "waiting" ? { ...node, state: "running" } : node;
+      return { ...next, task: event.data as Task, nodes };
+    }
     case "node_started": {
       const data = event.data as StartedData;
       const prior = view.nodes[data.node_id] ?? pendingNode();
@@ -156,7 +179,7 @@ export function reduceEvent(view: RunView, event: TaskEvent): RunView {
       const nodes: Record<string, NodeView> = {};
       for (const [id, node] of Object.entries(view.nodes)) {
         if (node.state === "pending") nodes[id] = { ...node, state: "skipped" };
-        else if (node.state === "running")
+        else if (node.state === "running" || node.state === "waiting")
           nodes[id] = {
             ...node,
             state: "error",
@@ -197,6 +220,14 @@ export function viewFromTask(task: Task, nodeIds: string[]): RunView {
     };
   }
   view = { ...view, task };
+  const waitingAt = task.status === "paused" ? task.hitl_request?.wait_node_id : undefined;
+  if (waitingAt) {
+    const prior = view.nodes[waitingAt] ?? pendingNode();
+    view = {
+      ...view,
+      nodes: { ...view.nodes, [waitingAt]: { ...prior, state: "waiting", startedAt: null } },
+    };
+  }
   if (TERMINAL.has(task.status)) {
     const nodes: Record<string, NodeView> = {};
     for (const [id, node] of Object.entries(view.nodes))

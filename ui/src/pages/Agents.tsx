@@ -3,6 +3,7 @@ import { client } from "../api/client";
 import type { Agent } from "../api/types";
 import { ErrorBanner, timeAgo, useLoad } from "../components/common";
 import { Link } from "../components/Link";
+import { HttpToolsForm, McpServersForm } from "../components/ToolForms";
 import { useRun } from "../lib/useRun";
 import { navigate } from "../router";
 
@@ -99,6 +100,70 @@ const TEXT_LABELS: Record<(typeof TEXT_FIELDS)[number], string> = {
   llm_api_base: "API base URL",
   llm_credentials_key: "Provider key (named secret)",
 };
+
+const JSON_TITLES: Record<JsonField, string> = {
+  tools: "Tools: HTTP actions",
+  mcp_servers: "Tools: MCP servers",
+  output_schema: "Output schema",
+};
+
+/** tools and MCP servers as forms (or as JSON, on request); the output schema as JSON */
+function JsonOrForm({
+  field,
+  text,
+  onText,
+}: {
+  field: JsonField;
+  text: string;
+  onText: (text: string) => void;
+}) {
+  const [raw, setRaw] = useState(field === "output_schema");
+  let items: Record<string, unknown>[] | null = null;
+  try {
+    const parsed: unknown = JSON.parse(text || "[]");
+    if (Array.isArray(parsed)) items = parsed as Record<string, unknown>[];
+  } catch {
+    items = null; // not valid JSON yet: only the JSON editor can show it
+  }
+  const asForm = !raw && items !== null && field !== "output_schema";
+  const set = (next: Record<string, unknown>[]) => onText(JSON.stringify(next, null, 2));
+  return (
+    <>
+      {field !== "output_schema" && (
+        <div className="row">
+          <span className="spacer" />
+          <button
+            type="button"
+            className="link small"
+            onClick={() => setRaw(!raw)}
+            disabled={items === null && raw}
+          >
+            {asForm ? "Edit as JSON" : "Edit as form"}
+          </button>
+        </div>
+      )}
+      {asForm && items !== null ? (
+        field === "tools" ? (
+          <HttpToolsForm items={items} onChange={set} />
+        ) : (
+          <McpServersForm items={items} onChange={set} />
+        )
+      ) : (
+        <>
+          <p className="muted small">{JSON_HELP[field]}</p>
+          <textarea
+            id={`agent-${field}`}
+            aria-label={JSON_TITLES[field]}
+            className="mono"
+            rows={6}
+            value={text}
+            onChange={(e) => onText(e.target.value)}
+          />
+        </>
+      )}
+    </>
+  );
+}
 
 export function AgentPage({ id }: { id: string }) {
   const { data: agent, error, setData } = useLoad(() => client.getAgent(id), [id]);
@@ -207,17 +272,14 @@ export function AgentPage({ id }: { id: string }) {
             </select>
           </div>
           {JSON_FIELDS.map((f) => (
-            <details className="field" key={f} open={f === "tools"}>
+            <details className="field" key={f} open={f !== "output_schema"}>
               <summary>
-                <label htmlFor={`agent-${f}`}>{f.replace("_", " ")}</label>
+                <span className="label">{JSON_TITLES[f]}</span>
               </summary>
-              <p className="muted small">{JSON_HELP[f]}</p>
-              <textarea
-                id={`agent-${f}`}
-                className="mono"
-                rows={6}
-                value={form[f] ?? ""}
-                onChange={(e) => setForm({ ...form, [f]: e.target.value })}
+              <JsonOrForm
+                field={f}
+                text={form[f] ?? ""}
+                onText={(text) => setForm((prior) => ({ ...prior, [f]: text }))}
               />
             </details>
           ))}

@@ -1,12 +1,14 @@
 import { useEffect, useMemo, useState } from "react";
 import { client, targetOf } from "../api/client";
-import { type NodeRun, type Task, TERMINAL } from "../api/types";
+import { type Task, TERMINAL, type Trace, type TraceRun } from "../api/types";
+import { ApprovalPanel } from "../components/Approval";
 import { Canvas } from "../components/Canvas";
 import { ErrorBanner, StatusBadge, timeAgo, useLoad } from "../components/common";
 import { Link } from "../components/Link";
 import { allNodeIds } from "../lib/layout";
 import { formatDuration } from "../lib/runState";
 import { useRun } from "../lib/useRun";
+import { navigate } from "../router";
 
 export function TaskPage({ id }: { id: string }) {
   const { data: task, error, reload, setData } = useLoad(() => client.getTask(id), [id]);
@@ -22,6 +24,12 @@ export function TaskPage({ id }: { id: string }) {
     () => client.thread(id),
     [id, task?.turn, task?.status],
   );
+  // the trace with each node run's input and output (and the sub-task an agent node ran)
+  const liveSeq = useRunSeq();
+  const { data: trace, reload: reloadTrace } = useLoad(
+    () => client.trace(id),
+    [id, task?.turn, task?.status, liveSeq.value],
+  );
   const nodes = workflow?.orchestration_nodes ?? [];
   const ids = useMemo(() => allNodeIds(nodes), [nodes]);
   const run = useRun(ids);
@@ -35,13 +43,25 @@ export function TaskPage({ id }: { id: string }) {
     if (task) void run.watch(task, true);
   }, [watching, task?.turn]);
   const liveStatus = run.view?.task?.status;
-  // biome-ignore lint/correctness/useExhaustiveDependencies: reload when the live status ends a turn
+  // biome-ignore lint/correctness/useExhaustiveDependencies: reload when the live status ends a turn or pauses
   useEffect(() => {
-    if (liveStatus && task && liveStatus !== task.status && TERMINAL.has(liveStatus)) {
-      void reload();
-      void reloadThread();
+    if (liveStatus && task && liveStatus !== task.status) {
+      if (TERMINAL.has(liveStatus) || liveStatus === "paused") void reload();
+      if (TERMINAL.has(liveStatus)) void reloadThread();
     }
+    liveSeq.bump();
   }, [liveStatus]);
+  // a node that finished: its output is in the trace now
+  const finishedNodes = run.events.filter((e) => e.type === "node_finished").length;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: refetch the trace as nodes finish
+  useEffect(() => {
+    if (finishedNodes > 0) void reloadTrace();
+  }, [finishedNodes]);
+  const subTasks = useMemo(() => {
+    const found: Record<string, string> = {};
+    for (const r of trace?.node_runs ?? []) if (r.sub_task_id) found[r.node_id] = r.sub_task_id;
+    return found;
+  }, [trace]);
 
   if (error)
     return (
@@ -54,6 +74,11 @@ export function TaskPage({ id }: { id: string }) {
 
   const status = liveStatus && !TERMINAL.has(task.status) ? liveStatus : task.status;
   const running = !TERMINAL.has(status);
+  // the task as last seen: the live stream's copy while it runs, else the one read
+  const current: Task =
+    run.view?.task && !TERMINAL.has(task.status) && run.view.task.status === status
+      ? { ...task, ...run.view.task }
+      : task;
 
   const stop = async () => {
     try {
@@ -80,6 +105,7 @@ export function TaskPage({ id }: { id: string }) {
         )}
       </div>
       <ErrorBanner error={actionError ?? run.error} onClose={() => setActionError(null)} />
+      <ApprovalPanel task={current} onDecided={(decided) => setData(decided)} />
       <dl className="facts">
         <dt>Task</dt>
         <dd>
@@ -145,7 +171,15 @@ export function TaskPage({ id }: { id: string }) {
       </dl>
       {workflow && nodes.length > 0 && (
         <div className="task-canvas">
-          <Canvas nodes={nodes} run={run.view} />
+          <Canvas
+            nodes={nodes}
+            run={run.view}
+            drill={subTasks}
+            onSelect={(nodeId) => {
+              const sub = nodeId ? subTasks[nodeId] : undefined;
+              if (sub) navigate(`/tasks/${sub}`);
+            }}
+          />
         </div>
       )}
       <div className="tabs" role="tablist">
@@ -166,7 +200,7 @@ export function TaskPage({ id }: { id: string }) {
           </button>
         ))}
       </div>
-      {tab === "trace" && <Timeline task={task} />}
+      {tab === "trace" && <Timeline task={task} trace={trace} />}
       {tab === "thread" && (
         <Thread
           task={task}
@@ -196,8 +230,24 @@ export function TaskPage({ id }: { id: string }) {
   );
 }
 
-function Timeline({ task }: { task: Task }) {
-  const runs = task.node_runs ?? [];
+const SOURCES: Record<TraceRun["input_source"], string> = {
+  turn_input: "the turn's input",
+  previous_node: "the previous node's output",
+  previous_iteration: "the previous iteration's output",
+  parallel_parent: "its parallel node's input",
+  unknown: "not known from what is stored",
+};
+
+function show(value: unknown): string {
+  if (value === null || value === undefined) return "(none)";
+  return typeof value === "string" ? value : JSON.stringify(value, null, 2);
+}
+
+function Timeline({ task, trace }: { task: Task; trace: Trace | null }) {
+  const [open, setOpen] = useState<Set<number>>(new Set());
+  // the trace route carries inputs and outputs; the task's own node_runs until it arrives
+  const runs: (TraceRun | (NonNullable<Task["node_runs"]>[number] & Partial<TraceRun>))[] =
+    trace?.node_runs ?? task.node_runs ?? [];
   if (runs.length === 0) return <p className="muted">No node has run yet.</p>;
   const starts = runs.map((r) => Date.parse(r.started_at ?? task.created_at));
   const ends = runs.map(
@@ -206,6 +256,13 @@ function Timeline({ task }: { task: Task }) {
   const t0 = Math.min(...starts);
   const span = Math.max(Math.max(...ends) - t0, 1);
   const total = runs.reduce((sum, r) => sum + (r.tokens?.total_tokens ?? 0), 0);
+  const toggle = (i: number) =>
+    setOpen((o) => {
+      const next = new Set(o);
+      if (next.has(i)) next.delete(i);
+      else next.add(i);
+      return next;
+    });
   return (
     <div>
       <table className="list timeline" data-testid="timeline">
@@ -221,19 +278,41 @@ function Timeline({ task }: { task: Task }) {
           </tr>
         </thead>
         <tbody>
-          {runs.map((r: NodeRun, i) => {
+          {runs.flatMap((r, i) => {
             const start = starts[i] ?? t0;
             const end = ends[i] ?? start;
-            return (
-              <tr key={`${r.turn}-${r.step}-${r.node_id}-${r.attempt}-${r.retry}`}>
+            const key = `${r.turn}-${r.step}-${r.iteration}-${r.node_id}-${r.attempt}-${r.retry}`;
+            const rows = [
+              <tr key={key}>
                 <td>{r.turn}</td>
                 <td>
                   <code>{r.step}</code>
                   {r.iteration ? <span className="muted small"> it {r.iteration}</span> : null}
                 </td>
                 <td>
-                  {r.node_name || r.node_id} <span className="muted small">{r.node_type}</span>
+                  {trace ? (
+                    <button
+                      type="button"
+                      className="link"
+                      aria-expanded={open.has(i)}
+                      onClick={() => toggle(i)}
+                      title="Show this node run's input and output"
+                    >
+                      {open.has(i) ? "▾" : "▸"} {r.node_name || r.node_id}
+                    </button>
+                  ) : (
+                    r.node_name || r.node_id
+                  )}{" "}
+                  <span className="muted small">{r.node_type}</span>
                   {r.retry > 0 && <span className="muted small"> retry {r.retry}</span>}
+                  {r.sub_task_id && (
+                    <>
+                      {" "}
+                      <Link href={`/tasks/${r.sub_task_id}`} className="small">
+                        sub-task →
+                      </Link>
+                    </>
+                  )}
                   {r.error && <div className="error small">{r.error}</div>}
                 </td>
                 <td>
@@ -252,8 +331,31 @@ function Timeline({ task }: { task: Task }) {
                     />
                   </div>
                 </td>
-              </tr>
-            );
+              </tr>,
+            ];
+            if (open.has(i) && r.input_source)
+              rows.push(
+                <tr key={`${key}-io`} className="io-row">
+                  <td colSpan={7}>
+                    <div className="io" data-testid={`io-${r.node_id}`}>
+                      <div>
+                        <strong>Input</strong>{" "}
+                        <span className="muted small">
+                          (derived: {SOURCES[r.input_source] ?? r.input_source})
+                        </span>
+                        <pre className="output">{show(r.input)}</pre>
+                      </div>
+                      <div>
+                        <strong>Output</strong>
+                        <pre className="output">
+                          {r.status === "completed" ? show(r.output) : "(failed: no output)"}
+                        </pre>
+                      </div>
+                    </div>
+                  </td>
+                </tr>,
+              );
+            return rows;
           })}
         </tbody>
         <tfoot>
@@ -269,11 +371,17 @@ function Timeline({ task }: { task: Task }) {
         {task.result ?? "(none yet)"}
       </pre>
       <p className="muted small">
-        The API reports each node run's timing, status, error and tokens; a node's own input and
-        output are not served yet.
+        A node's output is what it stored; its input is not stored, so it is derived from the walk
+        (the turn's input for the first node, then the node before it) and labelled so.
       </p>
     </div>
   );
+}
+
+/** A counter to bump: a dependency that forces a reload. */
+function useRunSeq() {
+  const [value, setValue] = useState(0);
+  return { value, bump: () => setValue((v) => v + 1) };
 }
 
 function Thread({

@@ -1,12 +1,14 @@
 import { lazy, Suspense, useEffect, useMemo, useState } from "react";
 import { ApiError, client, nodeOfError, type RunVersion } from "../api/client";
-import type { Condition, OrchestrationNode, Workflow } from "../api/types";
+import type { Condition, DeployedVersion, OrchestrationNode, Workflow } from "../api/types";
+import { ApprovalPanel } from "../components/Approval";
 import { Canvas } from "../components/Canvas";
 import { ErrorBanner, StatusBadge, useLoad } from "../components/common";
 import { Link } from "../components/Link";
 import {
   addNode,
   connect,
+  diffMarks,
   diffNodes,
   disconnect,
   findNode,
@@ -14,6 +16,7 @@ import {
   removeNodes,
   replaceNode,
 } from "../lib/graphEdit";
+import { jsonDiff } from "../lib/jsonDiff";
 import { allNodeIds } from "../lib/layout";
 import { formatDuration } from "../lib/runState";
 import { useRun } from "../lib/useRun";
@@ -34,6 +37,10 @@ export function WorkflowPage({ id }: { id: string }) {
   const [busy, setBusy] = useState(false);
   const [addType, setAddType] = useState("code");
   const [notice, setNotice] = useState("");
+  // a deployed version drawn read-only instead of the draft, and the one the draft is compared with
+  const [viewing, setViewing] = useState<DeployedVersion | null>(null);
+  const [deployed, setDeployed] = useState<DeployedVersion | null>(null);
+  const [showDiff, setShowDiff] = useState(false);
 
   useEffect(() => {
     if (workflow) {
@@ -46,6 +53,22 @@ export function WorkflowPage({ id }: { id: string }) {
   const run = useRun(ids);
   const changes = useMemo(() => diffNodes(saved, nodes), [saved, nodes]);
   const dirty = changes.length > 0;
+  const deployedNodes = deployed?.orchestration_nodes ?? null;
+  const fromDeployed = useMemo(
+    () => (deployedNodes ? diffNodes(deployedNodes, nodes) : []),
+    [deployedNodes, nodes],
+  );
+  const marks = useMemo(
+    () => (showDiff ? diffMarks(fromDeployed, viewing ? "deployed" : "draft") : undefined),
+    [showDiff, fromDeployed, viewing],
+  );
+  // the latest deployed version, for comparing; again after every deploy
+  const latest = workflow?.version ?? 0;
+  useEffect(() => {
+    setDeployed(null);
+    if (!latest) return;
+    client.getVersion(id, latest).then(setDeployed, setError);
+  }, [id, latest]);
 
   if (loadError)
     return (
@@ -98,7 +121,21 @@ export function WorkflowPage({ id }: { id: string }) {
     select(result.id);
   };
 
-  const selectedNode = selected ? findNode(nodes, selected) : null;
+  const drawn = viewing ? (viewing.orchestration_nodes ?? []) : nodes;
+  const selectedNode = selected ? findNode(drawn, selected) : null;
+  const view = async (value: string) => {
+    setError(null);
+    setSelected(null);
+    if (value === "draft") {
+      setViewing(null);
+      return;
+    }
+    try {
+      setViewing(await client.getVersion(id, Number(value)));
+    } catch (err) {
+      setError(err);
+    }
+  };
 
   return (
     <div className="workflow-page">
@@ -119,6 +156,32 @@ export function WorkflowPage({ id }: { id: string }) {
         )}
         <span className="spacer" />
         <label className="inline">
+          <span className="sr-only">Version shown</span>
+          <select
+            aria-label="Version shown"
+            value={viewing ? String(viewing.version) : "draft"}
+            onChange={(e) => void view(e.target.value)}
+          >
+            <option value="draft">draft (editable)</option>
+            {Array.from({ length: workflow.version }, (_, i) => workflow.version - i).map((v) => (
+              <option key={v} value={v}>
+                v{v}
+                {v === workflow.version ? " (latest deployed)" : ""} · read-only
+              </option>
+            ))}
+          </select>
+        </label>
+        {workflow.version > 0 && (
+          <label className="inline" title="Mark what the draft changes from the deployed version">
+            <input
+              type="checkbox"
+              checked={showDiff}
+              onChange={(e) => setShowDiff(e.target.checked)}
+            />{" "}
+            Diff vs v{workflow.version}
+          </label>
+        )}
+        <label className="inline">
           <span className="sr-only">Node type to add</span>
           <select
             value={addType}
@@ -130,17 +193,30 @@ export function WorkflowPage({ id }: { id: string }) {
             ))}
           </select>
         </label>
-        <button type="button" onClick={add} title="Add a node (after the selected one)">
+        <button
+          type="button"
+          onClick={add}
+          disabled={Boolean(viewing)}
+          title="Add a node (after the selected one)"
+        >
           + Add node
         </button>
-        <button type="button" onClick={() => void save(false)} disabled={busy || !dirty}>
+        <button
+          type="button"
+          onClick={() => void save(false)}
+          disabled={busy || !dirty || Boolean(viewing)}
+        >
           Save draft
         </button>
         <button
           type="button"
           className="primary"
           onClick={() => void save(true)}
-          disabled={busy || (!dirty && !workflow.has_pending_changes && workflow.version > 0)}
+          disabled={
+            busy ||
+            Boolean(viewing) ||
+            (!dirty && !workflow.has_pending_changes && workflow.version > 0)
+          }
         >
           Deploy
         </button>
@@ -155,13 +231,24 @@ export function WorkflowPage({ id }: { id: string }) {
           )}
         </div>
       )}
+      {viewing && (
+        <div className="readonly-banner" role="status" data-testid="viewing-version">
+          Viewing deployed version {viewing.version}
+          {viewing.is_latest ? " (latest)" : ""}, read-only
+          {showDiff ? ": marked nodes differ from the draft" : ""}.
+          <button type="button" onClick={() => void view("draft")}>
+            Back to the draft
+          </button>
+        </div>
+      )}
       <div className="workflow-body">
         <Canvas
-          nodes={nodes}
-          run={run.view}
-          editable
+          nodes={drawn}
+          run={viewing ? null : run.view}
+          editable={!viewing}
           selected={selected}
-          invalid={invalid}
+          invalid={viewing ? null : invalid}
+          marks={marks}
           onSelect={select}
           onConnect={(s, t) => setNodes((n) => connect(n, s, t))}
           onDeleteNodes={(gone) => {
@@ -190,7 +277,19 @@ export function WorkflowPage({ id }: { id: string }) {
             ))}
           </div>
           {tab === "run" && <RunPanel workflow={workflow} run={run} dirty={dirty} />}
+          {tab === "node" && viewing && selectedNode && (
+            <div className="pad">
+              <h3>
+                {selectedNode.name || selectedNode.id}{" "}
+                <span className="muted small">v{viewing.version}</span>
+              </h3>
+              <pre className="output" data-testid="version-node">
+                {JSON.stringify(selectedNode, null, 2)}
+              </pre>
+            </div>
+          )}
           {tab === "node" &&
+            !viewing &&
             (selectedNode ? (
               <NodeEditor
                 key={selectedNode.id}
@@ -232,18 +331,77 @@ export function WorkflowPage({ id }: { id: string }) {
                   ))}
                 </ul>
               )}
-              <p className="muted small">
-                {workflow.has_pending_changes
-                  ? `The saved draft differs from deployed version ${workflow.version}; deploy it to make it the version runs use. The server does not serve a deployed version's definition yet, so the draft cannot be compared with it field by field.`
-                  : workflow.version
-                    ? `The saved draft is deployed as version ${workflow.version}.`
-                    : "Nothing is deployed yet."}
-              </p>
+              <h3>Draft vs deployed{deployed ? ` v${deployed.version}` : ""}</h3>
+              {!workflow.version ? (
+                <p className="muted">Nothing is deployed yet.</p>
+              ) : !deployed ? (
+                <p className="muted">Loading the deployed version…</p>
+              ) : (
+                <DeployedDiff
+                  before={deployed.orchestration_nodes ?? []}
+                  after={nodes}
+                  changes={fromDeployed}
+                />
+              )}
               <WorkflowDetails workflow={workflow} onSaved={setData} />
             </div>
           )}
         </aside>
       </div>
+    </div>
+  );
+}
+
+function DeployedDiff({
+  before,
+  after,
+  changes,
+}: {
+  before: OrchestrationNode[];
+  after: OrchestrationNode[];
+  changes: ReturnType<typeof diffNodes>;
+}) {
+  if (changes.length === 0)
+    return <p className="muted">The draft on the canvas is the deployed version.</p>;
+  return (
+    <div data-testid="deployed-diff">
+      <ul className="changes">
+        {changes.map((c) => (
+          <li key={c.id} className={`ch-${c.change}`}>
+            <code>{c.id}</code> {c.change}
+            {c.fields.length > 0 && <span className="muted"> ({c.fields.join(", ")})</span>}
+          </li>
+        ))}
+      </ul>
+      {changes.map((c) => {
+        const lines = jsonDiff(
+          c.change === "added" ? undefined : findNode(before, c.id),
+          c.change === "removed" ? undefined : findNode(after, c.id),
+        );
+        return (
+          <details key={c.id} open={changes.length <= 3}>
+            <summary>
+              <code>{c.id}</code> <span className="muted small">JSON</span>
+            </summary>
+            <div className="json-diff" data-testid={`json-diff-${c.id}`}>
+              {lines.map((l, i) => (
+                <div
+                  // biome-ignore lint/suspicious/noArrayIndexKey: lines of one fixed diff
+                  key={i}
+                  className={l.kind === "same" ? "" : l.kind}
+                >
+                  {l.kind === "add" ? "+ " : l.kind === "del" ? "- " : "  "}
+                  {l.text}
+                </div>
+              ))}
+            </div>
+          </details>
+        );
+      })}
+      <p className="muted small">
+        Compared: the canvas (with unsaved edits) against the deployed version. Tick “Diff vs v…” to
+        mark the nodes on the canvas; pick that version to see the removed ones.
+      </p>
     </div>
   );
 }
@@ -358,6 +516,7 @@ function RunPanel({
               {task.status_message ? `: ${task.status_message}` : ""}
             </p>
           )}
+          <ApprovalPanel task={task} onDecided={() => undefined} />
           {run.view?.chunks && !run.view.finished && (
             <pre className="output">{run.view.chunks}</pre>
           )}
