@@ -85,6 +85,7 @@ class ApiConfig:
     max_page: int = 10_000  # deeper pages cost a scan of every row before them
     sync_wait_s: float = 300.0  # a sync invoke waits this long, then answers 202
     key_cache_s: float = 30.0
+    task_view_cache_entries: int = 4096
     webhook_max_files: int = 10  # files one inbound webhook may upload
     webhook_max_file_bytes: int = 1_048_576  # each becomes an attachment of the task's input
 
@@ -162,6 +163,8 @@ class Settings(BaseSettings):
     max_page: int = Field(default=10_000, ge=1, le=1_000_000)
     max_per_page: int = Field(default=50, ge=1, le=1000)  # the contract's is 50
     sync_wait_s: float = 300.0
+    # tasks whose rendered reply a process keeps for polls (api/views.py; a few KiB each)
+    task_view_cache_entries: int = Field(default=4096, ge=0, le=1_000_000)
     # where people's browsers reach this server (approve / deny links in notifications), and
     # how long such a link lasts when its wait has no deadline
     public_url: str = "http://127.0.0.1:8000"
@@ -253,6 +256,7 @@ class Settings(BaseSettings):
             max_page=self.max_page,
             max_per_page=self.max_per_page,
             sync_wait_s=self.sync_wait_s,
+            task_view_cache_entries=self.task_view_cache_entries,
             webhook_max_files=self.webhook_max_files,
             webhook_max_file_bytes=self.webhook_max_file_bytes,
         )
