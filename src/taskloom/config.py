@@ -29,6 +29,9 @@ class SandboxConfig:
     # processes (and threads) user code may have at once, per interpreter (RLIMIT_NPROC)
     process_limit: int = 64
     pool_size: int = 4  # warm interpreters kept ready
+    # an org's interpreter idle this long is retired (~15 MiB each): a burst's interpreters
+    # do not stay resident; the `pool_size` spares do
+    idle_s: float = 30.0
     max_runs_per_interpreter: int = 2000  # recycle after this many runs
     memory_limit_mb: int = 512
     cpu_limit_s: int = 30  # per interpreter lifetime (RLIMIT_CPU)
@@ -153,6 +156,7 @@ class Settings(BaseSettings):
     sandbox_gid: int = Field(default=65534, gt=0)
     sandbox_process_limit: int = Field(default=64, ge=8)
     sandbox_pool_size: int = 4
+    sandbox_idle_s: float = Field(default=30.0, gt=0)
     sandbox_memory_limit_mb: int = 512
     sandbox_output_limit_bytes: int = 1_048_576
 
@@ -229,6 +233,7 @@ class Settings(BaseSettings):
             gid=self.sandbox_gid,
             process_limit=self.sandbox_process_limit,
             pool_size=self.sandbox_pool_size,
+            idle_s=self.sandbox_idle_s,
             memory_limit_mb=self.sandbox_memory_limit_mb,
             output_limit_bytes=self.sandbox_output_limit_bytes,
         )
