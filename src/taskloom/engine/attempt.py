@@ -17,7 +17,7 @@ from typing import Any
 from taskloom import errors
 from taskloom.clock import Clock
 from taskloom.config import WorkerConfig
-from taskloom.engine.checkpoints import Checkpoints, Reusable
+from taskloom.engine.checkpoints import Checkpoints, FinalRun, Reusable
 from taskloom.engine.emitter import Emitter
 from taskloom.nodes.base import JSON, NodeContext, NodeResult, NodeServices
 from taskloom.nodes.registry import NODE_TYPES
@@ -57,6 +57,8 @@ class Attempt:
     config: WorkerConfig
     clock: Clock
     node_runs: int = 0
+    # the last node's run, held for the transaction that ends the attempt (Checkpoints.hold)
+    final: FinalRun | None = None
 
     async def walk(self, data: JSON) -> JSON:
         node_id = self.graph.entry
@@ -64,7 +66,9 @@ class Attempt:
         while node_id is not None:
             step += 1
             node = self.graph.resolve(self.graph.nodes[node_id])
-            result = await self.run_node(node, data, step=str(step))
+            # no edge leaves it: whatever it returns, the walk ends after it
+            last = not node.next_node_ids
+            result = await self.run_node(node, data, step=str(step), last=last)
             data = result.output
             if result.end:
                 break
@@ -89,13 +93,18 @@ class Attempt:
             node_id = self.graph.next_node(node, data, result.route)
         return data
 
-    async def run_node(self, node: OrchestrationNode, data: JSON, *, step: str) -> NodeResult:
-        """One node with its strategies: iterations, retries, stop conditions."""
+    async def run_node(
+        self, node: OrchestrationNode, data: JSON, *, step: str, last: bool = False
+    ) -> NodeResult:
+        """One node with its strategies: iterations, retries, stop conditions. The run of a
+        `last` node (one iteration) is held for the attempt's end rather than written."""
         iterative = node.iterative_strategy
         iterations = iterative.max_iterations if iterative and iterative.enabled else 1
         result = NodeResult(output=data)
         for iteration in range(iterations):
-            result = await self._run_once(node, result.output, step=step, iteration=iteration)
+            result = await self._run_once(
+                node, result.output, step=step, iteration=iteration, hold=last and iterations == 1
+            )
             if result.end:
                 break
             end_condition = iterative.end_condition if iterative else None
@@ -112,7 +121,7 @@ class Attempt:
         return result
 
     async def _run_once(
-        self, node: OrchestrationNode, data: JSON, *, step: str, iteration: int
+        self, node: OrchestrationNode, data: JSON, *, step: str, iteration: int, hold: bool
     ) -> NodeResult:
         done = self.reusable.get((step, iteration))
         if done is not None:  # completed before a crash or a requeue: never run it again
@@ -153,7 +162,10 @@ class Attempt:
                     completion_tokens=result.usage.completion_tokens if result.usage else 0,
                 )
                 # its chunks and tool events go before its finish, in the same transaction
-                await self.checkpoints.record(self.task, run, notice, self.emitter)
+                if hold:
+                    self.final = await self.checkpoints.hold(self.task, run, notice, self.emitter)
+                else:
+                    await self.checkpoints.record(self.task, run, notice, self.emitter)
                 return result
         finally:
             notice.cancel()
