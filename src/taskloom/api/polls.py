@@ -62,7 +62,7 @@ class PollShortcut:
         try:
             view = await state.views.current(
                 organization_id=principal.organization_id, task_id=task_id
-            ) or await state.views.render(
+            ) or await state.views.rendered(
                 organization_id=principal.organization_id, task_id=task_id
             )
         except (errors.NotFound, errors.StoreUnavailable):

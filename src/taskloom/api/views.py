@@ -68,14 +68,13 @@ class TaskViews:
         return cached[2]
 
     async def render(self, *, organization_id: str, task_id: str) -> TaskView:
+        return await self.current(
+            organization_id=organization_id, task_id=task_id
+        ) or await self.rendered(organization_id=organization_id, task_id=task_id)
+
+    async def rendered(self, *, organization_id: str, task_id: str) -> TaskView:
+        """The task read and rendered afresh (raises NotFound), and kept for the next poll."""
         async with self._db.read() as conn:
-            version = await task_store.version_of(
-                conn, organization_id=organization_id, task_id=task_id
-            )
-            cached = self._rendered.get(task_id)
-            if cached is not None and cached[:2] == (organization_id, version):
-                self._rendered.move_to_end(task_id)
-                return cached[2]
             task = await task_store.get_task(conn, organization_id=organization_id, task_id=task_id)
             trace = await node_run_store.list_node_runs(conn, task_id=task_id)
             children = []
