@@ -29,6 +29,9 @@ class SandboxConfig:
     # processes (and threads) user code may have at once, per interpreter (RLIMIT_NPROC)
     process_limit: int = 64
     pool_size: int = 4  # warm interpreters kept ready
+    # an org's interpreter idle this long is retired (~15 MiB each): a burst's interpreters
+    # do not stay resident; the `pool_size` spares do
+    idle_s: float = 30.0
     max_runs_per_interpreter: int = 2000  # recycle after this many runs
     memory_limit_mb: int = 512
     cpu_limit_s: int = 30  # per interpreter lifetime (RLIMIT_CPU)
@@ -88,6 +91,7 @@ class ApiConfig:
     sync_wait_s: float = 300.0  # a sync invoke waits this long, then answers 202
     key_cache_s: float = 30.0
     key_use_record_s: float = 60.0  # a key's last use is written at most this often
+    task_view_cache_entries: int = 4096  # tasks whose rendered reply a process keeps for polls
     webhook_max_files: int = 10  # files one inbound webhook may upload
     webhook_max_file_bytes: int = 1_048_576  # each becomes an attachment of the task's input
 
@@ -156,6 +160,8 @@ class Settings(BaseSettings):
     sandbox_gid: int = Field(default=65534, gt=0)  # the group user code runs as
     sandbox_process_limit: int = Field(default=64, ge=8)
     sandbox_pool_size: int = 4
+    # an interpreter started for a burst and idle this long is retired (the warm ones stay)
+    sandbox_idle_s: float = Field(default=30.0, gt=0)
     sandbox_memory_limit_mb: int = 512  # address space of one code interpreter
     sandbox_output_limit_bytes: int = 1_048_576  # largest result a code node may return
 
@@ -171,6 +177,8 @@ class Settings(BaseSettings):
     sync_wait_s: float = 300.0
     # how often, at most, a key's `last used` time is written (per key and process)
     key_use_record_s: float = Field(default=60.0, gt=0)
+    # tasks whose rendered reply a process keeps for polls (api/views.py; a few KiB each)
+    task_view_cache_entries: int = Field(default=4096, ge=0, le=1_000_000)
     # where people's browsers reach this server (approve / deny links in notifications), and
     # how long such a link lasts when its wait has no deadline
     public_url: str = "http://127.0.0.1:8000"
@@ -240,6 +248,7 @@ class Settings(BaseSettings):
             gid=self.sandbox_gid,
             process_limit=self.sandbox_process_limit,
             pool_size=self.sandbox_pool_size,
+            idle_s=self.sandbox_idle_s,
             memory_limit_mb=self.sandbox_memory_limit_mb,
             output_limit_bytes=self.sandbox_output_limit_bytes,
         )
@@ -269,6 +278,7 @@ class Settings(BaseSettings):
             max_per_page=self.max_per_page,
             sync_wait_s=self.sync_wait_s,
             key_use_record_s=self.key_use_record_s,
+            task_view_cache_entries=self.task_view_cache_entries,
             webhook_max_files=self.webhook_max_files,
             webhook_max_file_bytes=self.webhook_max_file_bytes,
         )

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -394,3 +395,18 @@ async def test_a_busy_org_does_not_starve_another(mode: str) -> None:
         await warmed.wait()  # org-a's load is established
         await asyncio.gather(worker("org-b", 1), *a_load)
     assert done.index("org-b") < 300  # without the bypass bound it is last (320)
+
+
+async def test_idle_org_interpreters_are_retired_and_the_spares_stay() -> None:
+    async with started("subprocess", pool_size=1, idle_s=60.0) as pool:
+        gate = "import time\ndef main(input):\n    time.sleep(input)\n    return input\n"
+        # four runs at once: the spare and three interpreters started for them
+        assert await asyncio.gather(*(run(pool, gate, 0.2) for _ in range(4))) == [0.2] * 4
+        idle = sum(len(interps) for interps in pool._idle.values())
+        assert idle >= 3
+        now = time.monotonic()
+        assert pool.retire_idle(now=now) == 0, "none has been idle for idle_s yet"
+        assert pool.retire_idle(now=now + 60.0) == idle
+        assert not pool._idle
+        assert pool._total == len(pool._spares) + pool._starting_spares <= 1
+        assert await run(pool, UPPER, "again") == "AGAIN"

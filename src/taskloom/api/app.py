@@ -12,6 +12,7 @@ from taskloom import __version__
 from taskloom.api import docs_pages, errors, metrics, ui
 from taskloom.api.deps import AppState, KeyCache, State
 from taskloom.api.guard import RequestGuard
+from taskloom.api.polls import PollShortcut
 from taskloom.api.routes import (
     agents,
     schedules,
@@ -45,7 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
                 db=host.db,
                 intake=host.intake,
                 tasks=host.tasks,
-                views=TaskViews(host.db),
+                views=TaskViews(host.db, size=api_config.task_view_cache_entries),
                 keys=KeyCache(ttl_s=api_config.key_cache_s),
                 secrets=host.secrets,
                 sdk_workers=host.sdk_workers,
@@ -69,6 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
         max_bytes=api_config.max_body_bytes,
         max_depth=api_config.max_json_depth,
     )
+    app.add_middleware(PollShortcut)  # added last, so it runs first
     errors.install(app)
     docs_pages.install(app)
     app.include_router(workflows.router)

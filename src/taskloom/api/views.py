@@ -3,12 +3,14 @@
 Polling is most of an API's traffic, and a polled task rarely changed since the last poll.
 The task's event sequence moves with every change a client can see, so one indexed lookup
 tells whether the bytes rendered last time still hold; only then are the task and its trace
-read and rendered again.
+read and rendered again. The same number, with the task id, is the reply's ETag: a client
+that sends it back in `If-None-Match` gets a bodiless 304 while nothing changed.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass
 
 from taskloom import errors
 from taskloom.api.responses import render_json
@@ -22,36 +24,72 @@ from taskloom.store.records import TaskRecord
 from taskloom.workflows.graph import starts_sub_tasks
 
 
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    body: bytes
+    etag: bytes
+
+
+def etag_of(task_id: str, version: int) -> bytes:
+    return f'"{task_id}.{version}"'.encode()
+
+
+def not_modified(if_none_match: bytes | None, etag: bytes) -> bool:
+    """RFC 9110 §13.1.2: a weak comparison against each listed tag, or `*`."""
+    if not if_none_match:
+        return False
+    for tag in if_none_match.split(b","):
+        tag = tag.strip()
+        if tag == b"*" or tag.removeprefix(b"W/") == etag:
+            return True
+    return False
+
+
 class TaskViews:
     def __init__(self, db: Database, *, size: int = 2048) -> None:
         self._db = db
         self._size = size
-        self._rendered: OrderedDict[str, tuple[str, int, bytes]] = OrderedDict()
+        self._rendered: OrderedDict[str, tuple[str, int, TaskView]] = OrderedDict()
         # deployed versions are immutable: whether one starts sub-tasks is known for good
         self._delegating: dict[tuple[str, int], bool] = {}
 
-    async def render(self, *, organization_id: str, task_id: str) -> bytes:
+    async def current(self, *, organization_id: str, task_id: str) -> TaskView | None:
+        """The view if the task has not changed since it was rendered (one indexed read on
+        the driver's connection), else None: `render` it then (or answer its 404)."""
+        cached = self._rendered.get(task_id)
+        if cached is None or cached[0] != organization_id:
+            return None
+        version = await task_store.current_version(
+            self._db, organization_id=organization_id, task_id=task_id
+        )
+        if version != cached[1]:
+            return None
+        self._rendered.move_to_end(task_id)
+        return cached[2]
+
+    async def render(self, *, organization_id: str, task_id: str) -> TaskView:
+        return await self.current(
+            organization_id=organization_id, task_id=task_id
+        ) or await self.rendered(organization_id=organization_id, task_id=task_id)
+
+    async def rendered(self, *, organization_id: str, task_id: str) -> TaskView:
+        """The task read and rendered afresh (raises NotFound), and kept for the next poll."""
         async with self._db.read() as conn:
-            version = await task_store.version_of(
-                conn, organization_id=organization_id, task_id=task_id
-            )
-            cached = self._rendered.get(task_id)
-            if cached is not None and cached[:2] == (organization_id, version):
-                self._rendered.move_to_end(task_id)
-                return cached[2]
             task = await task_store.get_task(conn, organization_id=organization_id, task_id=task_id)
             trace = await node_run_store.list_node_runs(conn, task_id=task_id)
             children = []
             if await self._may_have_children(conn, task):
                 children = await task_store.children_of(conn, task_id=task_id)
-        body = render_json(task_json(task, trace, children))
+        view = TaskView(
+            render_json(task_json(task, trace, children)), etag_of(task_id, task.event_seq)
+        )
         # keyed by what was read with the task, not by the first lookup: a change in between
         # is then simply a miss next time
-        self._rendered[task_id] = (organization_id, task.event_seq, body)
+        self._rendered[task_id] = (organization_id, task.event_seq, view)
         self._rendered.move_to_end(task_id)
         if len(self._rendered) > self._size:
             self._rendered.popitem(last=False)
-        return body
+        return view
 
     async def _may_have_children(self, conn: Connection, task: TaskRecord) -> bool:
         """Most workflows have no agent node: their tasks skip the sub-task query."""

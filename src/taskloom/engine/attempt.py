@@ -18,7 +18,7 @@ from typing import Any
 from taskloom import errors
 from taskloom.clock import Clock
 from taskloom.config import WorkerConfig
-from taskloom.engine.checkpoints import Checkpoints, Reusable
+from taskloom.engine.checkpoints import Checkpoints, FinalRun, Reusable
 from taskloom.engine.emitter import Emitter
 from taskloom.nodes.base import JSON, NodeContext, NodeResult, NodeServices
 from taskloom.nodes.registry import NODE_TYPES
@@ -59,6 +59,8 @@ class Attempt:
     config: WorkerConfig
     clock: Clock
     node_runs: int = 0
+    # the last node's run, held for the transaction that ends the attempt (Checkpoints.hold)
+    final: FinalRun | None = None
 
     async def walk(self, data: JSON) -> JSON:
         node_id = self.graph.entry
@@ -67,7 +69,11 @@ class Attempt:
         while node_id is not None:
             step += 1
             node = self.graph.resolve(self.graph.nodes[node_id])
-            result = await self.run_node(node, data, step=str(step), visits=visits[node.id])
+            # no edge leaves it (and it cannot jump): whatever it returns, the walk ends after it
+            last = not node.next_node_ids and node.type != "self_schedule"
+            result = await self.run_node(
+                node, data, step=str(step), visits=visits[node.id], last=last
+            )
             visits[node.id] += 1
             data = result.output
             if result.end:
@@ -97,15 +103,27 @@ class Attempt:
         return data
 
     async def run_node(
-        self, node: OrchestrationNode, data: JSON, *, step: str, visits: int = 0
+        self,
+        node: OrchestrationNode,
+        data: JSON,
+        *,
+        step: str,
+        visits: int = 0,
+        last: bool = False,
     ) -> NodeResult:
-        """One node with its strategies: iterations, retries, stop conditions."""
+        """One node with its strategies: iterations, retries, stop conditions. The run of a
+        `last` node (one iteration) is held for the attempt's end rather than written."""
         iterative = node.iterative_strategy
         iterations = iterative.max_iterations if iterative and iterative.enabled else 1
         result = NodeResult(output=data)
         for iteration in range(iterations):
             result = await self._run_once(
-                node, result.output, step=step, iteration=iteration, visits=visits
+                node,
+                result.output,
+                step=step,
+                iteration=iteration,
+                visits=visits,
+                hold=last and iterations == 1,
             )
             if result.end:
                 break
@@ -123,7 +141,14 @@ class Attempt:
         return result
 
     async def _run_once(
-        self, node: OrchestrationNode, data: JSON, *, step: str, iteration: int, visits: int
+        self,
+        node: OrchestrationNode,
+        data: JSON,
+        *,
+        step: str,
+        iteration: int,
+        visits: int,
+        hold: bool,
     ) -> NodeResult:
         done = self.reusable.get((step, iteration))
         if done is not None:  # completed before a crash or a requeue: never run it again
@@ -170,7 +195,10 @@ class Attempt:
                     completion_tokens=result.usage.completion_tokens if result.usage else 0,
                 )
                 # its chunks and tool events go before its finish, in the same transaction
-                await self.checkpoints.record(self.task, run, notice, self.emitter)
+                if hold:
+                    self.final = await self.checkpoints.hold(self.task, run, notice, self.emitter)
+                else:
+                    await self.checkpoints.record(self.task, run, notice, self.emitter)
                 return result
         finally:
             notice.cancel()

@@ -3,6 +3,7 @@ their `node_started` notices, the events nodes emit, and the conversation a turn
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,10 +17,26 @@ from taskloom.llm import Message
 from taskloom.store import events as event_store
 from taskloom.store import node_runs as node_run_store
 from taskloom.store import turns as turn_store
-from taskloom.store.database import Database
+from taskloom.store.database import Connection, Database
 from taskloom.store.records import NodeRunRecord, TaskRecord
 
 Reusable = dict[tuple[str, int], NodeRunRecord]  # (step, iteration) -> its completed run
+
+
+@dataclass(frozen=True, slots=True)
+class FinalRun:
+    """The last node run of a walk, held back to be written in the transaction that ends the
+    attempt: nothing runs after it, so nothing can depend on it before that commit, and the
+    task saves a commit (see `Checkpoints.hold`)."""
+
+    run: NodeRunRecord
+    started: tuple[dict[str, Any], datetime] | None
+    events: list[tuple[str, Any, datetime]]
+
+    async def write(self, conn: Connection, task: TaskRecord) -> None:
+        await lifecycle.node_finished(
+            conn, task, self.run, started=self.started, emitted=self.events
+        )
 
 
 class Checkpoints:
@@ -89,3 +106,24 @@ class Checkpoints:
                 self._notifier.task_changed(task.id)
 
         await emitter.flush(write)
+
+    async def hold(
+        self, task: TaskRecord, run: NodeRunRecord, notice: StartNotice, emitter: Emitter
+    ) -> FinalRun:
+        """Like `record`, for the walk's last node: what `record` would write, to be written
+        by the caller with the attempt's end (its finish, or whatever ends it otherwise)."""
+        started = await notice.settle()
+        held: list[tuple[str, Any, datetime]] = []
+
+        async def take(events: list[tuple[str, Any, datetime]]) -> None:
+            held.extend(events)
+
+        await emitter.flush(take)
+        return FinalRun(run, started, held)
+
+    async def write(self, task: TaskRecord, final: FinalRun) -> None:
+        """A held last run, in a transaction of its own (the attempt ends other than by a
+        finish: a pause)."""
+        async with self._db.write() as conn:
+            await final.write(conn, task)
+        self._notifier.task_changed(task.id)

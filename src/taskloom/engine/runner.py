@@ -13,7 +13,7 @@ from taskloom.clock import Clock, SystemClock
 from taskloom.config import WorkerConfig
 from taskloom.engine import lifecycle
 from taskloom.engine.attempt import Attempt
-from taskloom.engine.checkpoints import Checkpoints
+from taskloom.engine.checkpoints import Checkpoints, FinalRun
 from taskloom.engine.notify import Notifier
 from taskloom.engine.subtasks import SubTasks
 from taskloom.engine.versions import DRAFT_KEY, DRAFT_VERSION
@@ -113,17 +113,24 @@ class Runner:
                     output = await attempt.walk(first_node_input(task.input))
                 finally:
                     await attempt.emitter.close()
+            # the last node's run was held back (Attempt.final): it is written with the end
             except errors.NodeFailed as exc:
                 status = TaskStatus.FAILED if exc.platform else TaskStatus.ERROR
-                await self._finish(task, status, None, exc.reason, errors.describe(exc))
+                await self._finish(
+                    task, status, None, exc.reason, errors.describe(exc), attempt.final
+                )
             except errors.StopRequested as exc:
                 result = shape_result(exc.output, output_format)
-                await self._finish(task, TaskStatus.STOPPED, result, exc.reason, exc.message)
+                await self._finish(
+                    task, TaskStatus.STOPPED, result, exc.reason, exc.message, attempt.final
+                )
             except errors.PauseRequested as exc:
+                if attempt.final is not None:
+                    await self._checkpoints.write(task, attempt.final)
                 await self._waits.pause(task, exc)
             else:
                 result = shape_result(output, output_format)
-                await self._finish(task, TaskStatus.COMPLETED, result, None, None)
+                await self._finish(task, TaskStatus.COMPLETED, result, None, None, attempt.final)
         except errors.LeaseLost:
             # stopped through the API, or requeued after we looked dead: not ours to finish
             logger.info(
@@ -137,6 +144,7 @@ class Runner:
             # a bug, not the workflow's fault: say so now rather than let the lease expire and
             # the same bug repeat on every attempt
             logger.exception("runner failed", extra={"event": "runner_failed", "task_id": task.id})
+            # without a held last run: writing it may be what failed (a refused statement)
             await self._finish(task, TaskStatus.ERROR, None, "internal_error", errors.describe(exc))
         finally:
             self._notifier.task_changed(task.id)
@@ -148,9 +156,12 @@ class Runner:
         result: str | None,
         reason: str | None,
         message: str | None,
+        final: FinalRun | None = None,
     ) -> None:
         now = self._clock.now()
         async with self._db.write() as conn:
+            if final is not None:  # fenced on the attempt, like the finish
+                await final.write(conn, task)
             done = await task_store.finish_task(
                 conn,
                 task_id=task.id,

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Coroutine
 from typing import Any, Final
 
+from taskloom.clock import Clock, SystemClock
 from taskloom.config import SandboxConfig
 from taskloom.errors import CodeError, SandboxRefused, SandboxUnavailable
 from taskloom.sandbox.interpreter import Interpreter
@@ -45,8 +46,9 @@ class _Waiter:
 class SandboxPool:
     """Runs `main(input)` of `code` nodes in warm, recycled, per-org sandboxed interpreters."""
 
-    def __init__(self, config: SandboxConfig) -> None:
+    def __init__(self, config: SandboxConfig, clock: Clock | None = None) -> None:
         self._config = config
+        self._clock = clock or SystemClock()
         self._launch: Launch | None = None
         self._refusal: Refusal | None = None
         self._closed = False
@@ -60,8 +62,9 @@ class SandboxPool:
         self._starting_spares = 0
         self._spares: list[Interpreter] = []
         self._idle: dict[str, list[Interpreter]] = {}
-        # Insertion order = least recently used first, to pick which idle org to evict.
-        self._idle_lru: dict[Interpreter, None] = {}
+        # Insertion order = least recently used first, to pick which idle org to evict; the
+        # value is when it went idle (monotonic), to retire it past `idle_s`.
+        self._idle_lru: dict[Interpreter, float] = {}
         self._waiters: deque[_Waiter] = deque()
         # How often a queued run may be overtaken by hand-offs within another org before an
         # interpreter is retired to make room for it: bounds starvation by a busy org.
@@ -70,6 +73,7 @@ class SandboxPool:
         self._tasks: set[asyncio.Task[None]] = set()  # reapers
         self._starters: set[asyncio.Task[Interpreter]] = set()  # launches in flight
         self._next_id = 0
+        self._scaler: asyncio.Task[None] | None = None  # retires idle interpreters
 
     async def __aenter__(self) -> SandboxPool:
         chosen = await choose_launch(self._config)
@@ -77,6 +81,7 @@ class SandboxPool:
             self._refusal = chosen
             return self
         self._launch = chosen
+        self._scaler = asyncio.get_running_loop().create_task(self._scale_down())
         self._replenish()
         starting = [*self._tasks, *self._starters]
         if starting:
@@ -223,6 +228,24 @@ class SandboxPool:
             return _START
         return None
 
+    def retire_idle(self, *, now: float | None = None) -> int:
+        """Retire the org interpreters idle for `idle_s` or longer at `now` (the clock's
+        monotonic time); how many."""
+        now = self._clock.monotonic() if now is None else now
+        stale = []
+        for interp, since in self._idle_lru.items():  # oldest first
+            if now - since < self._config.idle_s:
+                break
+            stale.append(interp)
+        for interp in stale:
+            self._retire(interp)
+        return len(stale)
+
+    async def _scale_down(self) -> None:
+        while not self._closed:
+            await self._clock.sleep(self._config.idle_s / 2)
+            self.retire_idle()
+
     def _dispatch(self) -> None:
         """Hand freed capacity to waiters, oldest first."""
         while self._waiters:
@@ -255,7 +278,7 @@ class SandboxPool:
             self._retire(interp)
         else:
             idle.append(interp)
-            self._idle_lru[interp] = None
+            self._idle_lru[interp] = self._clock.monotonic()
         self._dispatch()
 
     def _hand_off(self, interp: Interpreter) -> bool:
@@ -373,6 +396,9 @@ class SandboxPool:
 
     async def _shutdown(self) -> None:
         self._closed = True
+        if self._scaler is not None:
+            self._scaler.cancel()
+            await asyncio.gather(self._scaler, return_exceptions=True)
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.future.done():

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from taskloom import errors
-from taskloom.store.database import Connection
+from taskloom.store.database import Connection, Database, HotStatement
 from taskloom.store.records import TERMINAL_STATUSES, Executor, TaskRecord, TaskStatus
 from taskloom.store.tables import node_runs, task_events, task_turns, tasks
 
@@ -24,6 +24,7 @@ _GET = sa.select(t).where(
 _VERSION = sa.select(t.c.event_seq).where(
     t.c.id == sa.bindparam("p_task_id"), t.c.organization_id == sa.bindparam("p_org")
 )
+_HOT_VERSION = HotStatement(_VERSION)
 _OWNER = sa.select(t.c.organization_id).where(t.c.id == sa.bindparam("p_task_id"))
 _FINISH = (
     sa.update(t)
@@ -120,6 +121,12 @@ async def version_of(conn: Connection, *, organization_id: str, task_id: str) ->
     if version is None:
         raise errors.NotFound(f"task {task_id} not found")
     return int(version)
+
+
+async def current_version(db: Database, *, organization_id: str, task_id: str) -> int | None:
+    """`version_of` outside any transaction, on the driver's connection: what a poll asks."""
+    version = await db.read_value(_HOT_VERSION, {"p_task_id": task_id, "p_org": organization_id})
+    return None if version is None else int(version)
 
 
 async def owner_of(conn: Connection, *, task_id: str) -> str | None:

@@ -98,8 +98,8 @@ async def create_task(
 
 @routes.get("/agent-execution/{task_id}/status")
 async def get_task(task_id: str, caller: Caller, state: State) -> Response:
-    body = await state.views.render(organization_id=caller.organization_id, task_id=task_id)
-    return Response(body, media_type="application/json")
+    view = await state.views.render(organization_id=caller.organization_id, task_id=task_id)
+    return Response(view.body, media_type="application/json")
 
 
 @routes.patch("/agent-execution/{task_id}/update")

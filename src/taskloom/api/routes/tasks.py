@@ -14,6 +14,7 @@ from taskloom.api.models import page_json
 from taskloom.api.params import Pages
 from taskloom.api.responses import COMMON_ERRORS, JSONBody
 from taskloom.api.thread import thread_messages
+from taskloom.api.views import not_modified
 from taskloom.engine.wire import task_json, task_list_item_json
 from taskloom.store import tasks as task_store
 from taskloom.store.records import TaskStatus
@@ -66,13 +67,22 @@ async def get_task(
         float | None,
         Query(gt=0, le=MAX_WAIT_S, description="long poll: answer once terminal or paused"),
     ] = None,
+    if_none_match: Annotated[
+        str | None,
+        Header(description="an ETag of an earlier reply: 304 while the task has not changed"),
+    ] = None,
 ) -> Response:
+    """Most polls never get here: `api/polls.py` answers a plain GET of a task rendered
+    before and unchanged since; this route renders (and long-polls)."""
     if wait is not None:
         await state.tasks.wait_settled(
             organization_id=caller.organization_id, task_id=task_id, timeout_s=wait
         )
-    body = await state.views.render(organization_id=caller.organization_id, task_id=task_id)
-    return Response(body, media_type="application/json")
+    view = await state.views.render(organization_id=caller.organization_id, task_id=task_id)
+    headers = {"etag": view.etag.decode()}
+    if not_modified(if_none_match.encode("latin-1") if if_none_match else None, view.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(view.body, media_type="application/json", headers=headers)
 
 
 @router.get("/{task_id}/events", response_model=None)
