@@ -94,6 +94,20 @@ async def test_the_whole_input_reaches_the_first_node(
     # text alone stays text
     task = (await client.post(path, json={"input": {"text": "plain"}}, headers=headers)).json()
     assert json.loads(task["result"])["got"] == "plain"
+    # a first node that takes text gets the text, whatever else comes with it
+    text_only = await deploy_workflow(
+        {
+            "name": "t",
+            "output_format": "json",
+            "orchestration_nodes": [echo_node(input_type="text")],
+        }
+    )
+    task = (
+        await client.post(
+            f"/v1/workflows/{text_only}/invoke", json={"input": full}, headers=headers
+        )
+    ).json()
+    assert json.loads(task["result"])["got"] == "hello"
 
 
 async def test_async_invoke_reply_has_the_trace_fields(
