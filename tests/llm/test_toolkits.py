@@ -16,7 +16,7 @@ from taskloom.config import Settings
 from tests.conftest import DeployWorkflow
 from tests.conftest import test_settings as settings_for
 from tests.llm.conftest import llm_settings
-from tests.llm.test_agent_runs_api import places_holding
+from tests.llm.test_agent_runs_api import of_type, places_holding, stream_invoke
 from tests.llm.test_agents_api import deployed_agent
 from tests.support.fake_actions import FakeActions
 from tests.support.fake_llm import FakeLLM, Reply
@@ -386,3 +386,24 @@ async def test_action_node_retries_carry_the_node_runs_idempotency_key(
     assert keys == [f"{task['id']}/1/call@1/0"] * 3
     # an operation without a body takes what names no parameter in its query
     assert [call.query for call in actions.received] == [{"x": ["1"]}] * 3
+
+
+async def test_action_node_call_is_on_the_stream(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    actions: FakeActions,
+    deploy_workflow: DeployWorkflow,
+) -> None:
+    toolkit = await imported(client, headers, actions)
+    node = {"id": "read", "type": "action", "definition": {"asset_id": f"{toolkit['id']}_getOrder"}}
+    workflow_id = await deploy_workflow({"name": "streamed", "orchestration_nodes": [node]})
+    events = await stream_invoke(
+        client, headers, f"/v1/workflows/{workflow_id}", text=json.dumps({"order_id": "7"})
+    )
+    [request] = of_type(events, "tool_call_request")
+    [result] = of_type(events, "tool_call_result")
+    assert request["tool_name"] == f"{toolkit['id']}_getOrder"
+    assert request["payload"] == {"path_params": {"order_id": "7"}}
+    assert request["graph_node_id"] == "read"
+    assert result["is_error"] is False
+    assert events[-1]["data"]["status"] == "completed"
