@@ -158,3 +158,23 @@ async def test_add_and_remove_nodes_with_deploy(
     workflow = (await client.get(f"/v1/workflows/{workflow_id}", headers=headers)).json()
     assert workflow["version"] == 3  # `deploy` defaults to true on removal
     assert (await client.delete(f"{nodes_path}/second", headers=headers)).status_code == 404
+
+
+async def test_version_latest_on_webhooks_and_schedules(
+    client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
+) -> None:
+    workflow_id = await deploy_workflow({"name": "w", "orchestration_nodes": [echo_node()]})
+    hooked = await client.post(
+        f"/webhook?agent_id={workflow_id}&agent_version=latest",
+        json={"prompt": "x"},
+        headers=headers,
+    )
+    assert hooked.status_code == 200, hooked.text
+    assert hooked.json()["status"] == "completed"
+    scheduled = await client.post(
+        "/v1/schedules",
+        json={"target_id": workflow_id, "cron": "0 9 * * *", "version": "latest"},
+        headers=headers,
+    )
+    assert scheduled.status_code == 201, scheduled.text
+    assert scheduled.json()["version"] is None
