@@ -121,6 +121,12 @@ async def test_openapi_import_by_url_lists_tools_and_keeps_the_credential_only_e
     listed = (await client.get("/v1/toolkits", headers=headers)).json()
     assert [item["id"] for item in listed["items"]] == [toolkit["id"]]
     assert await places_holding(database_url, TOKEN) == []
+    secrets = (await client.get("/v1/secrets", headers=headers)).json()["items"]
+    assert len(secrets) == 1  # the header's value, encrypted
+    deleted = await client.delete(f"/v1/toolkits/{toolkit['id']}", headers=headers)
+    assert deleted.status_code == 202
+    assert (await client.get("/v1/secrets", headers=headers)).json()["items"] == []
+    assert (await client.get(f"/v1/toolkits/{toolkit['id']}", headers=headers)).status_code == 404
 
 
 async def test_import_of_a_document_on_a_refused_address_is_a_422(
