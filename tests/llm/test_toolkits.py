@@ -413,3 +413,35 @@ async def test_action_node_call_is_on_the_stream(
     assert request["graph_node_id"] == "read"
     assert result["is_error"] is False
     assert events[-1]["data"]["status"] == "completed"
+
+
+async def test_credentials_are_not_sent_to_a_moved_base_url(
+    client: httpx.AsyncClient, headers: dict[str, str], actions: FakeActions
+) -> None:
+    toolkit = await imported(client, headers, actions)
+    moved = actions.url.replace("127.0.0.1", "localhost")  # another origin, same server
+    patched = await client.patch(
+        f"/v1/toolkits/{toolkit['id']}", json={"base_url": moved}, headers=headers
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["tools"] == toolkit["tools"]  # the operations stay
+    actions.reset()
+    call = await client.post(
+        f"/v1/toolkits/{toolkit['id']}/tools/getOrder",
+        json={"path_params": {"order_id": "1"}},
+        headers=headers,
+    )
+    assert call.status_code == 409
+    assert "give them again" in call.json()["detail"]
+    assert actions.received == []
+    # given again with the new URL, they are used there
+    await client.patch(
+        f"/v1/toolkits/{toolkit['id']}", json={"headers": {"X-Shop-Token": TOKEN}}, headers=headers
+    )
+    call = await client.post(
+        f"/v1/toolkits/{toolkit['id']}/tools/getOrder",
+        json={"path_params": {"order_id": "1"}},
+        headers=headers,
+    )
+    assert call.json()["is_error"] is False, call.text
+    assert actions.received[0].headers["x-shop-token"] == TOKEN
