@@ -94,6 +94,20 @@ async def test_the_whole_input_reaches_the_first_node(
     # text alone stays text
     task = (await client.post(path, json={"input": {"text": "plain"}}, headers=headers)).json()
     assert json.loads(task["result"])["got"] == "plain"
+    # a first node that takes text gets the text, whatever else comes with it
+    text_only = await deploy_workflow(
+        {
+            "name": "t",
+            "output_format": "json",
+            "orchestration_nodes": [echo_node(input_type="text")],
+        }
+    )
+    task = (
+        await client.post(
+            f"/v1/workflows/{text_only}/invoke", json={"input": full}, headers=headers
+        )
+    ).json()
+    assert json.loads(task["result"])["got"] == "hello"
 
 
 async def test_async_invoke_reply_has_the_trace_fields(
@@ -144,3 +158,23 @@ async def test_add_and_remove_nodes_with_deploy(
     workflow = (await client.get(f"/v1/workflows/{workflow_id}", headers=headers)).json()
     assert workflow["version"] == 3  # `deploy` defaults to true on removal
     assert (await client.delete(f"{nodes_path}/second", headers=headers)).status_code == 404
+
+
+async def test_version_latest_on_webhooks_and_schedules(
+    client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
+) -> None:
+    workflow_id = await deploy_workflow({"name": "w", "orchestration_nodes": [echo_node()]})
+    hooked = await client.post(
+        f"/webhook?agent_id={workflow_id}&agent_version=latest",
+        json={"prompt": "x"},
+        headers=headers,
+    )
+    assert hooked.status_code == 200, hooked.text
+    assert hooked.json()["status"] == "completed"
+    scheduled = await client.post(
+        "/v1/schedules",
+        json={"target_id": workflow_id, "cron": "0 9 * * *", "version": "latest"},
+        headers=headers,
+    )
+    assert scheduled.status_code == 201, scheduled.text
+    assert scheduled.json()["version"] is None

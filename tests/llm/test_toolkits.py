@@ -16,7 +16,7 @@ from taskloom.config import Settings
 from tests.conftest import DeployWorkflow
 from tests.conftest import test_settings as settings_for
 from tests.llm.conftest import llm_settings
-from tests.llm.test_agent_runs_api import places_holding
+from tests.llm.test_agent_runs_api import of_type, places_holding, stream_invoke
 from tests.llm.test_agents_api import deployed_agent
 from tests.support.fake_actions import FakeActions
 from tests.support.fake_llm import FakeLLM, Reply
@@ -121,6 +121,12 @@ async def test_openapi_import_by_url_lists_tools_and_keeps_the_credential_only_e
     listed = (await client.get("/v1/toolkits", headers=headers)).json()
     assert [item["id"] for item in listed["items"]] == [toolkit["id"]]
     assert await places_holding(database_url, TOKEN) == []
+    secrets = (await client.get("/v1/secrets", headers=headers)).json()["items"]
+    assert len(secrets) == 1  # the header's value, encrypted
+    deleted = await client.delete(f"/v1/toolkits/{toolkit['id']}", headers=headers)
+    assert deleted.status_code == 202
+    assert (await client.get("/v1/secrets", headers=headers)).json()["items"] == []
+    assert (await client.get(f"/v1/toolkits/{toolkit['id']}", headers=headers)).status_code == 404
 
 
 async def test_import_of_a_document_on_a_refused_address_is_a_422(
@@ -386,3 +392,56 @@ async def test_action_node_retries_carry_the_node_runs_idempotency_key(
     assert keys == [f"{task['id']}/1/call@1/0"] * 3
     # an operation without a body takes what names no parameter in its query
     assert [call.query for call in actions.received] == [{"x": ["1"]}] * 3
+
+
+async def test_action_node_call_is_on_the_stream(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    actions: FakeActions,
+    deploy_workflow: DeployWorkflow,
+) -> None:
+    toolkit = await imported(client, headers, actions)
+    node = {"id": "read", "type": "action", "definition": {"asset_id": f"{toolkit['id']}_getOrder"}}
+    workflow_id = await deploy_workflow({"name": "streamed", "orchestration_nodes": [node]})
+    events = await stream_invoke(
+        client, headers, f"/v1/workflows/{workflow_id}", text=json.dumps({"order_id": "7"})
+    )
+    [request] = of_type(events, "tool_call_request")
+    [result] = of_type(events, "tool_call_result")
+    assert request["tool_name"] == f"{toolkit['id']}_getOrder"
+    assert request["payload"] == {"path_params": {"order_id": "7"}}
+    assert request["graph_node_id"] == "read"
+    assert result["is_error"] is False
+    assert events[-1]["data"]["status"] == "completed"
+
+
+async def test_credentials_are_not_sent_to_a_moved_base_url(
+    client: httpx.AsyncClient, headers: dict[str, str], actions: FakeActions
+) -> None:
+    toolkit = await imported(client, headers, actions)
+    moved = actions.url.replace("127.0.0.1", "localhost")  # another origin, same server
+    patched = await client.patch(
+        f"/v1/toolkits/{toolkit['id']}", json={"base_url": moved}, headers=headers
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["tools"] == toolkit["tools"]  # the operations stay
+    actions.reset()
+    call = await client.post(
+        f"/v1/toolkits/{toolkit['id']}/tools/getOrder",
+        json={"path_params": {"order_id": "1"}},
+        headers=headers,
+    )
+    assert call.status_code == 409
+    assert "give them again" in call.json()["detail"]
+    assert actions.received == []
+    # given again with the new URL, they are used there
+    await client.patch(
+        f"/v1/toolkits/{toolkit['id']}", json={"headers": {"X-Shop-Token": TOKEN}}, headers=headers
+    )
+    call = await client.post(
+        f"/v1/toolkits/{toolkit['id']}/tools/getOrder",
+        json={"path_params": {"order_id": "1"}},
+        headers=headers,
+    )
+    assert call.json()["is_error"] is False, call.text
+    assert actions.received[0].headers["x-shop-token"] == TOKEN

@@ -25,7 +25,11 @@ def w1() -> dict[str, Any]:
         "name": "w1",
         "output_format": "json",
         "orchestration_nodes": [
-            code_node("upper", "return input.upper()", next_ids=["append"]),
+            # text in, whatever else the caller sends (a user, files)
+            {
+                **code_node("upper", "return input.upper()", next_ids=["append"]),
+                "input_type": "text",
+            },
             code_node("append", "return input + ' world'", next_ids=["count"]),
             code_node("count", "return {'text': input, 'chars': len(input)}"),
         ],

@@ -15,3 +15,8 @@ def test_anything_more_gives_the_whole_input() -> None:
     given = {"text": "hi", "files": ["u"], "user": {"email": "a@b.c"}, "ticket": 1}
     assert first_node_input(given) == given
     assert first_node_input({"ticket": 1}) == {"text": "", "ticket": 1}
+
+
+def test_a_first_node_that_takes_text_gets_the_text() -> None:
+    given = {"text": "hi", "user": {"email": "a@b.c"}}
+    assert first_node_input(given, input_type="text") == "hi"

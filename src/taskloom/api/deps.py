@@ -98,7 +98,7 @@ async def get_principal(
 ) -> Principal:
     key = x_api_key or bearer_key(authorization)
     if not key:
-        raise errors.Unauthenticated("missing x-api-key header (or Authorization: Bearer <key>)")
+        raise errors.Unauthenticated("missing x-api-key header")
     return await authenticate(state, key)
 
 

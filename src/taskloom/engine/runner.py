@@ -60,6 +60,11 @@ class GraphCache:
         return graph
 
 
+def _first_input(task: TaskRecord, graph: Graph) -> object:
+    entry = graph.nodes.get(graph.entry) if graph.entry is not None else None
+    return first_node_input(task.input, input_type=entry.input_type if entry else None)
+
+
 class Runner:
     def __init__(
         self,
@@ -110,7 +115,7 @@ class Runner:
             output_format = task.request.get("output_format") or graph.spec.output_format
             try:
                 try:
-                    output = await attempt.walk(first_node_input(task.input))
+                    output = await attempt.walk(_first_input(task, graph))
                 finally:
                     await attempt.emitter.close()
             # the last node's run was held back (Attempt.final): it is written with the end

@@ -12,6 +12,7 @@ fails the node: its retry strategy decides what happens next.
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any, ClassVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
@@ -90,7 +91,30 @@ class ActionNode:
             timeout_s=min(llm_config.tool_timeout_s, ctx.timeout_s),
             limit_bytes=llm_config.tool_result_limit_bytes,
         )
+        # the stream shows the call as it shows an agent's tool calls
+        event: dict[str, Any] = {
+            "request_id": str(
+                uuid.uuid5(uuid.NAMESPACE_URL, f"taskloom:action:{ctx.idempotency_key}")
+            ),
+            "operation_id": bound.operation.id,
+            "tool_call_id": None,
+            "graph_node_id": ctx.node_id,
+            "tool_name": bound.asset_id,
+            "payload": args,
+            "reasoning": {"title": "", "description": ""},
+            "plan_task_id": None,
+        }
+        await ctx.emit("tool_call_request", event)
         result = await tool.call(args, idempotency_key=ctx.idempotency_key)
+        await ctx.emit(
+            "tool_call_result",
+            {
+                **event,
+                "result": result.text,
+                "is_error": result.is_error,
+                "approval_request_id": None,
+            },
+        )
         if result.is_error:
             failed = errors.NodeFailed(f"action {config.asset_id}: {result.text}")
             failed.reason = "action_failed"

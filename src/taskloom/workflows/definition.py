@@ -62,6 +62,8 @@ class OrchestrationNode(_Model):
     iterative_strategy: IterativeStrategy | None = None
     stop_strategy: StopStrategy | None = None
     definition: dict[str, Any] = Field(default_factory=dict)
+    # `text`: a first node given only the input's text, even when the input holds more
+    input_type: str | None = None
     # taskloom extension: wall-clock limit of one run of this node
     timeout_seconds: float | None = Field(default=None, gt=0, le=86_400)
 

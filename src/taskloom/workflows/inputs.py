@@ -5,7 +5,8 @@ given as that text, as a plain string. Anything more (`files`, `user`, `attachme
 fields of the caller's own) and the first node gets the whole input object, with empty
 `files` and null fields left out; `text` is always there. So a node can read
 `input.user.email` in a condition, and an LLM node sees the user and the files beside the
-text.
+text. A first node that declares `input_type: "text"` always gets the text alone: a
+workflow written for text keeps working when callers attach a user or files.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def first_node_input(task_input: dict[str, Any]) -> Any:
+def first_node_input(task_input: dict[str, Any], *, input_type: str | None = None) -> Any:
     shown = {
         name: value
         for name, value in task_input.items()
@@ -21,6 +22,6 @@ def first_node_input(task_input: dict[str, Any]) -> Any:
     }
     text = task_input.get("text", "")
     text = "" if text is None else text
-    if not shown:
+    if not shown or input_type == "text":
         return text
     return {"text": text, **shown}

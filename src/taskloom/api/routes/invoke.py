@@ -68,6 +68,9 @@ def invoke_routes(kind: str) -> APIRouter:
 
     @router.post("/{target_id}/invoke/async", response_model=None)
     async def invoke_async(accepted: Submitted, state: State) -> Response:
+        if accepted.task.turn == 1 and not accepted.replayed:
+            # just accepted: no node has run and no sub-task started; no reads needed
+            return JSONBody(task_json(accepted.task, [], []))
         return await task_reply(accepted.task, state)
 
     @router.post("/{target_id}/invoke", response_model=None)

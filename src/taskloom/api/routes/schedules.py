@@ -39,7 +39,7 @@ def _latest_is_none(value: object) -> object:
 
 # a deployed version; `latest` (or none) runs whatever is deployed last when a slot fires
 ScheduleVersion = Annotated[
-    int | None, BeforeValidator(_latest_is_none), Field(ge=1, le=2_147_483_647)
+    Annotated[int, Field(ge=1, le=2_147_483_647)] | None, BeforeValidator(_latest_is_none)
 ]
 
 

@@ -4,6 +4,7 @@ their tools, and invoke one."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from typing import Annotated, Any
@@ -24,6 +25,7 @@ from taskloom.engine.wire import iso
 from taskloom.llm.egress import check_scheme
 from taskloom.llm.errors import EgressRefused
 from taskloom.nodes.action import answer_of
+from taskloom.store import secrets as secret_store
 from taskloom.store import toolkits as toolkit_store
 from taskloom.store.records import ToolkitRecord
 from taskloom.toolkits.calls import BadArguments, prepare
@@ -241,10 +243,14 @@ async def update_toolkit(
 
 @router.delete("/{toolkit_id}", status_code=202)
 async def delete_toolkit(toolkit_id: str, caller: Caller, state: State) -> JSONBody:
+    org = caller.organization_id
     async with state.db.write() as conn:
-        await toolkit_store.delete_toolkit(
-            conn, organization_id=caller.organization_id, toolkit_id=toolkit_id
-        )
+        record = await toolkit_store.get_toolkit(conn, organization_id=org, toolkit_id=toolkit_id)
+        await toolkit_store.delete_toolkit(conn, organization_id=org, toolkit_id=toolkit_id)
+        # its credentials go with it
+        for name in ToolkitSpec.model_validate(record.spec).credential_refs.values():
+            with contextlib.suppress(errors.NotFound):
+                await secret_store.delete_secret(conn, organization_id=org, name=name)
     return JSONBody({"id": toolkit_id, "deleted": True}, status_code=202)
 
 
