@@ -17,6 +17,7 @@ from taskloom.engine.channels.slack import bot_token
 
 Seal = Callable[[str], str]  # encrypts a credential; raises errors.InvalidRequest without a key
 CHANNELS = ("webhook", "email", "slack")
+SEALED = "sealed"  # `credentials: {"sealed": ...}`: a bot token as a stored definition keeps it
 _TEXTS = ("subject", "body", "approve_button_text", "deny_button_text")
 
 
@@ -95,7 +96,43 @@ def channel_entry(channel: str, raw: Any, rules: TargetRules) -> dict[str, Any] 
     return {**entry, **_sealed_token(raw.get("credentials"), rules.seal)}
 
 
+def sealed_credentials(value: Any, seal: Seal) -> Any:
+    """`value` (a workflow definition) with every Slack `credentials` object sealed, so the
+    stored definition never holds a bot token in clear. Sealed ones are kept as they are."""
+    if isinstance(value, list):
+        return [sealed_credentials(item, seal) for item in value]
+    if not isinstance(value, dict):
+        return value
+    kept: dict[str, Any] = {}
+    for key, item in value.items():
+        if key == "credentials" and item and _sealed(item) is None:
+            token = bot_token(item)
+            if token is None:
+                raise errors.InvalidRequest(
+                    "Slack `credentials` hold no bot token (`bot_token` or `token`)"
+                )
+            try:
+                kept[key] = {SEALED: seal(token)}
+            except errors.InvalidRequest as exc:
+                raise errors.InvalidRequest(
+                    "a Slack bot token is kept only encrypted: start the server with "
+                    "TASKLOOM_SECRET_KEY set to give one"
+                ) from exc
+        else:
+            kept[key] = sealed_credentials(item, seal)
+    return kept
+
+
+def _sealed(credentials: Any) -> str | None:
+    if isinstance(credentials, dict) and isinstance(credentials.get(SEALED), str):
+        return str(credentials[SEALED])
+    return None
+
+
 def _sealed_token(credentials: Any, seal: Seal | None) -> dict[str, str]:
+    already = _sealed(credentials)
+    if already is not None:
+        return {"sealed": already}
     token = bot_token(credentials)
     if token is None:
         return {"refused": "no Slack bot token in `credentials` (`bot_token` or `token`)"}
