@@ -96,31 +96,59 @@ def channel_entry(channel: str, raw: Any, rules: TargetRules) -> dict[str, Any] 
     return {**entry, **_sealed_token(raw.get("credentials"), rules.seal)}
 
 
-def sealed_credentials(value: Any, seal: Seal) -> Any:
-    """`value` (a workflow definition) with every Slack `credentials` object sealed, so the
-    stored definition never holds a bot token in clear. Sealed ones are kept as they are."""
-    if isinstance(value, list):
-        return [sealed_credentials(item, seal) for item in value]
-    if not isinstance(value, dict):
-        return value
-    kept: dict[str, Any] = {}
-    for key, item in value.items():
-        if key == "credentials" and item and _sealed(item) is None:
-            token = bot_token(item)
-            if token is None:
-                raise errors.InvalidRequest(
-                    "Slack `credentials` hold no bot token (`bot_token` or `token`)"
-                )
-            try:
-                kept[key] = {SEALED: seal(token)}
-            except errors.InvalidRequest as exc:
-                raise errors.InvalidRequest(
-                    "a Slack bot token is kept only encrypted: start the server with "
-                    "TASKLOOM_SECRET_KEY set to give one"
-                ) from exc
-        else:
-            kept[key] = sealed_credentials(item, seal)
-    return kept
+def sealed_credentials(definition: dict[str, Any], seal: Seal) -> dict[str, Any]:
+    """`definition` with the bot token of every Slack entry (in `notification_settings` and
+    in wait nodes) sealed, so a stored definition never holds one in clear. Sealed ones are
+    kept as they are."""
+    sealed = dict(definition)
+    settings = definition.get("notification_settings")
+    if isinstance(settings, dict):
+        sealed["notification_settings"] = {
+            outcome: (
+                {
+                    **by_channel,
+                    "slack": [_seal_entry(e, seal) for e in _listed(by_channel["slack"])],
+                }
+                if isinstance(by_channel, dict) and by_channel.get("slack")
+                else by_channel
+            )
+            for outcome, by_channel in settings.items()
+        }
+    nodes = definition.get("orchestration_nodes")
+    if isinstance(nodes, list):
+        sealed["orchestration_nodes"] = [_seal_wait_node(node, seal) for node in nodes]
+    return sealed
+
+
+def _seal_wait_node(node: Any, seal: Seal) -> Any:
+    if not isinstance(node, dict) or node.get("type") != "wait":
+        return node
+    wait = node.get("definition")
+    if not isinstance(wait, dict):
+        return node
+    details = wait.get("definition")
+    if not isinstance(details, dict) or not details.get("credentials"):
+        return node
+    return {**node, "definition": {**wait, "definition": _seal_entry(details, seal)}}
+
+
+def _seal_entry(entry: Any, seal: Seal) -> Any:
+    if not isinstance(entry, dict) or not entry.get("credentials"):
+        return entry
+    if _sealed(entry["credentials"]) is not None:
+        return entry
+    token = bot_token(entry["credentials"])
+    if token is None:
+        raise errors.InvalidRequest(
+            "Slack `credentials` hold no bot token (`bot_token` or `token`)"
+        )
+    try:
+        return {**entry, "credentials": {SEALED: seal(token)}}
+    except errors.InvalidRequest as exc:
+        raise errors.InvalidRequest(
+            "a Slack bot token is kept only encrypted: start the server with "
+            "TASKLOOM_SECRET_KEY set to give one"
+        ) from exc
 
 
 def _sealed(credentials: Any) -> str | None:
