@@ -194,3 +194,27 @@ async def test_slack_credentials_without_a_secret_key_are_refused_with_a_clear_4
             )
     assert created.status_code == 422
     assert "TASKLOOM_SECRET_KEY" in created.json()["detail"][0]["msg"]
+
+
+async def test_an_agent_keeps_its_slack_token_only_sealed(
+    client: httpx.AsyncClient, headers: dict[str, str], database_url: str
+) -> None:
+    slack = {"channels": ["#ops"], "credentials": {"token": TOKEN}}
+    body = {
+        "name": "helper",
+        "model_provider": "openai",
+        "model_name": "gpt-test",
+        "notification_settings": {"on_success": {"slack": [slack]}},
+    }
+    created = await client.post("/v1/agents", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    assert TOKEN not in created.text
+    shown = created.json()["notification_settings"]["on_success"]["slack"][0]
+    assert set(shown["credentials"]) == {"sealed"}
+    async with Database(database_url) as db, db.read() as conn:
+        stored = (
+            await conn.execute(
+                sa.select(workflows.c.draft).where(workflows.c.id == created.json()["id"])
+            )
+        ).scalar_one()
+    assert TOKEN not in json.dumps(stored)
