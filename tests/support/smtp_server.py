@@ -39,7 +39,8 @@ class SmtpServer:
 
     login: tuple[str, str] | None = None
     replies: deque[str] = field(default_factory=deque)
-    received: list[Mail] = field(default_factory=list)
+    received: list[Mail] = field(default_factory=list)  # accepted
+    tried: list[Mail] = field(default_factory=list)  # every DATA, refused ones too
     logins: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -56,9 +57,11 @@ class SmtpServer:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self._lock:
             reply = self.replies.popleft() if self.replies else "250 OK"
+            parsed = message_from_bytes(envelope.content, policy=policy.default)
+            mail = Mail(envelope.mail_from, list(envelope.rcpt_tos), parsed)
+            self.tried.append(mail)
             if reply.startswith("250"):
-                parsed = message_from_bytes(envelope.content, policy=policy.default)
-                self.received.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), parsed))
+                self.received.append(mail)
         return reply
 
     def _authenticate(
