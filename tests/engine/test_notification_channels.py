@@ -4,13 +4,21 @@ through the same durable delivery queue as webhooks."""
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import json
+import ssl
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
 from taskloom.clock import ManualClock
@@ -390,3 +398,61 @@ async def test_one_wait_may_tell_every_channel_at_once(
     assert [d.channel for d in await deliveries(engine, task_id)] == ["email", "slack"]
     assert await notifications.deliver_due() == 2
     assert len(smtp.received) == len(slack.posts) == 1
+
+
+# -- TLS -------------------------------------------------------------------------------------
+
+
+def self_signed(tmp_path: Path) -> tuple[Path, ssl.SSLContext]:
+    """A certificate for 127.0.0.1 (its own CA), and a server context that presents it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return cert_file, context
+
+
+async def test_starttls_is_used_before_the_login_and_the_certificate_is_checked(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert_file, context = self_signed(tmp_path)
+    with SmtpServer(login=("relay-user", "relay-pass"), tls=context) as secured:
+        config = dataclasses.replace(smtp_config(secured), tls="starttls")
+        sender = Notifications(engine.db, engine.clock, {"email": EmailChannel(config)}, CONFIG)
+        task_id = await finish(engine, told(summarizer_workflow(), email=[EMAIL]))
+
+        assert await sender.deliver_due() == 0  # the certificate is not trusted yet
+        (untrusted,) = await deliveries(engine, task_id)
+        assert "CERTIFICATE_VERIFY_FAILED" in (untrusted.last_error or "")
+        assert secured.logins == []
+
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # the operator's trust store
+        await engine.clock.advance(CONFIG.first_backoff_s)
+        assert await sender.deliver_due() == 1
+    assert secured.logins == ["relay-user"]
+    assert len(secured.received) == 1

@@ -4,6 +4,7 @@ mail taskloom sends, checks the login when one is set, and answers with scripted
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ class SmtpServer:
     (user, password) may send."""
 
     login: tuple[str, str] | None = None
+    # offer STARTTLS with this context, and require it before AUTH and MAIL
+    tls: ssl.SSLContext | None = None
     replies: deque[str] = field(default_factory=deque)
     received: list[Mail] = field(default_factory=list)  # accepted
     tried: list[Mail] = field(default_factory=list)  # every DATA, refused ones too
@@ -51,7 +54,9 @@ class SmtpServer:
             hostname="127.0.0.1",
             port=self.port,
             authenticator=self._authenticate,
-            auth_require_tls=False,
+            auth_require_tls=self.tls is not None,
+            tls_context=self.tls,
+            require_starttls=self.tls is not None,
         )
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
