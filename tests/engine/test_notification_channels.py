@@ -331,7 +331,7 @@ async def test_without_a_secret_key_a_slack_entry_is_logged_failed_and_never_sto
         task_id = await finish(engine, told(summarizer_workflow(), slack=[SLACK]))
         refused = await deliveries(engine, task_id)
         task = await engine.task(task_id)
-    assert [d.status for d in refused] == ["failed", "failed"]
+    assert [(d.status, d.target) for d in refused] == [("failed", "#ops, #alerts")]
     assert "TASKLOOM_SECRET_KEY" in (refused[0].last_error or "")
     assert TOKEN not in json.dumps(task.request)
     assert slack.posts == []

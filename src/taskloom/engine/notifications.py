@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 NOTIFY_KEY = "_notify"  # in a task's request: who to tell, fixed at invoke (tokens sealed)
 _BATCH = 50
+_TARGET_CHARS = 1000  # recipients listed in the log past this are cut
 
 Unseal = Callable[[str], str]
 
@@ -120,8 +121,21 @@ def _deliveries(
                 task,
                 event,
                 channel,
-                ", ".join(to),
+                _listing(to),
                 email.compose(to, message),
+                now,
+                refused=refused,
+            )
+        ]
+    if channel == "slack" and refused:  # one row says why, however many channels it named
+        names = list(entry["channels"])
+        return [
+            _row(
+                task,
+                event,
+                channel,
+                _listing(names),
+                slack.compose(names[0], message),
                 now,
                 refused=refused,
             )
@@ -152,6 +166,11 @@ def _deliveries(
             headers=entry.get("headers") or {},
         )
     ]
+
+
+def _listing(names: list[str]) -> str:
+    listed = ", ".join(names)
+    return listed if len(listed) <= _TARGET_CHARS else listed[: _TARGET_CHARS - 1] + "…"
 
 
 def _row(
