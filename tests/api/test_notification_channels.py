@@ -218,3 +218,35 @@ async def test_an_agent_keeps_its_slack_token_only_sealed(
             )
         ).scalar_one()
     assert TOKEN not in json.dumps(stored)
+
+
+@pytest.mark.parametrize(
+    ("notify", "said"),
+    [
+        ({"on_success": {"email": [{"to": ["not an address"]}]}}, "not an email address"),
+        ({"on_success": {"email": [{"to": []}]}}, "on_success.email.0.to"),
+        ({"on_error": {"webhook": [{"headers": {}}]}}, "on_error.webhook.0.url"),
+        ({"on_success": {"slack": [{"credentials": {"token": "x"}}]}}, "slack.0.channels"),
+        ({"on_success": {"slack": [{"channels": ["#x"], "credentials": {}}]}}, "no bot token"),
+        ({"on_success": "everyone"}, "notification_settings.on_success"),
+    ],
+)
+async def test_notification_settings_of_the_wrong_shape_are_a_clear_422(
+    client: httpx.AsyncClient, headers: dict[str, str], notify: Any, said: str
+) -> None:
+    body = {
+        "name": "told",
+        "orchestration_nodes": [code_node("only", "return 'ok'")],
+        "notification_settings": notify,
+    }
+    created = await client.post("/v1/workflows", json=body, headers=headers)
+    assert created.status_code == 422, created.text
+    assert said in created.text
+
+
+async def test_a_wait_naming_slack_channels_without_a_token_is_a_clear_422(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    created = await client.post("/v1/workflows", json=approval(channels=["#x"]), headers=headers)
+    assert created.status_code == 422, created.text
+    assert "no bot token" in created.text

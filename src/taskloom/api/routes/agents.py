@@ -24,7 +24,7 @@ from taskloom.api.responses import COMMON_ERRORS, JSONBody
 from taskloom.api.routes.invoke import invoke_routes
 from taskloom.api.routes.tasks import list_tasks
 from taskloom.clock import utcnow
-from taskloom.engine.channels.targets import sealed_credentials
+from taskloom.engine.channels.settings import stored_notifications
 from taskloom.secrets import Secrets
 from taskloom.store import workflows as workflow_store
 from taskloom.store.records import TaskStatus
@@ -51,7 +51,7 @@ async def _draft(
 
     spec = await stored_credentials(spec, agent_id=agent_id, store=store)
     # a Slack bot token in `notification_settings` is kept sealed, as a workflow keeps it
-    sealed: dict[str, Any] = sealed_credentials(
+    sealed: dict[str, Any] = stored_notifications(
         spec.model_dump(mode="json", exclude_none=True), secrets.seal
     )
     return sealed

@@ -18,7 +18,7 @@ from taskloom.api.params import Pages
 from taskloom.api.responses import COMMON_ERRORS, JSONBody
 from taskloom.api.routes.invoke import invoke_routes
 from taskloom.clock import utcnow
-from taskloom.engine.channels.targets import sealed_credentials
+from taskloom.engine.channels.settings import stored_notifications
 from taskloom.nodes.registry import NODE_CONFIGS
 from taskloom.store import workflows as workflow_store
 from taskloom.workflows.definition import WorkflowPatch, WorkflowSpec
@@ -41,7 +41,9 @@ def _draft(spec: WorkflowSpec, state: State) -> dict[str, Any]:
     # node settings' `llm_credentials` are not used (models run on the server's keys or an
     # agent's named secret): a key given there is not kept, so it cannot leak; a Slack bot
     # token (`credentials` of a notification) is kept sealed with the server's secret key
-    dumped = sealed_credentials(spec.model_dump(mode="json", exclude_none=True), state.secrets.seal)
+    dumped = stored_notifications(
+        spec.model_dump(mode="json", exclude_none=True), state.secrets.seal
+    )
     masked: dict[str, Any] = redacted(dumped)
     return masked
 

@@ -127,17 +127,18 @@ def _seal_wait_node(node: Any, seal: Seal) -> Any:
     if not isinstance(wait, dict):
         return node
     details = wait.get("definition")
-    if not isinstance(details, dict) or not details.get("credentials"):
+    if not isinstance(details, dict) or not (details.get("credentials") or details.get("channels")):
         return node
     return {**node, "definition": {**wait, "definition": _seal_entry(details, seal)}}
 
 
 def _seal_entry(entry: Any, seal: Seal) -> Any:
-    if not isinstance(entry, dict) or not entry.get("credentials"):
+    """A Slack entry with its bot token sealed; one without a token can never be sent."""
+    if not isinstance(entry, dict):
         return entry
-    if _sealed(entry["credentials"]) is not None:
+    if _sealed(entry.get("credentials")) is not None:
         return entry
-    token = bot_token(entry["credentials"])
+    token = bot_token(entry.get("credentials"))
     if token is None:
         raise errors.InvalidRequest(
             "Slack `credentials` hold no bot token (`bot_token` or `token`)"
