@@ -72,6 +72,7 @@ class DeliveryConfig:
     first_backoff_s: float = 5.0
     max_backoff_s: float = 3600.0
     secret_grace_s: float = 24 * 3600.0  # a rotated-out secret keeps signing this long
+    concurrency: int = 8  # attempts one process makes at once (every channel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +195,8 @@ class Settings(BaseSettings):
     webhook_first_backoff_s: float = Field(default=5.0, gt=0)  # doubles each retry, to 1 h
     webhook_retry_window_s: float = Field(default=72 * 3600.0, gt=0)
     webhook_secret_grace_s: float = Field(default=24 * 3600.0, ge=0)
+    # notification attempts (webhook, email, Slack) one process makes at once
+    delivery_concurrency: int = Field(default=8, ge=1, le=256)
     # email notifications: the operator's SMTP server (none: email deliveries fail, saying so);
     # the port defaults to 587 for starttls, 465 for ssl, 25 for none
     smtp_host: str | None = None
@@ -273,6 +276,7 @@ class Settings(BaseSettings):
             first_backoff_s=self.webhook_first_backoff_s,
             retry_window_s=self.webhook_retry_window_s,
             secret_grace_s=self.webhook_secret_grace_s,
+            concurrency=self.delivery_concurrency,
         )
 
     def channels(self) -> ChannelConfig:

@@ -4,6 +4,7 @@ through the same durable delivery queue as webhooks."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import ipaddress
 import json
@@ -35,6 +36,7 @@ from tests.conftest import test_settings as make_settings
 from tests.support.engine import Engine, approval_workflow, open_engine, summarizer_workflow
 from tests.support.slack_api import Reply, SlackApi
 from tests.support.smtp_server import SmtpServer
+from tests.support.waiting import eventually
 
 CONFIG = DeliveryConfig(retry_window_s=3600.0, first_backoff_s=5.0)
 LOOPBACK = EgressConfig(allowed_hosts=(), allowed_networks=("127.0.0.0/8",))
@@ -456,3 +458,21 @@ async def test_starttls_is_used_before_the_login_and_the_certificate_is_checked(
         assert await sender.deliver_due() == 1
     assert secured.logins == ["relay-user"]
     assert len(secured.received) == 1
+
+
+async def test_a_slow_receiver_holds_up_only_its_own_delivery(
+    engine: Engine, notifications: Notifications, slack: SlackApi
+) -> None:
+    slack.held.add("#slow")
+    entry = {**SLACK, "channels": ["#slow", "#fast"]}
+    await finish(engine, told(summarizer_workflow(), slack=[entry]))
+
+    sweep = asyncio.create_task(notifications.deliver_due())
+
+    async def fast_posted() -> bool:
+        return any(post.body["channel"] == "#fast" for post in slack.posts)
+
+    await eventually(fast_posted)
+    assert not sweep.done()  # #slow is still waiting for its answer
+    slack.release.set()
+    assert await sweep == 2
