@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
 from taskloom.store.database import Database
@@ -23,6 +24,14 @@ async def migrate(db: Database, revision: str, *, down: bool = False) -> None:
         await conn.run_sync(run)
 
 
+def before_0007(db: Database) -> str:
+    """The revision 0007 follows (migrations are re-chained when branches merge)."""
+    revision = ScriptDirectory.from_config(alembic_config(db.url)).get_revision("0007")
+    if revision is None or not isinstance(revision.down_revision, str):
+        raise LookupError("migration 0007 has no single predecessor")
+    return revision.down_revision
+
+
 async def columns(db: Database) -> dict[str, object]:
     async with db.read() as conn:
         row = (await conn.execute(sa.text("SELECT * FROM webhook_deliveries"))).mappings().one()
@@ -34,7 +43,7 @@ async def test_a_delivery_queued_before_0007_becomes_a_webhook_delivery_and_back
 ) -> None:
     async with Database(database_url) as db:
         await upgrade(db)  # a test process's PostgreSQL database is at head already
-        await migrate(db, "0006", down=True)
+        await migrate(db, before_0007(db), down=True)
         try:
             await _round_trip(db)
         finally:
@@ -62,7 +71,7 @@ async def _round_trip(db: Database) -> None:
     )
     assert "url" not in moved
 
-    await migrate(db, "0006", down=True)
+    await migrate(db, before_0007(db), down=True)
     back = await columns(db)
     async with db.write() as conn:
         await conn.execute(sa.text("DELETE FROM webhook_deliveries"))
