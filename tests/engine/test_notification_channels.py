@@ -476,3 +476,16 @@ async def test_a_slow_receiver_holds_up_only_its_own_delivery(
     assert not sweep.done()  # #slow is still waiting for its answer
     slack.release.set()
     assert await sweep == 2
+
+
+async def test_a_refused_smtp_login_is_retried_not_given_up(
+    engine: Engine, smtp: SmtpServer
+) -> None:
+    wrong = dataclasses.replace(smtp_config(smtp), password=SecretStr("not the password"))
+    sender = Notifications(engine.db, engine.clock, {"email": EmailChannel(wrong)}, CONFIG)
+    task_id = await finish(engine, told(summarizer_workflow(), email=[EMAIL]))
+
+    assert await sender.deliver_due() == 0
+    (waiting,) = await deliveries(engine, task_id)
+    assert (waiting.status, waiting.last_status_code) == ("pending", 535), waiting.last_error
+    assert smtp.received == []

@@ -76,7 +76,7 @@ class SmtpServer:
             return AuthResult(success=False, handled=False)
         user, password = auth_data.login.decode(), auth_data.password.decode()
         self.logins.append(user)
-        return AuthResult(success=(user, password) == self.login)
+        return AuthResult(success=(user, password) == self.login, handled=False)
 
     def __enter__(self) -> SmtpServer:
         self._controller.start()

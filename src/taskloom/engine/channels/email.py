@@ -4,8 +4,8 @@ wait) sent through the operator's SMTP server.
 The standard library's `smtplib` runs in a worker thread: mail goes out a few times per task
 at most, so a thread per attempt costs nothing that matters, and it spares a dependency.
 Without an SMTP server configured, a delivery fails at once with that reason: it is never
-dropped in silence. A 5xx reply is final (the server will refuse again); anything else (4xx,
-a lost connection, a timeout) is retried like any failed delivery.
+dropped in silence. A 5xx reply is final (the server will refuse again), but for a refused
+login; anything else (4xx, a lost connection, a timeout) is retried like any failed delivery.
 """
 
 from __future__ import annotations
@@ -92,7 +92,8 @@ class EmailChannel:
                 ok=False,
                 status_code=exc.smtp_code,
                 error=f"the SMTP server answered {exc.smtp_code}: {said}"[:1000],
-                final=exc.smtp_code >= 500,
+                # a refused login is the server's setting to fix, not the mail's fault
+                final=exc.smtp_code >= 500 and not isinstance(exc, smtplib.SMTPAuthenticationError),
             )
         if refused:
             # sent to the others: a retry would mail them twice
