@@ -75,6 +75,29 @@ class DeliveryConfig:
     first_backoff_s: float = 5.0
     max_backoff_s: float = 3600.0
     secret_grace_s: float = 24 * 3600.0  # a rotated-out secret keeps signing this long
+    concurrency: int = 8  # attempts one process makes at once (every channel)
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    """The operator's mail server, through which email notifications go."""
+
+    host: str
+    sender: str  # the From address
+    port: int = 587
+    tls: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelConfig:
+    """Email and Slack notifications beside webhooks."""
+
+    smtp: SmtpConfig | None = None  # None: email deliveries fail, saying so
+    slack_api_url: str = "https://slack.com/api"
+    max_recipients: int = 50  # addresses in one email entry
+    max_channels: int = 20  # Slack channels in one entry (one message each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +212,20 @@ class Settings(BaseSettings):
     webhook_first_backoff_s: float = Field(default=5.0, gt=0)  # doubles each retry, to 1 h
     webhook_retry_window_s: float = Field(default=72 * 3600.0, gt=0)
     webhook_secret_grace_s: float = Field(default=24 * 3600.0, ge=0)
+    # notification attempts (webhook, email, Slack) one process makes at once
+    delivery_concurrency: int = Field(default=8, ge=1, le=256)
+    # email notifications: the operator's SMTP server (none: email deliveries fail, saying so);
+    # the port defaults to 587 for starttls, 465 for ssl, 25 for none
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, gt=0, lt=65536)
+    smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None
+    # Slack notifications: the Web API's base URL (a test points it at a loopback fake)
+    slack_api_url: str = "https://slack.com/api"
+    notification_max_recipients: int = Field(default=50, ge=1, le=1000)
+    notification_max_channels: int = Field(default=20, ge=1, le=1000)
     # a schedule's slot found later than this (the server was down) follows its catch_up
     schedule_grace_s: float = Field(default=60.0, gt=0)
     webhook_max_files: int = Field(default=10, ge=0, le=1000)
@@ -262,6 +299,26 @@ class Settings(BaseSettings):
             first_backoff_s=self.webhook_first_backoff_s,
             retry_window_s=self.webhook_retry_window_s,
             secret_grace_s=self.webhook_secret_grace_s,
+            concurrency=self.delivery_concurrency,
+        )
+
+    def channels(self) -> ChannelConfig:
+        smtp = None
+        if self.smtp_host:
+            default_port = {"starttls": 587, "ssl": 465, "none": 25}[self.smtp_tls]
+            smtp = SmtpConfig(
+                host=self.smtp_host,
+                sender=self.smtp_from or f"taskloom@{self.smtp_host}",
+                port=self.smtp_port or default_port,
+                tls=self.smtp_tls,
+                username=self.smtp_username,
+                password=self.smtp_password,
+            )
+        return ChannelConfig(
+            smtp=smtp,
+            slack_api_url=self.slack_api_url,
+            max_recipients=self.notification_max_recipients,
+            max_channels=self.notification_max_channels,
         )
 
     def is_local_dev_server(self) -> bool:

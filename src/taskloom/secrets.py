@@ -38,6 +38,21 @@ class Secrets:
         self._key = key
         self._fernet: Fernet | None = None
 
+    def seal(self, value: str) -> str:
+        """`value` encrypted for storage beside other data (a channel's bot token in a
+        notification delivery), to be opened with `unseal` just before it is used."""
+        return self._cipher().encrypt(value.encode()).decode()
+
+    def unseal(self, sealed: str) -> str:
+        from cryptography.fernet import InvalidToken
+
+        try:
+            return self._cipher().decrypt(sealed.encode()).decode()
+        except InvalidToken as exc:  # sealed under another TASKLOOM_SECRET_KEY
+            raise SecretsUnavailable(
+                "a credential sealed under another TASKLOOM_SECRET_KEY cannot be opened"
+            ) from exc
+
     def _cipher(self) -> Fernet:
         if self._key is None:
             raise SecretsUnavailable(

@@ -14,7 +14,8 @@ import pytest
 from taskloom import errors
 from taskloom.clock import ManualClock
 from taskloom.config import DeliveryConfig, EgressConfig
-from taskloom.engine.notifications import Notifications, http_sender
+from taskloom.engine.channels.webhook import WebhookChannel, http_sender
+from taskloom.engine.notifications import Notifications
 from taskloom.llm.tools.http_client import SharedHttpClient
 from taskloom.store import webhooks as webhook_store
 from taskloom.store.records import DeliveryRecord, TaskStatus
@@ -44,7 +45,9 @@ async def engine(database_url: str) -> AsyncIterator[Engine]:
 async def notifications(engine: Engine) -> AsyncIterator[Notifications]:
     http = SharedHttpClient(LOOPBACK)
     try:
-        yield Notifications(engine.db, engine.clock, http_sender(http), CONFIG)
+        yield Notifications(
+            engine.db, engine.clock, {"webhook": WebhookChannel(http_sender(http))}, CONFIG
+        )
     finally:
         await http.aclose()
 
@@ -178,7 +181,9 @@ async def test_an_address_egress_does_not_allow_is_never_reached(
     engine: Engine, receiver: WebhookReceiver
 ) -> None:
     http = SharedHttpClient(EgressConfig(allowed_hosts=(), allowed_networks=()))
-    strict = Notifications(engine.db, engine.clock, http_sender(http), CONFIG)
+    strict = Notifications(
+        engine.db, engine.clock, {"webhook": WebhookChannel(http_sender(http))}, CONFIG
+    )
     try:
         task_id = await finish(engine, notifying(summarizer_workflow(), receiver.url))
         assert await strict.deliver_due() == 0

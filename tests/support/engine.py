@@ -14,6 +14,7 @@ from typing import Any
 
 from taskloom.clock import ManualClock
 from taskloom.config import Settings
+from taskloom.engine.channels.targets import TargetRules
 from taskloom.engine.intake import Accepted, Intake, Invocation
 from taskloom.engine.notify import Notifier
 from taskloom.engine.runner import Runner
@@ -25,6 +26,7 @@ from taskloom.llm.base import Completion, Message
 from taskloom.llm.choice import ModelChoice
 from taskloom.nodes.base import NodeServices
 from taskloom.sandbox import SandboxPool
+from taskloom.secrets import Secrets
 from taskloom.store import keys as key_store
 from taskloom.store import queue
 from taskloom.store import workflows as workflow_store
@@ -134,6 +136,7 @@ class Engine:
     waits: Waits
     worker: Worker
     organization_id: str
+    secrets: Secrets | None = None
 
     @property
     def lease(self) -> timedelta:
@@ -208,16 +211,26 @@ async def open_engine(
             org = await key_store.ensure_organization(conn, name="acme", now=clock.now())
         notifier = Notifier(clock)
         models = GatedModels()
-        intake = Intake(db, notifier, config, clock=clock)
+        secrets = Secrets(db, settings.secret_key)
+        channels = settings.channels()
+        # as open_host keeps them: Slack bot tokens sealed with the server's secret key
+        targets = TargetRules(
+            seal=secrets.seal,
+            max_recipients=channels.max_recipients,
+            max_channels=channels.max_channels,
+        )
+        intake = Intake(db, notifier, config, clock=clock, targets=targets)
         tasks = TaskService(db, notifier, config, clock=clock)
         subtasks = SubTasks(db, intake, tasks, notifier)
-        waits = Waits(db, notifier, clock)
+        waits = Waits(db, notifier, clock, settings.links(), targets=targets)
         services = NodeServices(
             sandbox=SandboxPool(settings.sandbox()), llm=models, subtasks=subtasks, waits=waits
         )
         runner = Runner(db, services, config, notifier, subtasks=subtasks, waits=waits, clock=clock)
         worker = Worker(db, runner, notifier, config, clock=clock, **worker_overrides)
-        engine = Engine(db, clock, notifier, settings, models, intake, tasks, waits, worker, org)
+        engine = Engine(
+            db, clock, notifier, settings, models, intake, tasks, waits, worker, org, secrets
+        )
         try:
             yield engine
         finally:

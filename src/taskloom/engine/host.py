@@ -10,8 +10,12 @@ from dataclasses import dataclass
 
 from taskloom.clock import Clock, SystemClock
 from taskloom.config import Settings
+from taskloom.engine.channels.email import EmailChannel
+from taskloom.engine.channels.slack import SlackChannel
+from taskloom.engine.channels.targets import TargetRules
+from taskloom.engine.channels.webhook import WebhookChannel, http_sender
 from taskloom.engine.intake import Intake
-from taskloom.engine.notifications import Notifications, http_sender
+from taskloom.engine.notifications import Notifications
 from taskloom.engine.notify import Notifier
 from taskloom.engine.runner import Runner
 from taskloom.engine.schedules import Schedules
@@ -73,14 +77,30 @@ async def open_host(
         if not db.is_sqlite:
             side_tasks.start("notify-relay", lambda: notifier.relay(db))
         secrets = Secrets(db, settings.secret_key)
-        intake = Intake(db, notifier, worker_config, clock=clock)
+        channel_config = settings.channels()
+        targets = TargetRules(
+            seal=secrets.seal,
+            max_recipients=channel_config.max_recipients,
+            max_channels=channel_config.max_channels,
+        )
+        intake = Intake(db, notifier, worker_config, clock=clock, targets=targets)
         tasks = TaskService(db, notifier, worker_config, clock=clock)
         subtasks = SubTasks(db, intake, tasks, notifier)
-        waits = Waits(db, notifier, clock, settings.links())
+        waits = Waits(db, notifier, clock, settings.links(), targets=targets)
         # every outbound request (tools, MCP, webhooks) goes through the egress-checked client
         http = SharedHttpClient(settings.egress())
         stack.push_async_callback(http.aclose)
-        notifications = Notifications(db, clock, http_sender(http), settings.deliveries())
+        notifications = Notifications(
+            db,
+            clock,
+            {
+                "webhook": WebhookChannel(http_sender(http)),
+                "email": EmailChannel(channel_config.smtp),
+                "slack": SlackChannel(http, channel_config.slack_api_url),
+            },
+            settings.deliveries(),
+            unseal=secrets.unseal,
+        )
         toolkits = ToolkitCatalog(db, secrets)
         worker: Worker | None = None
         sandbox: SandboxPool | None = None

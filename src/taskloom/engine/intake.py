@@ -18,7 +18,8 @@ from taskloom import errors
 from taskloom.clock import Clock, SystemClock
 from taskloom.config import WorkerConfig
 from taskloom.engine import lifecycle
-from taskloom.engine.notifications import NOTIFY_KEY, webhook_targets
+from taskloom.engine.channels.targets import TargetRules
+from taskloom.engine.notifications import NOTIFY_KEY, notify_targets
 from taskloom.engine.notify import Notifier
 from taskloom.engine.versions import DRAFT_KEY, DRAFT_VERSION, Wanted, draft_snapshot, pick_version
 from taskloom.store import idempotency
@@ -87,8 +88,11 @@ class Intake:
         config: WorkerConfig,
         *,
         clock: Clock | None = None,
+        targets: TargetRules | None = None,
     ) -> None:
         self._clock = clock or SystemClock()
+        # how `notification_settings` are kept on a task: bot tokens sealed, limits applied
+        self._targets = targets or TargetRules()
         self._db = db
         self._notifier = notifier
         self._config = config
@@ -163,7 +167,7 @@ class Intake:
             definition = await self._definition(conn, run, version)
             run = dataclasses.replace(run, request=_with_output(run.request, definition))
             await self._within_daily_runs(conn, run, definition, now)
-            targets = webhook_targets(definition)
+            targets = notify_targets(definition, self._targets)
             if targets is not None:  # fixed at invoke, as the version is
                 run = dataclasses.replace(run, request={**run.request, NOTIFY_KEY: targets})
             dedup = dedup_key(run, definition)

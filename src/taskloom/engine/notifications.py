@@ -1,180 +1,227 @@
-"""Completion notifications: webhooks a workflow's `notification_settings` names, signed as
-Standard Webhooks and delivered at least once from a durable queue.
+"""Notifications: the webhooks, emails and Slack messages a workflow's
+`notification_settings` (or a wait node) names, delivered at least once from a durable queue.
 
 When a turn ends, its deliveries are queued in the transaction that ends it, so an outcome is
 never told without being stored, nor stored without being told. A sweep of any process sends
-what is due: 2xx delivers; anything else (an error status, a refused or timed-out connection,
-an address egress does not allow) is retried with exponential back-off until
-`retry_window_s` after the turn ended, then the delivery is marked failed. Every attempt of a
-delivery carries the same `webhook-id`, so a receiver can drop repeats.
+what is due, each through its channel's sender (`channels/`): success delivers; a failure (an
+error status, a refused or timed-out connection, an address egress does not allow, Slack's
+`ok: false`) is retried with exponential back-off (longer when the receiver says Retry-After)
+until `retry_window_s` after the turn ended, then the delivery is marked failed. A failure no
+retry can fix (mail not set up, a refused bot token) fails it at once. Every attempt of a
+delivery carries the same id (`webhook-id`, the mail's Message-ID), so a receiver can drop
+repeats.
 
-The signing secret is per organization (`whsec_...`); after a rotation the previous one keeps
-signing beside it for `secret_grace_s`, so receivers can switch without missing a message.
+Webhooks are signed with a per-organization secret (`whsec_...`); after a rotation the
+previous one keeps signing beside it for `secret_grace_s`, so receivers can switch without
+missing a message.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
+import asyncio
 import logging
-import secrets
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from taskloom import errors
 from taskloom.clock import Clock
 from taskloom.config import DeliveryConfig
+from taskloom.engine.channels import email, slack, text
+from taskloom.engine.channels.base import Channel, Outcome, Outgoing
+from taskloom.engine.channels.targets import TargetRules, details_entries, settings_entries
+from taskloom.engine.channels.webhook import new_secret
 from taskloom.engine.wire import iso, task_json
-from taskloom.llm.egress import check_scheme
-from taskloom.llm.tools.http_client import SharedHttpClient
 from taskloom.store import webhooks as webhook_store
 from taskloom.store.database import Connection, Database
 from taskloom.store.records import DeliveryRecord, TaskRecord, TaskStatus
 
 logger = logging.getLogger(__name__)
 
-NOTIFY_KEY = "_notify"  # in a task's request: the webhooks of its workflow, fixed at invoke
-_SECRET_PREFIX = "whsec_"
+NOTIFY_KEY = "_notify"  # in a task's request: who to tell, fixed at invoke (tokens sealed)
 _BATCH = 50
+_TARGET_CHARS = 1000  # recipients listed in the log past this are cut
 
-# sends one request; returns the response status, raises OSError-like errors when it cannot
-Send = Callable[[str, dict[str, str], bytes, float], Awaitable[int]]
-
-
-def http_sender(http: SharedHttpClient) -> Send:
-    """Webhooks go where agents' tools may: through the client whose every connection the
-    egress rules check, no redirects followed."""
-
-    async def send(url: str, headers: dict[str, str], body: bytes, timeout_s: float) -> int:
-        check_scheme(url)
-        reply = await http.get().post(url, content=body, headers=headers, timeout=timeout_s)
-        return reply.status_code
-
-    return send
+Unseal = Callable[[str], str]
 
 
-def new_secret() -> str:
-    return _SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
-
-
-def signature(signing_secrets: list[str], msg_id: str, timestamp: int, body: bytes) -> str:
-    """`webhook-signature`: one `v1,<base64 HMAC-SHA256>` per secret, space-separated."""
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    parts = []
-    for secret in signing_secrets:
-        key = base64.b64decode(secret.removeprefix(_SECRET_PREFIX))
-        digest = hmac.new(key, signed, hashlib.sha256).digest()
-        parts.append("v1," + base64.b64encode(digest).decode())
-    return " ".join(parts)
-
-
-def webhook_targets(definition: dict[str, Any]) -> dict[str, list[dict[str, Any]]] | None:
-    """The webhooks of `notification_settings`, per outcome, as a task keeps them."""
-    settings = definition.get("notification_settings")
-    if not isinstance(settings, dict):
-        return None
-    targets: dict[str, list[dict[str, Any]]] = {}
-    for outcome in ("on_success", "on_error"):
-        entries = (settings.get(outcome) or {}).get("webhook") or []
-        hooks = [
-            {"url": str(entry["url"]), "headers": dict(entry.get("headers") or {})}
-            for entry in entries
-            if isinstance(entry, dict) and entry.get("url")
-        ]
-        if hooks:
-            targets[outcome] = hooks
-    return targets or None
+def notify_targets(
+    definition: dict[str, Any], rules: TargetRules | None = None
+) -> dict[str, list[dict[str, Any]]] | None:
+    """What a task keeps of its workflow's `notification_settings`, per outcome."""
+    return settings_entries(definition, rules or TargetRules())
 
 
 async def queue_completion(conn: Connection, task: TaskRecord, *, now: datetime) -> None:
-    """Queue the webhooks of the outcome this turn ended with, in the caller's transaction."""
+    """Queue the notifications of the outcome this turn ended with, in the caller's
+    transaction."""
     targets = task.request.get(NOTIFY_KEY)
     if not isinstance(targets, dict):
         return
     if task.status == TaskStatus.COMPLETED:
-        hooks = targets.get("on_success") or []
+        entries = targets.get("on_success") or []
     elif task.status in (TaskStatus.ERROR, TaskStatus.FAILED):
-        hooks = targets.get("on_error") or []
+        entries = targets.get("on_error") or []
     else:
         return  # stopped: a person did it and knows
     event = f"task.{task.status.value}"
-    payload = {"type": event, "timestamp": iso(now), "data": task_json(task)}
-    await webhook_store.enqueue(
-        conn,
-        [
-            _delivery(task, event, hook["url"], hook.get("headers") or {}, payload, now)
-            for hook in hooks
-        ],
-    )
+    data = task_json(task)
+    webhook_payload = {"type": event, "timestamp": iso(now), "data": data}
+    rows = [
+        row
+        for entry in entries
+        for row in _deliveries(
+            task, event, entry, webhook_payload, text.completion_message(entry, data), now
+        )
+    ]
+    await webhook_store.enqueue(conn, rows)
 
 
 async def queue_wait_started(
     conn: Connection,
     task: TaskRecord,
-    target: dict[str, Any],
+    details: dict[str, Any],
     request: dict[str, Any],
     *,
     now: datetime,
+    rules: TargetRules | None = None,
 ) -> None:
-    """Tell a wait node's webhook that its task waits (with the approve / deny links), in
-    the transaction that paused it."""
+    """Tell whoever a wait node names that its task waits (with the approve / deny links
+    for a `hitl` wait), in the transaction that paused it."""
     event = "hitl.requested"
-    data = {
-        "task_id": task.id,
-        **request,
-        "approve_button_text": target.get("approve_button_text"),
-        "deny_button_text": target.get("deny_button_text"),
-    }
-    await webhook_store.enqueue(
-        conn,
-        [
-            _delivery(
-                task,
-                event,
-                target["url"],
-                target.get("headers") or {},
-                {"type": event, "timestamp": iso(now), "data": data},
-                now,
-            )
-        ],
-    )
+    rows = []
+    for entry in details_entries(details, rules or TargetRules()):
+        data = {
+            "task_id": task.id,
+            **request,
+            "approve_button_text": entry.get("approve_button_text") or "Approve",
+            "deny_button_text": entry.get("deny_button_text") or "Deny",
+        }
+        webhook_payload = {"type": event, "timestamp": iso(now), "data": data}
+        message = text.wait_message(entry, request)
+        rows += _deliveries(task, event, entry, webhook_payload, message, now)
+    await webhook_store.enqueue(conn, rows)
 
 
-def _delivery(
+def _deliveries(
     task: TaskRecord,
     event: str,
-    url: str,
-    headers: dict[str, str],
+    entry: dict[str, Any],
+    webhook_payload: dict[str, Any],
+    message: text.Message,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The rows one entry makes: one per webhook, per mail, per Slack channel."""
+    channel = entry.get("channel") or "webhook"  # tasks queued before channels were named
+    refused = entry.get("refused")
+    if channel == "email":
+        to = list(entry["to"])
+        return [
+            _row(
+                task,
+                event,
+                channel,
+                _listing(to),
+                email.compose(to, message),
+                now,
+                refused=refused,
+            )
+        ]
+    if channel == "slack" and refused:  # one row says why, however many channels it named
+        names = list(entry["channels"])
+        return [
+            _row(
+                task,
+                event,
+                channel,
+                _listing(names),
+                slack.compose(names[0], message),
+                now,
+                refused=refused,
+            )
+        ]
+    if channel == "slack":
+        return [
+            _row(
+                task,
+                event,
+                channel,
+                name,
+                slack.compose(name, message),
+                now,
+                refused=refused,
+                sealed=entry.get("sealed"),
+            )
+            for name in entry["channels"]
+        ]
+    return [
+        _row(
+            task,
+            event,
+            "webhook",
+            entry["url"],
+            webhook_payload,
+            now,
+            refused=refused,
+            headers=entry.get("headers") or {},
+        )
+    ]
+
+
+def _listing(names: list[str]) -> str:
+    listed = ", ".join(names)
+    return listed if len(listed) <= _TARGET_CHARS else listed[: _TARGET_CHARS - 1] + "…"
+
+
+def _row(
+    task: TaskRecord,
+    event: str,
+    channel: str,
+    target: str,
     payload: dict[str, Any],
     now: datetime,
+    *,
+    refused: str | None,
+    headers: dict[str, str] | None = None,
+    sealed: str | None = None,
 ) -> dict[str, Any]:
     return {
         "id": f"msg_{uuid.uuid4().hex}",
         "organization_id": task.organization_id,
         "task_id": task.id,
         "event": event,
-        "url": url,
-        "headers": headers,
+        "channel": channel,
+        "target": target,
+        "headers": headers or {},
         "payload": payload,
-        "status": webhook_store.PENDING,
+        "sealed": None if refused else sealed,
+        # refused: logged as failed at once, with the reason, never dropped in silence
+        "status": webhook_store.FAILED if refused else webhook_store.PENDING,
         "attempts": 0,
-        "next_attempt_at": now,
+        "next_attempt_at": None if refused else now,
         "last_status_code": None,
-        "last_error": None,
+        "last_error": refused,
         "created_at": now,
         "delivered_at": None,
     }
 
 
 class Notifications:
-    def __init__(self, db: Database, clock: Clock, send: Send, config: DeliveryConfig) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        channels: Mapping[str, Channel],
+        config: DeliveryConfig,
+        *,
+        unseal: Unseal | None = None,
+    ) -> None:
         self._db = db
         self._clock = clock
-        self._send = send
+        self._channels = channels
         self._config = config
+        self._unseal = unseal
 
     async def secret(self, *, organization_id: str) -> str:
         """The organization's signing secret, made on first use."""
@@ -207,13 +254,23 @@ class Notifications:
         now = self._clock.now()
         async with self._db.read() as conn:
             due = await webhook_store.due(conn, now=now, limit=_BATCH, skip_locked=False)
-        delivered = 0
-        for delivery in due:
-            delivered += await self._attempt(delivery, now)
-        return delivered
+        # each organization's signing secret exists before attempts run side by side
+        for organization_id in sorted({d.organization_id for d in due if d.channel == "webhook"}):
+            await self.secret(organization_id=organization_id)
+        # side by side, so that one slow receiver holds up only its own attempt
+        gate = asyncio.Semaphore(self._config.concurrency)
+
+        async def attempt(delivery: DeliveryRecord) -> int:
+            async with gate:
+                return await self._attempt(delivery, now)
+
+        async with asyncio.TaskGroup() as group:
+            attempts = [group.create_task(attempt(d), name=f"deliver:{d.id}") for d in due]
+        return sum(done.result() for done in attempts)
 
     async def _attempt(self, delivery: DeliveryRecord, now: datetime) -> int:
-        assert delivery.next_attempt_at is not None  # due() selects scheduled ones only
+        if delivery.next_attempt_at is None:
+            return 0  # due() selects scheduled ones only
         # held past this attempt's timeout: a sender that dies mid-attempt is retried after
         hold = now + timedelta(seconds=self._config.timeout_s * 2 + 1)
         async with self._db.write() as conn:
@@ -221,49 +278,72 @@ class Notifications:
                 conn, delivery_id=delivery.id, seen_at=delivery.next_attempt_at, until=hold
             ):
                 return 0  # another process's sweep has it
-            signing = await self._signing_secrets(conn, delivery.organization_id, now)
-        body = json.dumps(delivery.payload, separators=(",", ":")).encode()
-        timestamp = int(now.timestamp())
-        headers = {
-            **delivery.headers,
-            "content-type": "application/json",
-            "webhook-id": delivery.id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": signature(signing, delivery.id, timestamp, body),
-        }
-        status_code: int | None = None
-        error: str | None = None
-        try:
-            status_code = await self._send(delivery.url, headers, body, self._config.timeout_s)
-        except Exception as exc:  # any failure to send is one failed attempt
-            error = f"{type(exc).__name__}: {exc}"[:1000]
-        ok = status_code is not None and 200 <= status_code < 300
-        outcome, next_at = self._after(delivery, ok, now)
-        if not ok and error is None:
-            error = f"the receiver answered {status_code}"
+            signing = (
+                await self._signing_secrets(conn, delivery.organization_id, now)
+                if delivery.channel == "webhook"
+                else []
+            )
+        outcome = await self._send(delivery, signing, now)
+        state, next_at = self._after(delivery, outcome, now)
         async with self._db.write() as conn:
             await webhook_store.record_attempt(
                 conn,
                 delivery_id=delivery.id,
-                status=outcome,
-                status_code=status_code,
-                error=None if ok else error,
+                status=state,
+                status_code=outcome.status_code,
+                error=outcome.error,
                 next_attempt_at=next_at,
                 now=self._clock.now(),
             )
-        if outcome == webhook_store.FAILED:
+        if state == webhook_store.FAILED:
             logger.warning(
-                "webhook delivery gave up",
-                extra={"event": "webhook_failed", "delivery_id": delivery.id, "error": error},
+                "notification delivery gave up",
+                extra={
+                    "event": "delivery_failed",
+                    "delivery_id": delivery.id,
+                    "channel": delivery.channel,
+                    "error": outcome.error,
+                },
             )
-        return int(ok)
+        return int(outcome.ok)
 
-    def _after(self, delivery: DeliveryRecord, ok: bool, now: datetime) -> tuple[str, Any]:
-        if ok:
+    async def _send(self, delivery: DeliveryRecord, signing: list[str], now: datetime) -> Outcome:
+        channel = self._channels.get(delivery.channel)
+        if channel is None:
+            return Outcome(
+                ok=False, error=f"this server cannot send {delivery.channel!r}", final=True
+            )
+        credential = None
+        if delivery.sealed is not None:
+            if self._unseal is None:
+                return Outcome(
+                    ok=False, error="this server cannot open sealed credentials", final=True
+                )
+            try:
+                credential = self._unseal(delivery.sealed)
+            except errors.InvalidRequest as exc:
+                return Outcome(ok=False, error=str(exc), final=True)
+        outgoing = Outgoing(
+            delivery=delivery, credential=credential, signing_secrets=signing, now=now
+        )
+        try:
+            return await channel.send(outgoing, self._config.timeout_s)
+        except Exception as exc:  # any failure to send is one failed attempt
+            said = f"{type(exc).__name__}: {exc}"
+            if credential:
+                said = said.replace(credential, "[redacted]")
+            return Outcome(ok=False, error=said[:1000])
+
+    def _after(self, delivery: DeliveryRecord, outcome: Outcome, now: datetime) -> tuple[str, Any]:
+        if outcome.ok:
             return webhook_store.DELIVERED, None
+        if outcome.final:
+            return webhook_store.FAILED, None
         backoff = min(
             self._config.max_backoff_s, self._config.first_backoff_s * 2**delivery.attempts
         )
+        # a receiver's Retry-After is honoured even past our own longest back-off
+        backoff = max(backoff, outcome.retry_after_s or 0.0)
         next_at = now + timedelta(seconds=backoff)
         window_ends = delivery.created_at + timedelta(seconds=self._config.retry_window_s)
         if next_at > window_ends:

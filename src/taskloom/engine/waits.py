@@ -19,6 +19,7 @@ from taskloom import errors
 from taskloom.clock import Clock
 from taskloom.config import LinkConfig
 from taskloom.engine import lifecycle, notifications
+from taskloom.engine.channels.targets import TargetRules
 from taskloom.engine.notify import Notifier
 from taskloom.engine.wire import iso
 from taskloom.nodes.ports import DecidedWait
@@ -38,9 +39,16 @@ _FIRE_BATCH = 100
 
 class Waits:
     def __init__(
-        self, db: Database, notifier: Notifier, clock: Clock, links: LinkConfig | None = None
+        self,
+        db: Database,
+        notifier: Notifier,
+        clock: Clock,
+        links: LinkConfig | None = None,
+        *,
+        targets: TargetRules | None = None,
     ) -> None:
         self._db = db
+        self._targets = targets or TargetRules()
         self._notifier = notifier
         self._clock = clock
         self._links = links or LinkConfig()
@@ -103,7 +111,12 @@ class Waits:
             if request.notify is not None:
                 links = self._link_urls(token, request.kind) if token else {}
                 await notifications.queue_wait_started(
-                    conn, paused, request.notify, {**shown, **links}, now=now
+                    conn,
+                    paused,
+                    request.notify,
+                    {**shown, **links},
+                    now=now,
+                    rules=self._targets,
                 )
         self._notifier.task_changed(task.id)
         return paused

@@ -29,9 +29,13 @@ class Notification(BaseModel):
     body: str | None = None
     approve_button_text: str = "Approve"
     deny_button_text: str = "Deny"
-    # a webhook to tell when the wait starts (with approve / deny links for a `hitl` wait)
+    # who to tell when the wait starts (with approve / deny links for a `hitl` wait): a
+    # webhook, email recipients, Slack channels (posted with the bot token in `credentials`)
     url: str | None = Field(default=None, max_length=2048)
     headers: dict[str, str] = Field(default_factory=dict)
+    to: list[str] = Field(default_factory=list)
+    channels: list[str] = Field(default_factory=list)
+    credentials: dict[str, Any] | str | None = Field(default=None, repr=False)
 
 
 class WaitConfig(BaseModel):
@@ -69,14 +73,9 @@ class WaitNode:
 def notify_target(config: WaitConfig) -> dict[str, Any] | None:
     """Who to tell that the wait started, and the texts of the message."""
     details = config.definition
-    if details.url is None:
+    if details.url is None and not details.to and not details.channels:
         return None
-    return {
-        "url": details.url,
-        "headers": details.headers,
-        "approve_button_text": details.approve_button_text,
-        "deny_button_text": details.deny_button_text,
-    }
+    return details.model_dump(exclude_none=True)
 
 
 def hitl_request(ctx: NodeContext, config: WaitConfig, data: JSON) -> dict[str, Any]:

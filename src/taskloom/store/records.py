@@ -203,9 +203,11 @@ class DeliveryRecord(_Record):
     organization_id: str
     task_id: str | None
     event: str
-    url: str
+    channel: str  # webhook | email | slack
+    target: str  # the URL, the recipients, or the Slack channel
     headers: dict[str, str]
-    payload: dict[str, Any]
+    payload: dict[str, Any]  # what is sent: the signed body, the mail, the Slack message
+    sealed: str | None  # the channel's credentials, encrypted
     status: str
     attempts: int
     next_attempt_at: datetime | None

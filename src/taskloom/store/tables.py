@@ -227,8 +227,10 @@ webhook_secrets = sa.Table(
     sa.Column("rotated_at", UtcDateTime(), nullable=True),
 )
 
-# Outbound webhooks to deliver, at least once, with a stable id (`webhook-id`): the durable
-# queue and the delivery log at once.
+# Notifications to deliver (webhook, email, Slack), at least once, with a stable id
+# (`webhook-id`): the durable queue and the delivery log at once. `target` is where it goes
+# (a URL, the recipients, a Slack channel); `sealed` holds the channel's credentials (a Slack
+# bot token) encrypted under TASKLOOM_SECRET_KEY, never in clear.
 webhook_deliveries = sa.Table(
     "webhook_deliveries",
     metadata,
@@ -236,9 +238,11 @@ webhook_deliveries = sa.Table(
     sa.Column("organization_id", sa.String(64), nullable=False),
     sa.Column("task_id", sa.String(64), nullable=True),
     sa.Column("event", sa.String(64), nullable=False),
-    sa.Column("url", sa.Text(), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False, server_default="webhook"),
+    sa.Column("target", sa.Text(), nullable=False),
     sa.Column("headers", sa.JSON(), nullable=False),
     sa.Column("payload", sa.JSON(), nullable=False),
+    sa.Column("sealed", sa.Text(), nullable=True),
     sa.Column("status", sa.String(16), nullable=False),  # pending | delivered | failed
     sa.Column("attempts", sa.Integer(), nullable=False),
     sa.Column("next_attempt_at", UtcDateTime(), nullable=True),

@@ -24,6 +24,7 @@ from taskloom.api.responses import COMMON_ERRORS, JSONBody
 from taskloom.api.routes.invoke import invoke_routes
 from taskloom.api.routes.tasks import list_tasks
 from taskloom.clock import utcnow
+from taskloom.engine.channels.settings import stored_notifications
 from taskloom.engine.references import check_toolkit_tools
 from taskloom.secrets import Secrets
 from taskloom.store import workflows as workflow_store
@@ -56,7 +57,11 @@ async def _draft(
                 conn, organization_id=organization_id, asset_ids=spec.toolkit_tools
             )
     spec = await stored_credentials(spec, agent_id=agent_id, store=store)
-    return spec.model_dump(mode="json", exclude_none=True)
+    # a Slack bot token in `notification_settings` is kept sealed, as a workflow keeps it
+    sealed: dict[str, Any] = stored_notifications(
+        spec.model_dump(mode="json", exclude_none=True), secrets.seal
+    )
+    return sealed
 
 
 def _validated(data: dict[str, Any]) -> AgentSpec:

@@ -1,5 +1,5 @@
-"""Outbound webhooks (completion notifications): the organization's signing secret, and the
-delivery log with manual redelivery."""
+"""Outbound notifications (webhooks, email, Slack): the organization's webhook signing secret,
+and the delivery log of every channel with manual redelivery."""
 
 from __future__ import annotations
 
@@ -25,7 +25,10 @@ def delivery_json(delivery: DeliveryRecord) -> dict[str, Any]:
         "id": delivery.id,
         "task_id": delivery.task_id,
         "event": delivery.event,
-        "url": delivery.url,
+        "channel": delivery.channel,
+        "target": delivery.target,
+        # kept for clients of the webhook-only log
+        "url": delivery.target if delivery.channel == "webhook" else None,
         "status": delivery.status,
         "attempts": delivery.attempts,
         "next_attempt_at": iso(delivery.next_attempt_at),

@@ -27,6 +27,7 @@ from taskloom.api.params import Pages
 from taskloom.api.responses import COMMON_ERRORS, JSONBody
 from taskloom.api.routes.invoke import invoke_routes
 from taskloom.clock import utcnow
+from taskloom.engine.channels.settings import stored_notifications
 from taskloom.engine.references import check_references
 from taskloom.nodes.registry import NODE_CONFIGS
 from taskloom.store import workflows as workflow_store
@@ -50,8 +51,12 @@ def _base_url(request: Request) -> str:
 def _draft(spec: WorkflowSpec, state: State) -> dict[str, Any]:
     validate_spec(spec, max_nodes=state.api.max_nodes, node_configs=NODE_CONFIGS)
     # node settings' `llm_credentials` are not used (models run on the server's keys or an
-    # agent's named secret): a key given there is not kept, so it cannot leak
-    masked: dict[str, Any] = redacted(spec.model_dump(mode="json", exclude_none=True))
+    # agent's named secret): a key given there is not kept, so it cannot leak; a Slack bot
+    # token (`credentials` of a notification) is kept sealed with the server's secret key
+    dumped = stored_notifications(
+        spec.model_dump(mode="json", exclude_none=True), state.secrets.seal
+    )
+    masked: dict[str, Any] = redacted(dumped)
     return masked
 
 
