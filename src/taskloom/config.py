@@ -214,17 +214,19 @@ class Settings(BaseSettings):
     webhook_secret_grace_s: float = Field(default=24 * 3600.0, ge=0)
     # notification attempts (webhook, email, Slack) one process makes at once
     delivery_concurrency: int = Field(default=8, ge=1, le=256)
-    # email notifications: the operator's SMTP server (none: email deliveries fail, saying so);
-    # the port defaults to 587 for starttls, 465 for ssl, 25 for none
+    # email notifications: the operator's SMTP server (none: email deliveries fail, saying so)
     smtp_host: str | None = None
+    # its port; by default 587 for starttls, 465 for ssl, 25 for none
     smtp_port: int | None = Field(default=None, gt=0, lt=65536)
-    smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_from: str | None = None
+    smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"  # how the connection is secured
+    smtp_username: str | None = None  # a login, when the server asks for one
+    smtp_password: SecretStr | None = None  # the login's password
+    smtp_from: str | None = None  # the sender address (default taskloom@<smtp_host>)
     # Slack notifications: the Web API's base URL (a test points it at a loopback fake)
     slack_api_url: str = "https://slack.com/api"
+    # recipients of one email entry; past it the delivery is recorded as failed
     notification_max_recipients: int = Field(default=50, ge=1, le=1000)
+    # channels of one Slack entry; past it the delivery is recorded as failed
     notification_max_channels: int = Field(default=20, ge=1, le=1000)
     # a schedule's slot found later than this (the server was down) follows its catch_up
     schedule_grace_s: float = Field(default=60.0, gt=0)

@@ -834,7 +834,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Task */
+        /**
+         * Get Task
+         * @description Most polls never get here: `api/polls.py` answers a plain GET of a task rendered
+         *     before and unchanged since; this route renders (and long-polls).
+         */
         get: operations["get_task_v1_tasks__task_id__get"];
         put?: never;
         post?: never;
@@ -2063,6 +2067,8 @@ export interface components {
             description?: string | null;
             /** Id */
             id: string;
+            /** Input Type */
+            input_type?: string | null;
             iterative_strategy?: components["schemas"]["IterativeStrategy"] | null;
             /**
              * Name
@@ -6239,6 +6245,8 @@ export interface operations {
                 wait?: number | null;
             };
             header?: {
+                /** @description an ETag of an earlier reply: 304 while the task has not changed */
+                "if-none-match"?: string | null;
                 "x-api-key"?: string | null;
                 authorization?: string | null;
             };
