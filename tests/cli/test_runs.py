@@ -25,7 +25,8 @@ def upper(server: Server) -> str:
     return deploy(
         server,
         "upper",
-        code_node("up", "return input.upper()", next_ids=["tail"]),
+        # text only, whatever else the invoke carries (a user, files)
+        code_node("up", "return input.upper()", next_ids=["tail"], input_type="text"),
         code_node("tail", "return input + '!'"),
     )
 
@@ -192,6 +193,6 @@ def test_sub_tasks_nest_under_their_agent_node(cli: Run, server: Server, fake_ll
     out = ok(cli("invoke", "delegates", "-t", "q", "--follow")).stdout
     lines = out.splitlines()
     ask = next(i for i, line in enumerate(lines) if line.split()[:3] == ["1", "ask", "agent"])
-    assert "└ sub-task" in lines[ask + 1]
+    assert "└ sub-task" in lines[ask + 1], out
     assert lines[ask + 1].split()[-1] == "completed"
     assert "inner answer (checked)" in out

@@ -72,6 +72,21 @@ class TaskViews:
             organization_id=organization_id, task_id=task_id
         ) or await self.rendered(organization_id=organization_id, task_id=task_id)
 
+    async def as_of(self, task: TaskRecord) -> TaskView:
+        """The view of `task` as this record shows it, even when the task has moved on since
+        (a sync invoke answers with its own turn, not a later one queued behind it)."""
+        cached = self._rendered.get(task.id)
+        if cached is not None and cached[0] == task.organization_id and cached[1] == task.event_seq:
+            return cached[2]
+        async with self._db.read() as conn:
+            trace = await node_run_store.list_node_runs(conn, task_id=task.id)
+            children = []
+            if await self._may_have_children(conn, task):
+                children = await task_store.children_of(conn, task_id=task.id)
+        return TaskView(
+            render_json(task_json(task, trace, children)), etag_of(task.id, task.event_seq)
+        )
+
     async def rendered(self, *, organization_id: str, task_id: str) -> TaskView:
         """The task read and rendered afresh (raises NotFound), and kept for the next poll."""
         async with self._db.read() as conn:

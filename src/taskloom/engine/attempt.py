@@ -20,6 +20,7 @@ from taskloom.clock import Clock
 from taskloom.config import WorkerConfig
 from taskloom.engine.checkpoints import Checkpoints, FinalRun, Reusable
 from taskloom.engine.emitter import Emitter
+from taskloom.engine.progress import StartNotice
 from taskloom.nodes.base import JSON, NodeContext, NodeResult, NodeServices
 from taskloom.nodes.registry import NODE_TYPES
 from taskloom.nodes.self_schedule import RESCHEDULED
@@ -159,7 +160,6 @@ class Attempt:
         retry = node.retry_strategy
         retries_allowed = retry.max_retries if retry and retry.enabled else 0
         notice = self.checkpoints.start_notice(
-            self.task,
             {
                 "node_id": node.id,
                 "node_name": node.label,
@@ -168,13 +168,14 @@ class Attempt:
                 "iteration": iteration,
                 "attempt": self.task.attempt - self.task.attempt_base,
             },
+            self.emitter,
         )
         try:
             for retries in range(retries_allowed + 1):
                 started = self.clock.now()
                 try:
                     result = await self._execute(
-                        node, data, step=step, iteration=iteration, visits=visits
+                        node, data, step=step, iteration=iteration, visits=visits, notice=notice
                     )
                 except errors.PauseRequested as pause:
                     # a node that pauses at once has its start written with the pause
@@ -217,9 +218,21 @@ class Attempt:
         return NodeResult(output=data)  # carry on past the failed node with its input
 
     async def _execute(
-        self, node: OrchestrationNode, data: JSON, *, step: str, iteration: int, visits: int
+        self,
+        node: OrchestrationNode,
+        data: JSON,
+        *,
+        step: str,
+        iteration: int,
+        visits: int,
+        notice: StartNotice,
     ) -> NodeResult:
         kind = NODE_TYPES[node.type]
+
+        async def emit(event: str, payload: Any) -> None:
+            await notice.publish_now()  # the node's start goes out before anything of its own
+            await self.emitter.emit(event, payload)
+
         config = kind.config_model.model_validate(node.definition)
         timeout_s = node.timeout_seconds or self.config.node_timeout_s
         ctx = NodeContext(
@@ -235,7 +248,7 @@ class Attempt:
             run_children=lambda children, child_data: self._run_children(
                 children, child_data, step=step
             ),
-            emit=self.emitter.emit,
+            emit=emit,
             history=lambda: self.checkpoints.history(self.task),
             visits=visits,
             now=self.clock.now,

@@ -58,10 +58,12 @@ class Checkpoints:
         async with self._db.read() as conn:
             return await node_run_store.completed_outputs(conn, task_id=task.id, turn=task.turn)
 
-    def start_notice(self, task: TaskRecord, node: dict[str, Any]) -> StartNotice:
+    def start_notice(self, node: dict[str, Any], emitter: Emitter) -> StartNotice:
+        """A node's deferred `node_started`. Written through the attempt's emitter, so that it
+        takes its place in line with the events nodes emit (never after one of its own)."""
+
         async def publish(payload: dict[str, Any], at: datetime) -> None:
-            async with self._db.write() as conn:
-                await lifecycle.node_started(conn, task, node=payload, now=at)
+            await emitter.emit(lifecycle.NODE_STARTED, payload, at=at)
 
         return StartNotice(
             node, at=self._clock.now(), delay_s=self._config.progress_delay_s, publish=publish

@@ -38,8 +38,8 @@ class Emitter:
         self._timer: asyncio.Task[None] | None = None
         self._failed: Exception | None = None  # a background write's failure, raised next
 
-    async def emit(self, kind: str, data: Any) -> None:
-        self._pending.append((kind, data, self._now()))
+    async def emit(self, kind: str, data: Any, *, at: datetime | None = None) -> None:
+        self._pending.append((kind, data, at or self._now()))
         if kind != CHUNK or len(self._pending) >= self._max_batch:
             await self.flush()
         elif self._timer is None:

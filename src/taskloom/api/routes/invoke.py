@@ -13,7 +13,6 @@ from fastapi import APIRouter, Body, Depends, Header, Query
 from fastapi.responses import Response, StreamingResponse
 from pydantic import Field
 
-from taskloom import errors
 from taskloom.api import sse
 from taskloom.api.deps import AppState, Caller, State
 from taskloom.api.guard import StrictJsonRoute
@@ -98,14 +97,15 @@ async def settled_reply(accepted: Accepted, state: AppState) -> Response:
 
 
 async def task_reply(task: TaskRecord, state: AppState, *, status_code: int = 200) -> Response:
-    """The task as GET /v1/tasks/{id} shows it (with `node_runs` and `sub_executions`).
-    Rendered from the store, so it may be a moment newer than `task`; a task deleted in that
-    moment is shown as it was."""
-    try:
-        body = await state.views.render(organization_id=task.organization_id, task_id=task.id)
-    except errors.NotFound:
-        return JSONBody(task_json(task), status_code=status_code)
-    return Response(body, status_code=status_code, media_type="application/json")
+    """The task as GET /v1/tasks/{id} shows it (with `node_runs` and `sub_executions`), as
+    of `task`: a turn queued behind it may already run, and is not this reply's business."""
+    view = await state.views.as_of(task)
+    return Response(
+        view.body,
+        status_code=status_code,
+        media_type="application/json",
+        headers={"ETag": view.etag.decode()},
+    )
 
 
 def stream_reply(accepted: Accepted, state: AppState) -> StreamingResponse:

@@ -1,4 +1,4 @@
-"""Toolkits (API.md §2.5): named sets of HTTP operations, imported from an OpenAPI 3 document
+"""Toolkits (docs/toolkits.md): named sets of HTTP operations, imported from an OpenAPI 3 document
 (given in the body, or fetched from a URL under the egress rules) or declared by hand; list
 their tools, and invoke one."""
 
