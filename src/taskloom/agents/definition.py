@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from taskloom.workflows.definition import Name, OutputFormat
 
@@ -54,6 +54,18 @@ class MCPServer(_Model):
     credential_refs: dict[str, str] = Field(default_factory=dict)
 
 
+class KnowledgeBaseRef(_Model):
+    """A knowledge base the agent searches (`knowledge_bases` of `AIAgent`); a bare id is
+    accepted for `{"id": ...}`."""
+
+    id: str = Field(min_length=1, max_length=64)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_id(cls, value: Any) -> Any:
+        return {"id": value} if isinstance(value, str) else value
+
+
 class Credentials(_Model):
     name: str | None = None
     value: str | None = Field(default=None, repr=False)
@@ -85,6 +97,7 @@ class AgentSpec(_Model):
     max_tokens: int | None = Field(default=None, gt=0)
     tools: list[HttpTool] = Field(default_factory=list, max_length=128)
     mcp_servers: list[MCPServer] = Field(default_factory=list, max_length=32)
+    knowledge_bases: list[KnowledgeBaseRef] = Field(default_factory=list, max_length=32)
     tool_call_limit: int | None = Field(default=None, ge=0, le=1000)
     output_format: OutputFormat = "text"
     output_schema: dict[str, Any] | None = None

@@ -14,6 +14,7 @@ from taskloom.api.deps import AppState, KeyCache, State
 from taskloom.api.guard import RequestGuard
 from taskloom.api.routes import (
     agents,
+    knowledge,
     schedules,
     secrets,
     tasks,
@@ -52,6 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
                 waits=host.waits,
                 clock=host.clock,
                 notifications=host.notifications,
+                knowledge=host.knowledge,
                 sandbox=host.sandbox,
             )
             yield
@@ -67,6 +69,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(agents.router)
     app.include_router(tasks.router)
     app.include_router(secrets.router)
+    app.include_router(knowledge.router)
+    app.include_router(knowledge.sdk_router)
     app.include_router(waits.router)
     app.include_router(webhook.router)
     app.include_router(schedules.router)

@@ -19,6 +19,7 @@ from taskloom.engine.supervisor import Supervisor
 from taskloom.engine.tasks import TaskService
 from taskloom.engine.waits import Waits
 from taskloom.engine.worker import Worker
+from taskloom.knowledge.runtime import Knowledge
 from taskloom.sandbox import SandboxPool
 from taskloom.secrets import Secrets
 from taskloom.store import keys as key_store
@@ -61,6 +62,7 @@ class AppState:
     waits: Waits
     clock: Clock
     notifications: Notifications
+    knowledge: Knowledge
     sandbox: SandboxPool | None
 
 

@@ -21,6 +21,7 @@ from taskloom.engine.supervisor import Supervisor, every
 from taskloom.engine.tasks import TaskService
 from taskloom.engine.waits import Waits
 from taskloom.engine.worker import Worker
+from taskloom.knowledge.runtime import Knowledge, open_knowledge
 from taskloom.llm import LLMService
 from taskloom.llm.tools.http_client import SharedHttpClient
 from taskloom.nodes.base import NodeServices
@@ -45,6 +46,7 @@ class Host:
     side_tasks: Supervisor  # the process's own, beside the worker's
     waits: Waits
     notifications: Notifications
+    knowledge: Knowledge
     sandbox: SandboxPool | None = None
 
 
@@ -78,6 +80,7 @@ async def open_host(
         http = SharedHttpClient(settings.egress())
         stack.push_async_callback(http.aclose)
         notifications = Notifications(db, clock, http_sender(http), settings.deliveries())
+        knowledge = await open_knowledge(db, http, settings.knowledge(), clock)
         worker: Worker | None = None
         sandbox: SandboxPool | None = None
         if run_worker:
@@ -93,6 +96,7 @@ async def open_host(
                 subtasks=subtasks,
                 secrets=secrets,
                 waits=waits,
+                knowledge=knowledge.search,
             )
             runner = Runner(
                 db, services, worker_config, notifier, subtasks=subtasks, waits=waits, clock=clock
@@ -107,6 +111,7 @@ async def open_host(
             side_tasks.start(
                 "schedules", lambda: every(clock, worker_config.sweep_s, schedules.fire_due)
             )
+            side_tasks.start("knowledge-ingest", knowledge.ingestor.run)
             side_tasks.start(
                 "webhook-deliveries",
                 lambda: every(clock, worker_config.sweep_s, notifications.deliver_due),
@@ -123,6 +128,7 @@ async def open_host(
             side_tasks=side_tasks,
             waits=waits,
             notifications=notifications,
+            knowledge=knowledge,
             sandbox=sandbox,
         )
         if worker is None:

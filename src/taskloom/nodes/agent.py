@@ -19,6 +19,7 @@ from taskloom.agents.definition import AgentSpec, MCPServer
 from taskloom.llm import Message, ModelChoice
 from taskloom.llm.agent import AgentRun, run_agent
 from taskloom.llm.prompts import as_text, instructions_text, join_sections
+from taskloom.llm.tools.knowledge import knowledge_tools
 from taskloom.llm.tools.mcp import mcp_tools
 from taskloom.nodes.base import JSON, NodeContext, NodeResult
 
@@ -112,6 +113,12 @@ class AgentNode:
             from taskloom.llm.tools.http import http_tools  # loads httpx2: only when needed
 
             tools = http_tools(spec.tools, client=http.get(), config=llm_config)
+        tools += knowledge_tools(
+            services.knowledge,
+            organization_id=ctx.organization_id,
+            knowledge_base_ids=[ref.id for ref in spec.knowledge_bases],
+            limit_bytes=llm_config.tool_result_limit_bytes,
+        )
         async with mcp_tools(
             _run_servers(spec, request), http=http, config=llm_config
         ) as remote_tools:

@@ -15,6 +15,7 @@ from taskloom.sandbox import SandboxPool
 if TYPE_CHECKING:
     from taskloom.config import EgressConfig, LLMConfig
     from taskloom.llm.tools.http_client import SharedHttpClient
+    from taskloom.llm.tools.knowledge import KnowledgeSearcher
 
 JSON = Any  # a string or any JSON value: what flows from node to node
 
@@ -40,6 +41,7 @@ class NodeServices:
     subtasks: SubTaskRunner | None = None  # runs a workflow's agent node as a task of its own
     secrets: SecretReader | None = None  # named provider keys, decrypted on use
     waits: WaitDecisions | None = None  # what a wait node's pause was answered with
+    knowledge: KnowledgeSearcher | None = None  # agents' knowledge bases are searched with it
 
 
 # runs child nodes (a parallel node's branches) with their own checkpoints; returns outputs

@@ -1,0 +1,250 @@
+"""Where chunks' vectors and text are searched, per store.
+
+SQLite: vectors in a sqlite-vec `vec0` table per dimension (the knowledge base is its
+partition key, so a search scans that knowledge base's vectors only), full text in the FTS5
+table of migration 0010 (BM25). PostgreSQL: vectors in a pgvector table (exact cosine
+distance over the knowledge base's rows), full text through the GIN index on
+`to_tsvector('english', ...)`. Both searches are exact: no approximate index to tune, and
+recall does not depend on one.
+
+A PostgreSQL without pgvector still serves full-text search; a vector search there raises
+`VectorSearchUnavailable`, whose message says how to enable it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from taskloom import errors
+from taskloom.store.database import Connection, Database
+
+logger = logging.getLogger(__name__)
+
+_MAX_QUERY_WORDS = 64
+
+ENABLE_PGVECTOR = (
+    "vector search needs the pgvector extension in this PostgreSQL database: install pgvector "
+    "on the database server (a package such as postgresql-15-pgvector), run "
+    "`CREATE EXTENSION vector;` in the database as a superuser, then restart taskloom and add "
+    "the documents again (documents added before are searchable by full text only). "
+    "Full-text search works meanwhile: mode=fulltext"
+)
+
+
+class VectorSearchUnavailable(errors.Conflict):
+    """The store cannot search vectors (PostgreSQL without pgvector)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    chunk_id: int
+    score: float  # higher is better: cosine similarity, or the full-text engine's own score
+
+
+def query_words(text: str) -> list[str]:
+    """The words of a search: letters and digits only, so no query syntax gets through."""
+    return re.findall(r"\w+", text.lower())[:_MAX_QUERY_WORDS]
+
+
+class Index:
+    """The index of one store. `prepare` (at start) finds out whether vectors can be kept."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._sqlite = db.is_sqlite
+        self._has_vectors = self._sqlite
+        self._dimensions: set[int] = set()
+
+    @property
+    def has_vectors(self) -> bool:
+        return self._has_vectors
+
+    async def prepare(self) -> None:
+        if self._sqlite:
+            return
+        self._has_vectors = await _pgvector(self._db)
+
+    def check_vectors(self) -> None:
+        if not self._has_vectors:
+            raise VectorSearchUnavailable(ENABLE_PGVECTOR)
+
+    async def add_vectors(
+        self,
+        conn: Connection,
+        *,
+        knowledge_base_id: str,
+        chunk_ids: Sequence[int],
+        vectors: Sequence[Sequence[float]],
+    ) -> None:
+        if not chunk_ids:
+            return
+        self.check_vectors()
+        dimension = len(vectors[0])
+        await self._ensure_table(conn, dimension)
+        if self._sqlite:
+            await conn.execute(
+                sa.text(
+                    f"INSERT INTO knowledge_vectors_{dimension}"
+                    "(chunk_id, knowledge_base_id, embedding) VALUES (:id, :kb, :v)"
+                ),
+                [
+                    {"id": cid, "kb": knowledge_base_id, "v": _f32(v)}
+                    for cid, v in zip(chunk_ids, vectors, strict=True)
+                ],
+            )
+        else:
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO knowledge_vectors(chunk_id, knowledge_base_id, embedding) "
+                    "VALUES (:id, :kb, CAST(:v AS vector))"
+                ),
+                [
+                    {"id": cid, "kb": knowledge_base_id, "v": _literal(v)}
+                    for cid, v in zip(chunk_ids, vectors, strict=True)
+                ],
+            )
+
+    async def vector_search(
+        self, conn: Connection, *, knowledge_base_id: str, vector: Sequence[float], limit: int
+    ) -> list[Hit]:
+        self.check_vectors()
+        dimension = len(vector)
+        if self._sqlite:
+            if not await self._sqlite_table_exists(conn, dimension):
+                return []
+            rows = await conn.execute(
+                sa.text(
+                    f"SELECT chunk_id, distance FROM knowledge_vectors_{dimension} "
+                    "WHERE embedding MATCH :v AND k = :k AND knowledge_base_id = :kb "
+                    "ORDER BY distance"
+                ),
+                {"v": _f32(vector), "k": limit, "kb": knowledge_base_id},
+            )
+        else:
+            rows = await conn.execute(
+                sa.text(
+                    "SELECT chunk_id, embedding <=> CAST(:v AS vector) AS distance "
+                    "FROM knowledge_vectors WHERE knowledge_base_id = :kb "
+                    "ORDER BY distance LIMIT :k"
+                ),
+                {"v": _literal(vector), "k": limit, "kb": knowledge_base_id},
+            )
+        return [Hit(int(r["chunk_id"]), 1.0 - float(r["distance"])) for r in rows.mappings()]
+
+    async def text_search(
+        self, conn: Connection, *, knowledge_base_id: str, query: str, limit: int
+    ) -> list[Hit]:
+        words = query_words(query)
+        if not words:
+            return []
+        if self._sqlite:
+            match = " OR ".join(f'"{word}"' for word in words)
+            rows = await conn.execute(
+                sa.text(
+                    "SELECT c.id, bm25(knowledge_chunks_fts) AS rank FROM knowledge_chunks_fts "
+                    "JOIN knowledge_chunks c ON c.id = knowledge_chunks_fts.rowid "
+                    "WHERE knowledge_chunks_fts MATCH :q AND c.knowledge_base_id = :kb "
+                    "ORDER BY rank LIMIT :k"
+                ),
+                {"q": match, "kb": knowledge_base_id, "k": limit},
+            )
+            # bm25(): lower is better
+            return [Hit(int(r["id"]), -float(r["rank"])) for r in rows.mappings()]
+        rows = await conn.execute(
+            sa.text(
+                "SELECT id, ts_rank_cd(to_tsvector('english', heading || ' ' || content), q) "
+                "AS rank FROM knowledge_chunks, to_tsquery('english', :q) q "
+                "WHERE knowledge_base_id = :kb "
+                "AND to_tsvector('english', heading || ' ' || content) @@ q "
+                "ORDER BY rank DESC, id LIMIT :k"
+            ),
+            {"q": " | ".join(words), "kb": knowledge_base_id, "k": limit},
+        )
+        return [Hit(int(r["id"]), float(r["rank"])) for r in rows.mappings()]
+
+    async def _ensure_table(self, conn: Connection, dimension: int) -> None:
+        if dimension in self._dimensions:
+            return
+        if self._sqlite:
+            # a vec0 table has no foreign keys: a trigger drops a chunk's vector with it
+            await conn.execute(
+                sa.text(
+                    f"CREATE VIRTUAL TABLE IF NOT EXISTS knowledge_vectors_{dimension} USING vec0("
+                    "chunk_id integer primary key, knowledge_base_id text partition key, "
+                    f"embedding float[{dimension}] distance_metric=cosine)"
+                )
+            )
+            await conn.execute(
+                sa.text(
+                    f"CREATE TRIGGER IF NOT EXISTS knowledge_vectors_{dimension}_delete "
+                    "AFTER DELETE ON knowledge_chunks BEGIN "
+                    f"DELETE FROM knowledge_vectors_{dimension} WHERE chunk_id = old.id; END"
+                )
+            )
+        else:
+            await conn.execute(
+                sa.text(
+                    "CREATE TABLE IF NOT EXISTS knowledge_vectors ("
+                    "chunk_id integer PRIMARY KEY "
+                    "REFERENCES knowledge_chunks(id) ON DELETE CASCADE, "
+                    "knowledge_base_id varchar(64) NOT NULL, embedding vector NOT NULL)"
+                )
+            )
+            await conn.execute(
+                sa.text(
+                    "CREATE INDEX IF NOT EXISTS ix_knowledge_vectors_kb "
+                    "ON knowledge_vectors (knowledge_base_id)"
+                )
+            )
+        self._dimensions.add(dimension)
+
+    async def _sqlite_table_exists(self, conn: Connection, dimension: int) -> bool:
+        if dimension in self._dimensions:
+            return True
+        found = await conn.execute(
+            sa.text("SELECT 1 FROM sqlite_master WHERE name = :name"),
+            {"name": f"knowledge_vectors_{dimension}"},
+        )
+        return found.first() is not None
+
+
+async def _pgvector(db: Database) -> bool:
+    """Whether pgvector is in the database; created when the server has it and we may."""
+    async with db.read() as conn:
+        present = await conn.execute(sa.text("SELECT 1 FROM pg_extension WHERE extname='vector'"))
+        if present.first() is not None:
+            return True
+        available = await conn.execute(
+            sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")
+        )
+        if available.first() is None:
+            logger.warning(
+                "pgvector is not installed: knowledge search is full-text only",
+                extra={"event": "pgvector_missing"},
+            )
+            return False
+    try:
+        async with db.write() as conn:
+            await conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS vector"))
+    except errors.TaskloomError:
+        logger.warning(
+            "pgvector is installed but could not be enabled: knowledge search is full-text only",
+            exc_info=True,
+            extra={"event": "pgvector_not_enabled"},
+        )
+        return False
+    return True
+
+
+def _f32(vector: Sequence[float]) -> bytes:
+    return struct.pack(f"<{len(vector)}f", *vector)
+
+
+def _literal(vector: Sequence[float]) -> str:
+    return "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
