@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -60,3 +61,42 @@ async def processed(
         return items if len(done) == expected else None
 
     return await eventually(check, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def pgvector_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL with pgvector (the `pgserver` wheel's), for the session: its admin URL.
+    The machine's own PostgreSQL has no pgvector."""
+    import pgserver
+
+    # a short path: the server's Unix socket lives there (at most ~100 bytes)
+    data = tmp_path_factory.mktemp("pgv", numbered=True)
+    server = pgserver.get_server(str(data), cleanup_mode="stop")
+    try:
+        yield str(data)
+    finally:
+        server.cleanup()
+
+
+async def pgvector_database(socket_dir: str) -> str:
+    """A new, empty database on the pgvector server."""
+    import uuid
+
+    import asyncpg
+
+    name = f"kb_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(host=socket_dir, user="postgres", database="postgres")
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"postgresql://postgres@/{name}?host={socket_dir}"
+
+
+@pytest.fixture(params=["sqlite", "pgvector"])
+async def vector_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store that keeps vectors: SQLite (sqlite-vec) or PostgreSQL with pgvector."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'taskloom.db'}"
+    socket_dir: str = request.getfixturevalue("pgvector_server")
+    return await pgvector_database(socket_dir)
