@@ -86,7 +86,9 @@ async def test_vector_and_hybrid_search_with_the_local_model(
     vector = await search(client, headers, kb_id, "vacation allowance", "vector")
     assert "twenty-eight days" in str(vector[0]["content"])
     assert 0 < float(str(vector[0]["score"])) <= 1
-    hybrid = await search(client, headers, kb_id, "when do I get my trip receipts reimbursed", "hybrid")
+    hybrid = await search(
+        client, headers, kb_id, "when do I get my trip receipts reimbursed", "hybrid"
+    )
     assert "refunded" in str(hybrid[0]["content"])
 
 

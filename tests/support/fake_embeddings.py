@@ -2,10 +2,13 @@
 `{"object": "list", "data": [{"object": "embedding", "index", "embedding"}], "model", "usage"}`
 as OpenAI does. Its vectors are bags of hashed words (64 dimensions): texts that share words
 are close, so retrieval through it is meaningful, and the same text always gets the same
-vector. It records every request; `fail_next` makes the next requests answer 503."""
+vector. It records every request; `fail_next` makes the next requests answer 503;
+`hold_after(n)` makes every request after the first `n` wait until `release()` (a test then
+knows the caller is mid-way)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import re
@@ -35,6 +38,9 @@ class FakeEmbeddings:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.fail_next = 0
+        self._hold_after: int | None = None
+        self._released = threading.Event()
+        self.held = threading.Event()  # set when a request is being held
         self._lock = threading.Lock()
         self._server = ThreadedServer(
             Starlette(routes=[Route("/v1/embeddings", self._embeddings, methods=["POST"])]),
@@ -45,8 +51,21 @@ class FakeEmbeddings:
     def base_url(self) -> str:
         return f"{self._server.url}/v1"
 
+    def hold_after(self, answered: int) -> None:
+        self._hold_after = answered
+        self._released.clear()
+
+    def release(self) -> None:
+        self._hold_after = None
+        self._released.set()
+
     async def _embeddings(self, request: Request) -> Response:
         body = await request.json()
+        with self._lock:
+            hold = self._hold_after is not None and len(self.requests) >= self._hold_after
+        if hold:
+            self.held.set()
+            await asyncio.to_thread(self._released.wait, 60)
         with self._lock:
             self.requests.append(body)
             self.headers.append({k.lower(): v for k, v in request.headers.items()})
