@@ -64,16 +64,22 @@ def chunk_text(text: str, *, size_chars: int, overlap_chars: int) -> list[Chunk]
         raise ValueError("need size_chars >= 1 and 0 <= overlap_chars < size_chars")
     chunks: list[Chunk] = []
     for section in sections(text):
-        pieces = [p for paragraph in section.paragraphs for p in _pieces(paragraph, size_chars)]
+        pieces = [
+            piece
+            for paragraph in section.paragraphs
+            for piece in _pieces(paragraph, size_chars, size_chars - overlap_chars - 2)
+        ]
         for content in _pack(pieces, size_chars, overlap_chars):
             chunks.append(Chunk(section.heading, content))
     return chunks
 
 
-def _pieces(paragraph: str, size: int) -> list[str]:
-    """A paragraph as one piece if it fits, else its sentences, else its words' runs."""
+def _pieces(paragraph: str, size: int, cut_at: int) -> list[str]:
+    """A paragraph as one piece if it fits, else its sentences, else its words' runs; cut
+    pieces are at most `cut_at` long, so that the overlap fits beside them."""
     if len(paragraph) <= size:
         return [paragraph]
+    size = max(1, cut_at)
     pieces: list[str] = []
     for sentence in _SENTENCE_END.split(paragraph):
         if len(sentence) <= size:
