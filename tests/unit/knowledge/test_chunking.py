@@ -3,6 +3,8 @@ neighbours, never past the size."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from taskloom.knowledge.chunking import chunk_text, sections
@@ -40,7 +42,7 @@ def test_neighbouring_chunks_overlap_from_a_word_boundary() -> None:
     words = " ".join(f"w{n}" for n in range(200))
     chunks = chunk_text(words, size_chars=100, overlap_chars=20)
     assert len(chunks) > 2
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         carried = after.content.split("\n\n")[0]
         assert before.content.endswith(carried)
         assert 0 < len(carried) <= 20
