@@ -3,8 +3,8 @@
 SQLite: vectors in a sqlite-vec `vec0` table per dimension (the knowledge base is its
 partition key, so a search scans that knowledge base's vectors only), full text in the FTS5
 table of migration 0010 (BM25). PostgreSQL: vectors in a pgvector table (exact cosine
-distance over the knowledge base's rows), full text through the GIN index on
-`to_tsvector('english', ...)`. Both searches are exact: no approximate index to tune, and
+distance over the knowledge base's rows), full text in the stored `tsv` column of migration
+0010 and its GIN index (`ts_rank`). Both searches are exact: no approximate index to tune, and
 recall does not depend on one.
 
 A PostgreSQL without pgvector still serves full-text search; a vector search there raises
@@ -158,10 +158,11 @@ class Index:
             return [Hit(int(r["id"]), -float(r["rank"])) for r in rows.mappings()]
         rows = await conn.execute(
             sa.text(
-                "SELECT id, ts_rank_cd(to_tsvector('english', heading || ' ' || content), q) "
-                "AS rank FROM knowledge_chunks, to_tsquery('english', :q) q "
-                "WHERE knowledge_base_id = :kb "
-                "AND to_tsvector('english', heading || ' ' || content) @@ q "
+                # normalization 1: divided by 1 + log(length), so long chunks do not win
+                # for containing more words
+                "SELECT id, ts_rank(tsv, q, 1) AS rank "
+                "FROM knowledge_chunks, to_tsquery('english', :q) q "
+                "WHERE knowledge_base_id = :kb AND tsv @@ q "
                 "ORDER BY rank DESC, id LIMIT :k"
             ),
             {"q": " | ".join(words), "kb": knowledge_base_id, "k": limit},

@@ -336,8 +336,9 @@ knowledge_documents = sa.Table(
     sa.Index("ix_knowledge_documents_queue", "status", "lease_expires_at"),
 )
 
-# Chunks: the text searched. Their full-text index (FTS5 on SQLite, a tsvector GIN index on
-# PostgreSQL) is made by migration 0010; their vectors live in a table per store made at run
+# Chunks: the text searched. Their full-text index (FTS5 on SQLite; on PostgreSQL a generated
+# `tsv` column, not declared here since nothing writes it, and its GIN index) is made by
+# migration 0010; their vectors live in a table per store made at run
 # time (knowledge/index_*.py), since the dimension is the embedder's.
 knowledge_chunks = sa.Table(
     "knowledge_chunks",
