@@ -71,11 +71,7 @@ class Ingestor:
             self._wake.clear()
             if await self.ingest_once():
                 continue
-            try:
-                async with asyncio.timeout(self._config.poll_s):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+            await self._clock.wait(self._wake, self._config.poll_s)
 
     async def ingest_once(self) -> bool:
         """Claim and process one document; False when none was waiting."""
@@ -89,6 +85,16 @@ class Ingestor:
             )
         if document is None:
             return False
+        if document.attempts > self._config.max_attempts:
+            # its earlier tries never finished (each killed its worker, say): stop trying
+            await self._finish(
+                document,
+                DocumentStatus.FAILED,
+                [],
+                [],
+                error=document.error or f"not ingested after {self._config.max_attempts} tries",
+            )
+            return True
         logger.info(
             "ingesting document",
             extra={
@@ -103,6 +109,13 @@ class Ingestor:
             await self._retry_later(document, str(exc))
         except (UnreadableDocument, EgressRefused) as exc:
             await self._finish(document, DocumentStatus.FAILED, [], [], error=str(exc))
+        except Exception as exc:
+            # the ingestion loop's boundary, as the task executor's: record, keep the worker
+            logger.exception(
+                "ingestion failed",
+                extra={"event": "knowledge_ingest_failed", "document_id": document.id},
+            )
+            await self._retry_later(document, errors.describe(exc))
         return True
 
     async def _process(self, document: DocumentRecord) -> None:
@@ -196,7 +209,7 @@ class Ingestor:
                 )
                 if not finished:  # deleted, or another worker took it over: write nothing
                     raise _Abandoned
-        except _Abandoned:
+        except (_Abandoned, errors.NotFound):  # NotFound: its document was deleted meanwhile
             logger.info(
                 "ingestion abandoned",
                 extra={"event": "knowledge_ingest_abandoned", "document_id": document.id},
