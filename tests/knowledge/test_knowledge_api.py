@@ -248,6 +248,7 @@ async def test_bad_input_is_refused(client: httpx.AsyncClient, headers: dict[str
             base + "/search", params={"search_query": "x", "mode": "magic"}, headers=headers
         ),
         await client.post("/v1/knowledge", json={"name": ""}, headers=headers),
+        await client.post("/v1/knowledge", json={"name": "a\u0000b"}, headers=headers),
     ]
     assert [r.status_code for r in cases] == [422] * len(cases), [r.text for r in cases]
 
@@ -278,3 +279,19 @@ async def test_unreadable_upload_fails_with_a_reason(
     [document] = await processed(client, headers, kb_id, 1)
     assert document["status"] == "failed"
     assert "could not be read as pdf" in document["error"]
+
+
+async def test_a_nul_inside_a_text_document_is_dropped(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    kb_id = await new_kb(client, headers)
+    text = b"filler " * 1000 + b"the secret\x00word is kumquat"
+    await upload(client, headers, kb_id, [("late-nul.txt", text, "text/plain")])
+    [document] = await processed(client, headers, kb_id, 1)
+    assert document["status"] == "ready", document
+    found = await client.get(
+        f"/v1/knowledge/{kb_id}/search",
+        params={"search_query": "kumquat", "mode": "fulltext", "top_k": 1},
+        headers=headers,
+    )
+    assert "the secretword is kumquat" in found.json()[0]["content"]

@@ -132,7 +132,9 @@ class Ingestor:
         await self._finish(document, DocumentStatus.READY, chunks, vectors, error=None)
 
     def _chunks(self, data: bytes, document: DocumentRecord) -> list[Chunk]:
+        # PostgreSQL text cannot hold NUL; a stray one in a document means nothing anyway
         text = extract_text(data, name=document.name, content_type=document.content_type)
+        text = text.replace("\x00", "")
         chunks = chunk_text(
             text, size_chars=self._config.chunk_chars, overlap_chars=self._config.overlap_chars
         )

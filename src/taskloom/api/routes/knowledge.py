@@ -28,6 +28,7 @@ from taskloom.llm.errors import EgressRefused
 from taskloom.llm.tools.knowledge import Passage
 from taskloom.store import knowledge as store
 from taskloom.store.records import DocumentRecord, DocumentStatus, KnowledgeBaseRecord
+from taskloom.workflows.definition import Name
 
 router = APIRouter(
     prefix="/v1/knowledge", tags=["knowledge"], responses=COMMON_ERRORS, route_class=StrictJsonRoute
@@ -37,24 +38,24 @@ router = APIRouter(
 class KnowledgeBaseCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    name: str = Field(min_length=1, max_length=255)
-    description: str | None = Field(default=None, max_length=10_000)
-    type: str = Field(default="managed", min_length=1, max_length=32)
-    agent_id: str | None = Field(default=None, max_length=64)
+    name: Name = Field(min_length=1, max_length=255)
+    description: Name | None = Field(default=None, max_length=10_000)
+    type: Name = Field(default="managed", min_length=1, max_length=32)
+    agent_id: Name | None = Field(default=None, max_length=64)
 
 
 class KnowledgeBaseUpdate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    name: str | None = Field(default=None, min_length=1, max_length=255)
-    description: str | None = Field(default=None, max_length=10_000)
-    agent_id: str | None = Field(default=None, max_length=64)
+    name: Name | None = Field(default=None, min_length=1, max_length=255)
+    description: Name | None = Field(default=None, max_length=10_000)
+    agent_id: Name | None = Field(default=None, max_length=64)
 
 
 class DocumentUrls(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    document_urls: list[Annotated[str, Field(min_length=1, max_length=2048)]] = Field(min_length=1)
+    document_urls: list[Annotated[Name, Field(min_length=1, max_length=2048)]] = Field(min_length=1)
 
 
 def knowledge_base_json(base: KnowledgeBaseRecord, total_documents: int) -> dict[str, Any]:
@@ -293,9 +294,9 @@ async def _uploads(request: Request, max_files: int, max_bytes: int) -> list[dic
             raise errors.PayloadTooLarge(f"{upload.filename!r} is larger than {max_bytes} bytes")
         uploads.append(
             {
-                "name": (upload.filename or "upload")[:1024],
+                "name": (upload.filename or "upload").replace("\x00", "")[:1024] or "upload",
                 "document_url": None,
-                "content_type": (upload.content_type or None),
+                "content_type": (upload.content_type or "").replace("\x00", "")[:255] or None,
                 "content": content,
             }
         )
@@ -420,7 +421,9 @@ async def sdk_erase(kb_id: str, caller: Caller, state: State) -> JSONBody:
 class _DocumentIds(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    document_ids: list[str] = Field(default_factory=list, max_length=1000)
+    document_ids: list[Annotated[Name, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=1000
+    )
 
 
 @_sdk.delete("/{kb_id}", status_code=202)
