@@ -164,6 +164,22 @@ async def list_documents(
     return [DocumentRecord.from_row(r) for r in rows.mappings()], int(total)
 
 
+async def documents_by_id(
+    conn: Connection, *, organization_id: str, knowledge_base_id: str, ids: set[str]
+) -> list[DocumentRecord]:
+    """These documents, whatever their status, oldest first."""
+    rows = await conn.execute(
+        sa.select(*_DOCUMENT_COLUMNS)
+        .where(
+            doc.c.id.in_(sorted(ids)),
+            doc.c.knowledge_base_id == knowledge_base_id,
+            doc.c.organization_id == organization_id,
+        )
+        .order_by(doc.c.created_at, doc.c.id)
+    )
+    return [DocumentRecord.from_row(r) for r in rows.mappings()]
+
+
 async def count_documents(conn: Connection, *, knowledge_base_ids: list[str]) -> dict[str, int]:
     if not knowledge_base_ids:
         return {}

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from taskloom import errors
-from taskloom.api.deps import Caller, State
+from taskloom.api.deps import AppState, Caller, State
 from taskloom.api.guard import StrictJsonRoute
 from taskloom.api.models import page_json
 from taskloom.api.params import Pages
@@ -190,20 +190,19 @@ async def list_documents(kb_id: str, caller: Caller, state: State, pages: Pages)
     return JSONBody(page_json(items, total=total, page=pages.page, per_page=pages.per_page))
 
 
+_MULTIPART: dict[str, Any] = {
+    "schema": {
+        "type": "object",
+        "properties": {"file": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+        "required": ["file"],
+    }
+}
 _ADD_DOCUMENTS_BODY = {
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {"schema": DocumentUrls.model_json_schema()},
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "file": {"type": "array", "items": {"type": "string", "format": "binary"}}
-                    },
-                    "required": ["file"],
-                }
-            },
+            "multipart/form-data": _MULTIPART,
         },
     }
 }
@@ -217,10 +216,17 @@ async def add_documents(kb_id: str, request: Request, caller: Caller, state: Sta
         pending = await _uploads(request, config.max_files, config.max_file_bytes)
     else:
         pending = _urls(await _json_body(request), config.max_files)
+    added = await _add(state, caller.organization_id, kb_id, pending)
+    return JSONBody([document_json(d) for d in added], status_code=201)
+
+
+async def _add(
+    state: AppState, organization_id: str, kb_id: str, pending: list[dict[str, Any]]
+) -> list[DocumentRecord]:
     now = state.clock.now()
     async with state.db.write() as conn:
         await store.get_knowledge_base(
-            conn, organization_id=caller.organization_id, knowledge_base_id=kb_id
+            conn, organization_id=organization_id, knowledge_base_id=kb_id
         )
         added = await store.add_documents(
             conn,
@@ -228,7 +234,7 @@ async def add_documents(kb_id: str, request: Request, caller: Caller, state: Sta
                 {
                     "id": str(uuid.uuid4()),
                     "knowledge_base_id": kb_id,
-                    "organization_id": caller.organization_id,
+                    "organization_id": organization_id,
                     "status": DocumentStatus.PENDING,
                     "error": None,
                     "attempts": 0,
@@ -243,7 +249,7 @@ async def add_documents(kb_id: str, request: Request, caller: Caller, state: Sta
             ],
         )
     state.knowledge.ingestor.wake()
-    return JSONBody([document_json(d) for d in added], status_code=201)
+    return added
 
 
 async def _json_body(request: Request) -> Any:
@@ -400,7 +406,7 @@ async def sdk_documents(kb_id: str, caller: Caller, state: State) -> JSONBody:
             offset=0,
             limit=state.api.max_page,
         )
-    return JSONBody([document_json(d) for d in documents])
+    return JSONBody([sdk_document_json(d) for d in documents])
 
 
 @_sdk.get("/{kb_id}")
@@ -408,9 +414,75 @@ async def sdk_search(kb_id: str, params: SearchParams, caller: Caller, state: St
     return await search(kb_id, params, caller, state)
 
 
-@_sdk.post("/{kb_id}", status_code=201, openapi_extra=_ADD_DOCUMENTS_BODY)
+class _SdkDocument(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    document_url: Annotated[Name, Field(min_length=1, max_length=2048)]
+    sync: bool = False
+
+
+_SDK_ADD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "array", "items": _SdkDocument.model_json_schema()}
+            },
+            "multipart/form-data": _MULTIPART,
+        },
+    }
+}
+
+
+def sdk_document_json(document: DocumentRecord) -> dict[str, Any]:
+    """The SDK's `KnowledgeBaseDocumentItem` requires a `document_url`: an upload has its
+    file name there."""
+    shown = document_json(document)
+    shown["document_url"] = document.document_url or document.name
+    return shown
+
+
+@_sdk.post("/{kb_id}", status_code=201, openapi_extra=_SDK_ADD_BODY)
 async def sdk_add(kb_id: str, request: Request, caller: Caller, state: State) -> JSONBody:
-    return await add_documents(kb_id, request, caller, state)
+    """What the SDK sends: `[{"document_url", "sync"}]`; with `sync`, the reply waits until
+    the documents are processed (at most `sync_wait_s`). The REST body forms work too."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = None if kind == "multipart/form-data" else await _json_body(request)
+    if not isinstance(body, list):
+        return await add_documents(kb_id, request, caller, state)
+    try:
+        items = [_SdkDocument.model_validate(item) for item in body]
+    except ValidationError as exc:
+        raise errors.InvalidRequest(
+            f'send [{{"document_url": ...}}]: {exc.errors()[0]["msg"]}'
+        ) from exc
+    pending = _urls(
+        {"document_urls": [i.document_url for i in items]}, state.knowledge.config.max_files
+    )
+    added = await _add(state, caller.organization_id, kb_id, pending)
+    if any(item.sync for item in items):
+        added = await _processed(state, caller.organization_id, kb_id, added)
+    return JSONBody([sdk_document_json(d) for d in added], status_code=201)
+
+
+async def _processed(
+    state: AppState, organization_id: str, kb_id: str, added: list[DocumentRecord]
+) -> list[DocumentRecord]:
+    """The documents again once none is pending, or as they are when `sync_wait_s` ran out."""
+    deadline = state.clock.monotonic() + state.api.sync_wait_s
+    ids = {d.id for d in added}
+    while True:
+        async with state.db.read() as conn:
+            current = await store.documents_by_id(
+                conn, organization_id=organization_id, knowledge_base_id=kb_id, ids=ids
+            )
+        pending = any(d.status is DocumentStatus.PENDING for d in current)
+        if not pending or state.clock.monotonic() >= deadline:
+            return current
+        await state.clock.sleep(_SYNC_POLL_S)
+
+
+_SYNC_POLL_S = 0.2
 
 
 @_sdk.delete("/{kb_id}/erase", status_code=202)
@@ -418,20 +490,18 @@ async def sdk_erase(kb_id: str, caller: Caller, state: State) -> JSONBody:
     return await delete_knowledge_base(kb_id, caller, state)
 
 
-class _DocumentIds(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    document_ids: list[Annotated[Name, Field(max_length=64)]] = Field(
-        default_factory=list, max_length=1000
-    )
+_DocumentId = Annotated[Name, Field(max_length=64)]
 
 
 @_sdk.delete("/{kb_id}", status_code=202)
 async def sdk_delete_documents(
-    kb_id: str, caller: Caller, state: State, body: Annotated[_DocumentIds | None, Body()] = None
+    kb_id: str,
+    caller: Caller,
+    state: State,
+    body: Annotated[list[_DocumentId] | None, Body(max_length=1000)] = None,
 ) -> JSONBody:
-    """Deletes the listed documents (`{"document_ids": [...]}`)."""
-    ids = body.document_ids if body is not None else []
+    """Deletes the listed documents: the SDK sends a JSON array of their ids."""
+    ids = body or []
     async with state.db.write() as conn:
         for document_id in ids:
             await store.delete_document(
