@@ -47,9 +47,27 @@ class Hit:
     score: float  # higher is better: cosine similarity, or the full-text engine's own score
 
 
+# words too common to tell chunks apart: OR-ed into a query, each would match most chunks and
+# make the engine score nearly all of them (PostgreSQL's `english` drops them itself)
+_STOPWORDS_TEXT = (
+    "a about above after again against all am an and any are as at be because been before "
+    "being below between both but by can could did do does doing down during each few for "
+    "from further had has have having he her here hers herself him himself his how i if in "
+    "into is it its itself just me more most my myself no nor not now of off on once only or "
+    "other our ours ourselves out over own same she should so some such than that the their "
+    "theirs them themselves then there these they this those through to too under until up "
+    "very was we were what when where which while who whom why will with would you your yours "
+    "yourself yourselves"
+)
+_STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+
+
 def query_words(text: str) -> list[str]:
-    """The words of a search: letters and digits only, so no query syntax gets through."""
-    return re.findall(r"\w+", text.lower())[:_MAX_QUERY_WORDS]
+    """The words of a search, without stopwords or repeats: letters and digits only, so no
+    query syntax gets through. A query of stopwords only keeps them."""
+    words = list(dict.fromkeys(re.findall(r"\w+", text.lower())))
+    telling = [word for word in words if word not in _STOPWORDS]
+    return (telling or words)[:_MAX_QUERY_WORDS]
 
 
 class Index:
@@ -144,15 +162,20 @@ class Index:
         if not words:
             return []
         if self._sqlite:
-            match = " OR ".join(f'"{word}"' for word in words)
+            # the knowledge base is a column of the index: FTS5 intersects it with the words,
+            # with no join; bm25's weights leave it out of the score
+            terms = " OR ".join(f'"{word}"' for word in words)
+            match = (
+                f'knowledge_base_id : "{_token(knowledge_base_id)}" '
+                f"AND {{heading content}} : ({terms})"
+            )
             rows = await conn.execute(
                 sa.text(
-                    "SELECT c.id, bm25(knowledge_chunks_fts) AS rank FROM knowledge_chunks_fts "
-                    "JOIN knowledge_chunks c ON c.id = knowledge_chunks_fts.rowid "
-                    "WHERE knowledge_chunks_fts MATCH :q AND c.knowledge_base_id = :kb "
+                    "SELECT rowid AS id, bm25(knowledge_chunks_fts, 1.0, 1.0, 0.0) AS rank "
+                    "FROM knowledge_chunks_fts WHERE knowledge_chunks_fts MATCH :q "
                     "ORDER BY rank LIMIT :k"
                 ),
-                {"q": match, "kb": knowledge_base_id, "k": limit},
+                {"q": match, "k": limit},
             )
             # bm25(): lower is better
             return [Hit(int(r["id"]), -float(r["rank"])) for r in rows.mappings()]
@@ -241,6 +264,11 @@ async def _pgvector(db: Database) -> bool:
         )
         return False
     return True
+
+
+def _token(knowledge_base_id: str) -> str:
+    """The id as FTS5 indexes it: its letters and digits (the tokenizer splits at the rest)."""
+    return " ".join(re.findall(r"\w+", knowledge_base_id.lower()))
 
 
 def _f32(vector: Sequence[float]) -> bytes:

@@ -85,21 +85,23 @@ def upgrade() -> None:
     op.create_index("ix_knowledge_chunks_kb", "knowledge_chunks", ["knowledge_base_id"])
     op.create_index("ix_knowledge_chunks_document", "knowledge_chunks", ["document_id", "seq"])
     if op.get_bind().dialect.name == "sqlite":
-        # external-content FTS5: the text stays in knowledge_chunks; triggers keep the index
+        # external-content FTS5 (the text stays in knowledge_chunks), with the knowledge base
+        # as a column of its own, so that a search is one MATCH, without a join
         op.execute(
             "CREATE VIRTUAL TABLE knowledge_chunks_fts USING fts5("
-            "heading, content, content='knowledge_chunks', content_rowid='id', "
+            "heading, content, knowledge_base_id, content='knowledge_chunks', content_rowid='id', "
             "tokenize='porter unicode61')"
         )
         op.execute(
             "CREATE TRIGGER knowledge_chunks_fts_insert AFTER INSERT ON knowledge_chunks BEGIN "
-            "INSERT INTO knowledge_chunks_fts(rowid, heading, content) "
-            "VALUES (new.id, new.heading, new.content); END"
+            "INSERT INTO knowledge_chunks_fts(rowid, heading, content, knowledge_base_id) "
+            "VALUES (new.id, new.heading, new.content, new.knowledge_base_id); END"
         )
         op.execute(
             "CREATE TRIGGER knowledge_chunks_fts_delete AFTER DELETE ON knowledge_chunks BEGIN "
-            "INSERT INTO knowledge_chunks_fts(knowledge_chunks_fts, rowid, heading, content) "
-            "VALUES ('delete', old.id, old.heading, old.content); END"
+            "INSERT INTO knowledge_chunks_fts"
+            "(knowledge_chunks_fts, rowid, heading, content, knowledge_base_id) "
+            "VALUES ('delete', old.id, old.heading, old.content, old.knowledge_base_id); END"
         )
     else:
         # stored, not computed per query: ranking reads it for every matching row
