@@ -332,6 +332,10 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--pool", type=int, default=500)
     args = parser.parse_args()
+    # the commit the run's code comes from: read before it starts
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
     results = []
     server = None
     pg_dir = None
@@ -348,9 +352,6 @@ def main() -> None:
             server.cleanup()
     RESULTS.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
     report = {"commit": commit, "load": list(__import__("os").getloadavg()), "results": results}
     (RESULTS / f"{stamp}-knowledge.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
