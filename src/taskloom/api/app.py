@@ -16,6 +16,7 @@ from taskloom.api.routes import (
     agents,
     knowledge,
     schedules,
+    sdk_knowledge,
     secrets,
     tasks,
     waits,
@@ -70,7 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(tasks.router)
     app.include_router(secrets.router)
     app.include_router(knowledge.router)
-    app.include_router(knowledge.sdk_router)
+    app.include_router(sdk_knowledge.router)
     app.include_router(waits.router)
     app.include_router(webhook.router)
     app.include_router(schedules.router)
