@@ -152,6 +152,30 @@ class EgressConfig:
     allowed_networks: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class KnowledgeConfig:
+    """Knowledge bases: what documents may be, how they are cut and embedded."""
+
+    max_file_bytes: int = 4_194_304  # one uploaded or fetched document
+    max_files: int = 20  # documents one request may add (files or URLs)
+    chunk_chars: int = 1000
+    overlap_chars: int = 150
+    max_chunks_per_document: int = 20_000
+    max_top_k: int = 50
+    max_query_chars: int = 2000
+    # `local`: the bundled model; `openai`: any OpenAI-compatible /embeddings endpoint
+    embedder: Literal["local", "openai"] = "local"
+    embeddings_base_url: str = "https://api.openai.com/v1"
+    embeddings_model: str = "text-embedding-3-small"
+    embeddings_api_key: SecretStr | None = field(default=None, repr=False)
+    embed_batch: int = 32
+    local_threads: int = 1  # onnxruntime threads for the bundled model
+    fetch_timeout_s: float = 30.0
+    lease_s: float = 120.0  # an ingestion's lease, renewed after every embedded batch
+    poll_s: float = 1.0  # how often an idle ingestion worker looks for documents
+    max_attempts: int = 3  # a document whose fetch or embedding fails this often fails
+
+
 class Settings(BaseSettings):
     """Every knob, from TASKLOOM_* variables; the CLI overrides a few with flags."""
 
@@ -264,6 +288,37 @@ class Settings(BaseSettings):
     # encrypts named secrets (provider keys) at rest; without it they cannot be stored
     secret_key: SecretStr | None = None
 
+    # knowledge bases (docs/knowledge.md)
+    knowledge_max_file_bytes: int = Field(default=4_194_304, gt=0)
+    knowledge_max_files: int = Field(default=20, ge=1, le=1000)  # files one upload may carry
+    # a chunk's target size, in characters
+    knowledge_chunk_chars: int = Field(default=1000, ge=100, le=100_000)
+    # characters neighbouring chunks share
+    knowledge_overlap_chars: int = Field(default=150, ge=0, le=10_000)
+    # a document cut into more chunks fails
+    knowledge_max_chunks_per_document: int = Field(default=20_000, ge=1)
+    knowledge_max_top_k: int = Field(default=50, ge=1, le=1000)  # the largest top_k a search takes
+    # the longest search_query
+    knowledge_max_query_chars: int = Field(default=2000, ge=1, le=100_000)
+    # local: the bundled MiniLM model; openai: an /embeddings endpoint
+    knowledge_embedder: Literal["local", "openai"] = "local"
+    # the OpenAI-compatible endpoint of the openai embedder
+    knowledge_embeddings_base_url: str = "https://api.openai.com/v1"
+    # the model that endpoint embeds with
+    knowledge_embeddings_model: str = "text-embedding-3-small"
+    # its key (none: no Authorization header)
+    knowledge_embeddings_api_key: SecretStr | None = Field(default=None, repr=False)
+    knowledge_embed_batch: int = Field(default=32, ge=1, le=2048)  # texts embedded per call
+    # CPU threads of the local embedder
+    knowledge_local_threads: int = Field(default=1, ge=1, le=64)
+    knowledge_fetch_timeout_s: float = Field(default=30.0, gt=0)  # fetching a document by URL
+    # an ingestion's lease, renewed after each embedding batch
+    knowledge_lease_s: float = Field(default=120.0, gt=0)
+    # how often an idle ingestion worker looks for documents
+    knowledge_poll_s: float = Field(default=1.0, gt=0)
+    # ingestion tries before a document fails
+    knowledge_max_attempts: int = Field(default=3, ge=1, le=100)
+
     def worker(self) -> WorkerConfig:
         return WorkerConfig(
             concurrency=self.worker_concurrency,
@@ -360,6 +415,29 @@ class Settings(BaseSettings):
             output_retries=self.llm_output_retries,
             tool_timeout_s=self.tool_timeout_s,
             tool_result_limit_bytes=self.tool_result_limit_bytes,
+        )
+
+    def knowledge(self) -> KnowledgeConfig:
+        if self.knowledge_overlap_chars >= self.knowledge_chunk_chars:
+            raise ValueError("knowledge_overlap_chars must be smaller than knowledge_chunk_chars")
+        return KnowledgeConfig(
+            max_file_bytes=self.knowledge_max_file_bytes,
+            max_files=self.knowledge_max_files,
+            chunk_chars=self.knowledge_chunk_chars,
+            overlap_chars=self.knowledge_overlap_chars,
+            max_chunks_per_document=self.knowledge_max_chunks_per_document,
+            max_top_k=self.knowledge_max_top_k,
+            max_query_chars=self.knowledge_max_query_chars,
+            embedder=self.knowledge_embedder,
+            embeddings_base_url=self.knowledge_embeddings_base_url,
+            embeddings_model=self.knowledge_embeddings_model,
+            embeddings_api_key=self.knowledge_embeddings_api_key,
+            embed_batch=self.knowledge_embed_batch,
+            local_threads=self.knowledge_local_threads,
+            fetch_timeout_s=self.knowledge_fetch_timeout_s,
+            lease_s=self.knowledge_lease_s,
+            poll_s=self.knowledge_poll_s,
+            max_attempts=self.knowledge_max_attempts,
         )
 
     def egress(self) -> EgressConfig:

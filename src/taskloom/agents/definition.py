@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from taskloom.workflows.definition import Name, OutputFormat
 
@@ -64,6 +64,18 @@ class HitlOptions(_Model):
     on_deny: Literal["continue", "stop"] = "continue"
 
 
+class KnowledgeBaseRef(_Model):
+    """A knowledge base the agent searches (`knowledge_bases` of `AIAgent`); a bare id is
+    accepted for `{"id": ...}`."""
+
+    id: str = Field(min_length=1, max_length=64)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_id(cls, value: Any) -> Any:
+        return {"id": value} if isinstance(value, str) else value
+
+
 class Credentials(_Model):
     name: str | None = None
     value: str | None = Field(default=None, repr=False)
@@ -98,6 +110,7 @@ class AgentSpec(_Model):
     hitl_options: HitlOptions | None = None
     # toolkit operations the agent may call: `<toolkit>_<operation>`, or `<toolkit>` for all
     toolkit_tools: list[str] = Field(default_factory=list, max_length=128)
+    knowledge_bases: list[KnowledgeBaseRef] = Field(default_factory=list, max_length=32)
     tool_call_limit: int | None = Field(default=None, ge=0, le=1000)
     output_format: OutputFormat = "text"
     output_schema: dict[str, Any] | None = None

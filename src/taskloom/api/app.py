@@ -15,7 +15,9 @@ from taskloom.api.guard import RequestGuard
 from taskloom.api.polls import PollShortcut
 from taskloom.api.routes import (
     agents,
+    knowledge,
     schedules,
+    sdk_knowledge,
     secrets,
     tasks,
     toolkits,
@@ -55,6 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
                 waits=host.waits,
                 clock=host.clock,
                 notifications=host.notifications,
+                knowledge=host.knowledge,
                 sandbox=host.sandbox,
                 http=host.http,
                 toolkits=host.toolkits,
@@ -78,6 +81,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(tasks.router)
     app.include_router(secrets.router)
     app.include_router(toolkits.router)
+    app.include_router(knowledge.router)
+    app.include_router(sdk_knowledge.router)
     app.include_router(waits.router)
     app.include_router(webhook.router)
     app.include_router(schedules.router)

@@ -22,6 +22,7 @@ from taskloom.engine.tasks import TaskService
 from taskloom.engine.toolkits import ToolkitCatalog
 from taskloom.engine.waits import Waits
 from taskloom.engine.worker import Worker
+from taskloom.knowledge.runtime import Knowledge
 from taskloom.llm.tools.http_client import SharedHttpClient
 from taskloom.sandbox import SandboxPool
 from taskloom.secrets import Secrets
@@ -78,6 +79,7 @@ class AppState:
     waits: Waits
     clock: Clock
     notifications: Notifications
+    knowledge: Knowledge
     sandbox: SandboxPool | None
     http: SharedHttpClient
     toolkits: ToolkitCatalog

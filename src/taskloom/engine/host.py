@@ -26,6 +26,7 @@ from taskloom.engine.tasks import TaskService
 from taskloom.engine.toolkits import ToolkitCatalog
 from taskloom.engine.waits import Waits
 from taskloom.engine.worker import Worker
+from taskloom.knowledge.runtime import Knowledge, open_knowledge
 from taskloom.llm import LLMService
 from taskloom.llm.tools.http_client import SharedHttpClient
 from taskloom.nodes.base import NodeServices
@@ -52,6 +53,7 @@ class Host:
     notifications: Notifications
     http: SharedHttpClient  # every outbound request of tools goes through it
     toolkits: ToolkitCatalog
+    knowledge: Knowledge
     sandbox: SandboxPool | None = None
 
 
@@ -102,6 +104,7 @@ async def open_host(
             unseal=secrets.unseal,
         )
         toolkits = ToolkitCatalog(db, secrets)
+        knowledge = await open_knowledge(db, http, settings.knowledge(), clock)
         worker: Worker | None = None
         sandbox: SandboxPool | None = None
         if run_worker:
@@ -119,6 +122,7 @@ async def open_host(
                 waits=waits,
                 toolkits=toolkits,
                 max_nesting_depth=settings.max_nesting_depth,
+                knowledge=knowledge.search,
             )
             runner = Runner(
                 db, services, worker_config, notifier, subtasks=subtasks, waits=waits, clock=clock
@@ -133,6 +137,7 @@ async def open_host(
             side_tasks.start(
                 "schedules", lambda: every(clock, worker_config.sweep_s, schedules.fire_due)
             )
+            side_tasks.start("knowledge-ingest", knowledge.ingestor.run)
             side_tasks.start(
                 "webhook-deliveries",
                 lambda: every(clock, worker_config.sweep_s, notifications.deliver_due),
@@ -151,6 +156,7 @@ async def open_host(
             notifications=notifications,
             http=http,
             toolkits=toolkits,
+            knowledge=knowledge,
             sandbox=sandbox,
         )
         if worker is None:

@@ -21,6 +21,7 @@ from taskloom.llm.agent import AgentRun, run_agent
 from taskloom.llm.approvals import ApprovalRequired
 from taskloom.llm.prompts import as_text, instructions_text, join_sections
 from taskloom.llm.tools.base import Tool
+from taskloom.llm.tools.knowledge import knowledge_tools
 from taskloom.llm.tools.mcp import mcp_tools
 from taskloom.nodes.base import JSON, NodeContext, NodeResult
 from taskloom.nodes.tool_approvals import approvals_of, pause_for, resume_point
@@ -116,6 +117,12 @@ class AgentNode:
 
             tools = http_tools(spec.tools, client=http.get(), config=llm_config)
         tools += await _toolkit_tools(ctx, spec)
+        tools += knowledge_tools(
+            services.knowledge,
+            organization_id=ctx.organization_id,
+            knowledge_base_ids=[ref.id for ref in spec.knowledge_bases],
+            limit_bytes=llm_config.tool_result_limit_bytes,
+        )
         approvals = approvals_of(spec.hitl_options)
         resume = await resume_point(ctx) if approvals else None
         async with mcp_tools(

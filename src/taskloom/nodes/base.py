@@ -17,6 +17,7 @@ from taskloom.sandbox import SandboxPool
 if TYPE_CHECKING:
     from taskloom.config import EgressConfig, LLMConfig
     from taskloom.llm.tools.http_client import SharedHttpClient
+    from taskloom.llm.tools.knowledge import KnowledgeSearcher
 
 JSON = Any  # a string or any JSON value: what flows from node to node
 
@@ -45,6 +46,7 @@ class NodeServices:
     toolkits: ToolkitCatalog | None = None  # toolkit operations for agents and action nodes
     # orchestration nodes run workflows inside workflows: at most this many levels deep
     max_nesting_depth: int = 4
+    knowledge: KnowledgeSearcher | None = None  # agents' knowledge bases are searched with it
 
 
 # runs child nodes (a parallel node's branches) with their own checkpoints; returns outputs

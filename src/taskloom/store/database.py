@@ -1,9 +1,12 @@
 """The database handle: connections, transactions and every dialect difference.
 
-SQLite runs on the event loop thread through the stdlib driver. Its statements take tens of
-microseconds, while a hop to a driver thread (aiosqlite) costs more than the statement
-itself. The only wait that could block the loop, taking the write lock while another process
-holds it, is done with a zero busy-timeout and retried with an async back-off instead.
+SQLite runs on the event loop thread through sqlean.py, the stdlib driver's code built with a
+current SQLite that may load extensions (many Pythons' own `sqlite3`, pyenv's and macOS's among
+them, cannot): every connection loads sqlite-vec, the vector search of knowledge bases. Its
+statements take tens of microseconds, while a hop to a driver thread (aiosqlite) costs more
+than the statement itself. The only wait that could block the loop, taking the write lock
+while another process holds it, is done with a zero busy-timeout and retried with an async
+back-off instead.
 
 PostgreSQL runs on asyncpg through SQLAlchemy's async engine; row locks
 (`FOR UPDATE SKIP LOCKED`) serialise workers there.
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
+import sqlite3  # the types only: the driver is sqlean (same API)
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -21,6 +24,8 @@ from typing import Any, TypeVar, cast
 
 import asyncpg
 import sqlalchemy as sa
+import sqlean
+import sqlite_vec
 from sqlalchemy import event
 from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
@@ -112,6 +117,7 @@ class Database:
                 pool_size=pool_size,
                 max_overflow=pool_size,
                 connect_args={"check_same_thread": False, "isolation_level": None},
+                module=sqlean,
             )
             event.listen(self._sqlite, "connect", _configure_sqlite)
             self._sqlite_writer: sa.Connection | None = None
@@ -206,7 +212,7 @@ class Database:
             try:
                 raw.execute("BEGIN IMMEDIATE")
                 return
-            except sqlite3.OperationalError as exc:
+            except sqlean.OperationalError as exc:
                 if "locked" not in str(exc):
                     raise
             delay = _WRITE_LOCK_BACKOFF_S[min(attempt, len(_WRITE_LOCK_BACKOFF_S) - 1)]
@@ -360,7 +366,7 @@ def _driver_errors() -> Iterator[None]:
     except (
         sa.exc.TimeoutError,
         OSError,
-        sqlite3.OperationalError,
+        sqlean.OperationalError,
         asyncpg.PostgresConnectionError,
         asyncpg.InterfaceError,
     ) as exc:
@@ -379,6 +385,14 @@ def _constraint_kind(exc: sa.exc.IntegrityError) -> str:
         return "unique"
     if code in _FOREIGN_KEY:
         return "foreign_key"
+    if code == "SQLITE_CONSTRAINT":
+        # sqlean does not turn on SQLite's extended result codes, which name the constraint;
+        # the message does, in words SQLite has kept for years
+        message = str(orig)
+        if message.startswith("UNIQUE constraint failed"):
+            return "unique"
+        if message.startswith("FOREIGN KEY constraint failed"):
+            return "foreign_key"
     return "other"
 
 
@@ -443,6 +457,11 @@ def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: object) -> 
     # readers rarely wait (only on WAL recovery); writers take the lock in _begin_immediate
     cursor.execute("PRAGMA busy_timeout=1000")
     cursor.close()
+    dbapi_connection.enable_load_extension(True)
+    try:
+        sqlite_vec.load(dbapi_connection)
+    finally:
+        dbapi_connection.enable_load_extension(False)
 
 
 def _asyncpg_dsn(driver_url: str) -> str:

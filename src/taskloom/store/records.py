@@ -236,3 +236,46 @@ class ToolkitRecord(_Record):
     spec: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+
+
+class DocumentStatus(StrEnum):
+    PENDING = "pending"  # waiting to be ingested (or being ingested: see its lease)
+    READY = "ready"  # chunked, embedded and indexed: it has its public id
+    FAILED = "failed"  # could not be fetched or read; `error` says why
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KnowledgeBaseRecord(_Record):
+    id: str
+    organization_id: str
+    name: str
+    description: str | None
+    type: str
+    agent_id: str | None
+    embedding_model: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentRecord(_Record):
+    """A document without its uploaded bytes (`load_content` reads those)."""
+
+    id: str
+    knowledge_base_id: str
+    organization_id: str
+    name: str
+    document_url: str | None
+    content_type: str | None
+    status: DocumentStatus
+    error: str | None
+    attempts: int
+    chunk_count: int
+    created_at: datetime
+    processed_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> Self:
+        values = {f.name: row[f.name] for f in fields(cls)}
+        values["status"] = DocumentStatus(values["status"])
+        return cls(**values)

@@ -314,3 +314,72 @@ toolkits = sa.Table(
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.Index("ix_toolkits_org_created", "organization_id", "created_at"),
 )
+
+# Knowledge bases (`/v1/knowledge`, docs/knowledge.md): named sets of documents an agent searches.
+# `embedding_model` is the embedder its vectors came from, fixed by the first document: a
+# query must be embedded by the same one.
+knowledge_bases = sa.Table(
+    "knowledge_bases",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("organization_id", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("agent_id", sa.String(64), nullable=True),
+    sa.Column("embedding_model", sa.String(255), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_knowledge_bases_org", "organization_id", "created_at"),
+)
+
+# A document, and the durable queue of its ingestion at once: a `pending` row is claimable,
+# a claim leases it (`lease_owner`, `lease_expires_at`); its chunks are written with the
+# `ready` status in one transaction, so a crash mid-ingest leaves it pending, never half done.
+knowledge_documents = sa.Table(
+    "knowledge_documents",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column(
+        "knowledge_base_id",
+        sa.ForeignKey("knowledge_bases.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("organization_id", sa.String(64), nullable=False),
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("document_url", sa.Text(), nullable=True),
+    sa.Column("content_type", sa.String(255), nullable=True),
+    sa.Column("content", sa.LargeBinary(), nullable=True),  # an upload's bytes, until ingested
+    sa.Column("status", sa.String(16), nullable=False),  # pending | ready | failed
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_expires_at", UtcDateTime(), nullable=True),
+    sa.Column("chunk_count", sa.Integer(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("processed_at", UtcDateTime(), nullable=True),
+    sa.Index("ix_knowledge_documents_kb", "knowledge_base_id", "created_at"),
+    sa.Index("ix_knowledge_documents_queue", "status", "lease_expires_at"),
+)
+
+# Chunks: the text searched. Their full-text index (FTS5 on SQLite; on PostgreSQL a generated
+# `tsv` column, not declared here since nothing writes it, and its GIN index) is made by
+# migration 0010; their vectors live in a table per store made at run
+# time (knowledge/index_*.py), since the dimension is the embedder's.
+knowledge_chunks = sa.Table(
+    "knowledge_chunks",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column(
+        "document_id",
+        sa.ForeignKey("knowledge_documents.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("knowledge_base_id", sa.String(64), nullable=False),
+    sa.Column("organization_id", sa.String(64), nullable=False),
+    sa.Column("seq", sa.Integer(), nullable=False),  # its place in the document, from 0
+    sa.Column("heading", sa.Text(), nullable=False),  # the section it sits in, "" if none
+    sa.Column("content", sa.Text(), nullable=False),
+    sa.Index("ix_knowledge_chunks_kb", "knowledge_base_id"),
+    sa.Index("ix_knowledge_chunks_document", "document_id", "seq"),
+)
