@@ -1,4 +1,4 @@
-"""Knowledge bases (`/v1/knowledge`, API.md §2.5) and the xpander-sdk's `/knowledge_bases`.
+"""Knowledge bases (`/v1/knowledge`, docs/knowledge.md) and the xpander-sdk's `/knowledge_bases`.
 
 Documents are added by URL (`{"document_urls": [...]}`) or uploaded to the same route as
 `multipart/form-data` (field `file`, repeatable). Either way the reply comes at once: each

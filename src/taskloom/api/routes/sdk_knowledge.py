@@ -1,4 +1,4 @@
-"""The xpander-sdk's knowledge routes (API.md §6.3's `/knowledge_bases`), over the same
+"""The xpander-sdk's knowledge routes (`/knowledge_bases`, docs/knowledge.md), over the same
 store and search as `/v1/knowledge` (knowledge.py), in the bodies the SDK sends."""
 
 from __future__ import annotations
