@@ -91,8 +91,11 @@ async def test_the_whole_input_reaches_the_first_node(
     }
     task = (await client.post(path, json={"input": full}, headers=headers)).json()
     assert json.loads(task["result"])["got"] == full
-    # text alone stays text
+    # text alone stays text, and so does text with the user who sent it
     task = (await client.post(path, json={"input": {"text": "plain"}}, headers=headers)).json()
+    assert json.loads(task["result"])["got"] == "plain"
+    with_user = {"text": "plain", "user": full["user"]}
+    task = (await client.post(path, json={"input": with_user}, headers=headers)).json()
     assert json.loads(task["result"])["got"] == "plain"
     # a first node that takes text gets the text, whatever else comes with it
     text_only = await deploy_workflow(

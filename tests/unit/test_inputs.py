@@ -8,6 +8,8 @@ from taskloom.workflows.inputs import first_node_input
 def test_text_alone_is_given_as_text() -> None:
     assert first_node_input({"text": "hi", "files": []}) == "hi"
     assert first_node_input({"text": "hi", "user": None}) == "hi"
+    # who asks is not what is asked: the xpander-sdk attaches a user to most calls
+    assert first_node_input({"text": "hi", "user": {"email": "a@b.c"}}) == "hi"
     assert first_node_input({}) == ""
 
 
