@@ -79,25 +79,13 @@ class TaskViews:
         if cached is not None and cached[0] == task.organization_id and cached[1] == task.event_seq:
             return cached[2]
         async with self._db.read() as conn:
-            trace = await node_run_store.list_node_runs(conn, task_id=task.id)
-            children = []
-            if await self._may_have_children(conn, task):
-                children = await task_store.children_of(conn, task_id=task.id)
-        return TaskView(
-            render_json(task_json(task, trace, children)), etag_of(task.id, task.event_seq)
-        )
+            return await self._render(conn, task)
 
     async def rendered(self, *, organization_id: str, task_id: str) -> TaskView:
         """The task read and rendered afresh (raises NotFound), and kept for the next poll."""
         async with self._db.read() as conn:
             task = await task_store.get_task(conn, organization_id=organization_id, task_id=task_id)
-            trace = await node_run_store.list_node_runs(conn, task_id=task_id)
-            children = []
-            if await self._may_have_children(conn, task):
-                children = await task_store.children_of(conn, task_id=task_id)
-        view = TaskView(
-            render_json(task_json(task, trace, children)), etag_of(task_id, task.event_seq)
-        )
+            view = await self._render(conn, task)
         # keyed by what was read with the task, not by the first lookup: a change in between
         # is then simply a miss next time
         self._rendered[task_id] = (organization_id, task.event_seq, view)
@@ -105,6 +93,16 @@ class TaskViews:
         if len(self._rendered) > self._size:
             self._rendered.popitem(last=False)
         return view
+
+    async def _render(self, conn: Connection, task: TaskRecord) -> TaskView:
+        """`task` with its node runs and sub-tasks, as GET /v1/tasks/{id} shows it."""
+        trace = await node_run_store.list_node_runs(conn, task_id=task.id)
+        children = []
+        if await self._may_have_children(conn, task):
+            children = await task_store.children_of(conn, task_id=task.id)
+        return TaskView(
+            render_json(task_json(task, trace, children)), etag_of(task.id, task.event_seq)
+        )
 
     async def _may_have_children(self, conn: Connection, task: TaskRecord) -> bool:
         """Most workflows have no agent node: their tasks skip the sub-task query."""

@@ -78,9 +78,10 @@ class Waits:
         linked = request.kind == "webhook" or (request.notify and request.kind == "hitl")
         token = secrets.token_urlsafe(32) if linked else None
         link_expires = due or now + timedelta(seconds=self._links.ttl_s)
+        links = self._link_urls(token, request.kind) if token else {}
         shown = {**request.request, "expires_at": iso(due)}
-        if token and request.kind == "webhook":
-            shown["callback_url"] = self._link_urls(token, request.kind)["callback_url"]
+        if request.kind == "webhook":
+            shown |= links  # the task shows its callback URL: it is what a sender is handed
         async with self._db.write() as conn:
             if request.started is not None:
                 node, started_at = request.started
@@ -109,7 +110,6 @@ class Waits:
             )
             await lifecycle.paused(conn, paused, shown, now=now)
             if request.notify is not None:
-                links = self._link_urls(token, request.kind) if token else {}
                 await notifications.queue_wait_started(
                     conn,
                     paused,
