@@ -25,6 +25,7 @@ from tests.support.webhook_receiver import WebhookReceiver
 
 CONFIG = DeliveryConfig(retry_window_s=3600.0, first_backoff_s=5.0, secret_grace_s=600.0)
 LOOPBACK = EgressConfig(allowed_hosts=(), allowed_networks=("127.0.0.0/8",))
+SECRET_KEY = "a server secret key for the tests"  # seals the receiver's token header
 
 
 @pytest.fixture
@@ -36,7 +37,8 @@ def receiver() -> Iterator[WebhookReceiver]:
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[Engine]:
     clock = ManualClock(start=datetime.now(UTC))
-    async with open_engine(make_settings(database_url), clock=clock) as engine:
+    settings = make_settings(database_url, secret_key=SECRET_KEY)
+    async with open_engine(settings, clock=clock) as engine:
         engine.models.gate.set()
         yield engine
 
@@ -46,7 +48,11 @@ async def notifications(engine: Engine) -> AsyncIterator[Notifications]:
     http = SharedHttpClient(LOOPBACK)
     try:
         yield Notifications(
-            engine.db, engine.clock, {"webhook": WebhookChannel(http_sender(http))}, CONFIG
+            engine.db,
+            engine.clock,
+            {"webhook": WebhookChannel(http_sender(http))},
+            CONFIG,
+            unseal=engine.secrets.unseal,
         )
     finally:
         await http.aclose()
@@ -91,6 +97,39 @@ async def test_a_completed_task_is_told_signed_with_the_organizations_secret(
     assert got.webhook_id == queued[0].id
     (done,) = await deliveries(engine, task_id)
     assert (done.status, done.attempts, done.last_status_code) == ("delivered", 1, 200)
+
+
+async def test_the_receivers_token_is_stored_only_sealed_and_sent_in_clear(
+    engine: Engine, notifications: Notifications, receiver: WebhookReceiver
+) -> None:
+    task_id = await finish(engine, notifying(summarizer_workflow(), receiver.url))
+
+    task = await engine.tasks.get(organization_id=engine.organization_id, task_id=task_id)
+    (queued,) = await deliveries(engine, task_id)
+    assert "t0k" not in json.dumps(task.request, default=str)
+    assert "t0k" not in json.dumps([queued.headers, queued.sealed])
+    assert await notifications.deliver_due() == 1
+    assert receiver.received[0].headers["x-receiver-token"] == "t0k"
+
+
+async def test_without_the_key_to_open_it_a_sealed_header_fails_its_delivery_at_once(
+    engine: Engine, receiver: WebhookReceiver
+) -> None:
+    task_id = await finish(engine, notifying(summarizer_workflow(), receiver.url))
+    http = SharedHttpClient(LOOPBACK)
+    try:
+        keyless = Notifications(
+            engine.db, engine.clock, {"webhook": WebhookChannel(http_sender(http))}, CONFIG
+        )
+        assert await keyless.deliver_due() == 0
+    finally:
+        await http.aclose()
+    (failed,) = await deliveries(engine, task_id)
+    assert (failed.status, failed.last_error) == (
+        "failed",
+        "this server cannot open sealed credentials",
+    )
+    assert receiver.received == []
 
 
 async def test_a_failed_attempt_is_retried_after_its_backoff_under_the_same_id(
@@ -182,7 +221,11 @@ async def test_an_address_egress_does_not_allow_is_never_reached(
 ) -> None:
     http = SharedHttpClient(EgressConfig(allowed_hosts=(), allowed_networks=()))
     strict = Notifications(
-        engine.db, engine.clock, {"webhook": WebhookChannel(http_sender(http))}, CONFIG
+        engine.db,
+        engine.clock,
+        {"webhook": WebhookChannel(http_sender(http))},
+        CONFIG,
+        unseal=engine.secrets.unseal,
     )
     try:
         task_id = await finish(engine, notifying(summarizer_workflow(), receiver.url))

@@ -29,6 +29,7 @@ from taskloom import errors
 from taskloom.clock import Clock
 from taskloom.config import DeliveryConfig
 from taskloom.engine.channels import email, slack, text
+from taskloom.engine.channels import headers as webhook_headers
 from taskloom.engine.channels.base import Channel, Outcome, Outgoing
 from taskloom.engine.channels.targets import TargetRules, details_entries, settings_entries
 from taskloom.engine.channels.webhook import new_secret
@@ -165,6 +166,7 @@ def _deliveries(
             now,
             refused=refused,
             headers=entry.get("headers") or {},
+            sealed=entry.get("sealed"),
         )
     ]
 
@@ -313,25 +315,35 @@ class Notifications:
             return Outcome(
                 ok=False, error=f"this server cannot send {delivery.channel!r}", final=True
             )
-        credential = None
+        credential, secret_headers = None, {}
         if delivery.sealed is not None:
             if self._unseal is None:
                 return Outcome(
                     ok=False, error="this server cannot open sealed credentials", final=True
                 )
             try:
-                credential = self._unseal(delivery.sealed)
-            except errors.InvalidRequest as exc:
+                if delivery.channel == "webhook":
+                    secret_headers = webhook_headers.opened(
+                        delivery.sealed, delivery.target, self._unseal
+                    )
+                else:
+                    credential = self._unseal(delivery.sealed)
+            except (errors.InvalidRequest, errors.NodeFailed) as exc:
                 return Outcome(ok=False, error=str(exc), final=True)
         outgoing = Outgoing(
-            delivery=delivery, credential=credential, signing_secrets=signing, now=now
+            delivery=delivery,
+            credential=credential,
+            secret_headers=secret_headers,
+            signing_secrets=signing,
+            now=now,
         )
         try:
             return await channel.send(outgoing, self._config.timeout_s)
         except Exception as exc:  # any failure to send is one failed attempt
             said = f"{type(exc).__name__}: {exc}"
-            if credential:
-                said = said.replace(credential, "[redacted]")
+            for secret in (credential, *secret_headers.values()):
+                if secret:
+                    said = said.replace(secret, "[redacted]")
             return Outcome(ok=False, error=said[:1000])
 
     def _after(self, delivery: DeliveryRecord, outcome: Outcome, now: datetime) -> tuple[str, Any]:

@@ -3,9 +3,12 @@ sealing of Slack bot tokens in a stored definition."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from taskloom import errors
+from taskloom.agents.credentials import bind
 from taskloom.engine.channels.targets import (
     TargetRules,
     details_entries,
@@ -23,6 +26,7 @@ def no_key(token: str) -> str:
 
 
 RULES = TargetRules(seal=seal, max_recipients=2, max_channels=2)
+SEALED_A = json.dumps({"a": seal(bind("b", "https://hook"))})
 
 
 def test_settings_entries_keep_each_channel_per_outcome() -> None:
@@ -38,7 +42,7 @@ def test_settings_entries_keep_each_channel_per_outcome() -> None:
     kept = settings_entries(definition, RULES)
     assert kept == {
         "on_success": [
-            {"channel": "webhook", "url": "https://hook", "headers": {"a": "b"}},
+            {"channel": "webhook", "url": "https://hook", "headers": {}, "sealed": SEALED_A},
             {"channel": "email", "to": ["one@example.org"], "subject": "s"},
         ],
         "on_error": [{"channel": "slack", "channels": ["#x"], "sealed": "sealed:bxox"}],

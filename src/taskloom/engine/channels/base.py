@@ -15,6 +15,7 @@ class Outgoing:
 
     delivery: DeliveryRecord
     credential: str | None  # the channel's credential, unsealed (a Slack bot token)
+    secret_headers: dict[str, str]  # a webhook's own headers, unsealed
     signing_secrets: list[str]  # the organization's webhook secrets, newest first
     now: datetime
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from taskloom import errors
+from taskloom.engine.channels import headers
 from taskloom.engine.channels.slack import bot_token
 
 Seal = Callable[[str], str]  # encrypts a credential; raises errors.InvalidRequest without a key
@@ -69,9 +70,12 @@ def channel_entry(channel: str, raw: Any, rules: TargetRules) -> dict[str, Any] 
     if channel == "webhook":
         if not raw.get("url"):
             return None
-        headers = raw.get("headers")
-        kept = {str(k): str(v) for k, v in headers.items()} if isinstance(headers, dict) else {}
-        return {"channel": channel, "url": str(raw["url"]), "headers": kept, **texts}
+        return {
+            "channel": channel,
+            "url": str(raw["url"]),
+            **headers.for_task(raw, rules.seal),
+            **texts,
+        }
     if channel == "email":
         to = [str(address) for address in _listed(raw.get("to")) if address]
         if not to:
@@ -97,26 +101,33 @@ def channel_entry(channel: str, raw: Any, rules: TargetRules) -> dict[str, Any] 
 
 
 def sealed_credentials(definition: dict[str, Any], seal: Seal) -> dict[str, Any]:
-    """`definition` with the bot token of every Slack entry (in `notification_settings` and
-    in wait nodes) sealed, so a stored definition never holds one in clear. Sealed ones are
-    kept as they are."""
+    """`definition` with the bot token of every Slack entry and the header values of every
+    webhook (in `notification_settings` and in wait nodes) sealed, so a stored definition
+    never holds one in clear. Sealed ones are kept as they are."""
     sealed = dict(definition)
     settings = definition.get("notification_settings")
     if isinstance(settings, dict):
         sealed["notification_settings"] = {
-            outcome: (
-                {
-                    **by_channel,
-                    "slack": [_seal_entry(e, seal) for e in _listed(by_channel["slack"])],
-                }
-                if isinstance(by_channel, dict) and by_channel.get("slack")
-                else by_channel
-            )
+            outcome: _sealed_channels(by_channel, seal)
+            if isinstance(by_channel, dict)
+            else by_channel
             for outcome, by_channel in settings.items()
         }
     nodes = definition.get("orchestration_nodes")
     if isinstance(nodes, list):
         sealed["orchestration_nodes"] = [_seal_wait_node(node, seal) for node in nodes]
+    return sealed
+
+
+def _sealed_channels(by_channel: dict[str, Any], seal: Seal) -> dict[str, Any]:
+    sealed = dict(by_channel)
+    if by_channel.get("slack"):
+        sealed["slack"] = [_seal_entry(e, seal) for e in _listed(by_channel["slack"])]
+    if by_channel.get("webhook"):
+        sealed["webhook"] = [
+            headers.stored(e, seal) if isinstance(e, dict) else e
+            for e in _listed(by_channel["webhook"])
+        ]
     return sealed
 
 
@@ -127,9 +138,13 @@ def _seal_wait_node(node: Any, seal: Seal) -> Any:
     if not isinstance(wait, dict):
         return node
     details = wait.get("definition")
-    if not isinstance(details, dict) or not (details.get("credentials") or details.get("channels")):
+    if not isinstance(details, dict):
         return node
-    return {**node, "definition": {**wait, "definition": _seal_entry(details, seal)}}
+    if details.get("url"):
+        details = headers.stored(details, seal)
+    if details.get("credentials") or details.get("channels"):
+        details = _seal_entry(details, seal)
+    return {**node, "definition": {**wait, "definition": details}}
 
 
 def _seal_entry(entry: Any, seal: Seal) -> Any:

@@ -60,6 +60,7 @@ class WebhookChannel:
         timestamp = int(outgoing.now.timestamp())
         headers = {
             **delivery.headers,
+            **outgoing.secret_headers,
             "content-type": "application/json",
             "webhook-id": delivery.id,
             "webhook-timestamp": str(timestamp),
