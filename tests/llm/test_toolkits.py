@@ -445,3 +445,53 @@ async def test_credentials_are_not_sent_to_a_moved_base_url(
     )
     assert call.json()["is_error"] is False, call.text
     assert actions.received[0].headers["x-shop-token"] == TOKEN
+
+
+async def test_the_sdks_tool_routes_load_and_call_an_operation_by_its_asset_id(
+    client: httpx.AsyncClient, headers: dict[str, str], actions: FakeActions, other_key: str
+) -> None:
+    toolkit = await imported(client, headers, actions)
+    asset = f"{toolkit['id']}_getOrder"
+    loaded = await client.get(f"/tools/{asset}", headers=headers)
+    assert loaded.status_code == 200, loaded.text
+    tool = loaded.json()
+    # the SDK sets method, path and the ids itself: a reply naming them would break its Tool()
+    assert set(tool) == {"id", "name", "description", "parameters"}
+    assert tool["id"] == asset
+    assert tool["parameters"]["properties"]["path_params"]["required"] == ["order_id"]
+    org = toolkit["organization_id"]
+    for prefix in (f"/{org}", f"/agent-controller/{org}"):
+        again = await client.get(f"{prefix}/tools/{asset}", headers=headers)
+        assert again.json() == tool
+
+    actions.reset()
+    called = await client.post(
+        f"/tools/{asset}", json={"path_params": {"order_id": "7"}}, headers=headers
+    )
+    assert called.status_code == 200, called.text
+    assert called.json() == {"ok": True, "echo": {}}
+    assert actions.received[0].path == "/api/orders/7"
+    assert actions.received[0].headers["x-shop-token"] == TOKEN
+
+    other = {"x-api-key": other_key}
+    assert (await client.get(f"/tools/{asset}", headers=other)).status_code == 404
+    assert (await client.get(f"/tools/{toolkit['id']}", headers=headers)).status_code == 404
+    assert (await client.get(f"/tools/{toolkit['id']}_nope", headers=headers)).status_code == 404
+    missing = await client.post(f"/tools/{asset}", json={}, headers=headers)
+    assert missing.status_code == 422
+
+
+async def test_an_sdk_tool_call_the_api_refuses_is_a_502_with_its_answer(
+    client: httpx.AsyncClient, headers: dict[str, str], actions: FakeActions
+) -> None:
+    body = {
+        "name": "flaky",
+        "base_url": actions.url,
+        "operations": [{"id": "teapot", "method": "GET", "path": "/status/418"}],
+    }
+    created = await client.post("/v1/toolkits", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    called = await client.post(f"/tools/{created.json()['id']}_teapot", json={}, headers=headers)
+    assert called.status_code == 502
+    assert called.json()["status_code"] == 418
+    assert "status 418" in called.json()["result"]

@@ -18,6 +18,7 @@ from taskloom.api.routes import (
     knowledge,
     schedules,
     sdk_knowledge,
+    sdk_tools,
     secrets,
     tasks,
     toolkits,
@@ -83,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(toolkits.router)
     app.include_router(knowledge.router)
     app.include_router(sdk_knowledge.router)
+    app.include_router(sdk_tools.router)
     app.include_router(waits.router)
     app.include_router(webhook.router)
     app.include_router(schedules.router)

@@ -208,7 +208,7 @@ async def list_toolkits(caller: Caller, state: State, pages: Pages) -> JSONBody:
     return JSONBody(page_json(items, total=total, page=pages.page, per_page=pages.per_page))
 
 
-async def _record(state: AppState, caller: Caller, toolkit_id: str) -> ToolkitRecord:
+async def toolkit_record(state: AppState, caller: Caller, toolkit_id: str) -> ToolkitRecord:
     async with state.db.read() as conn:
         return await toolkit_store.get_toolkit(
             conn, organization_id=caller.organization_id, toolkit_id=toolkit_id
@@ -217,14 +217,14 @@ async def _record(state: AppState, caller: Caller, toolkit_id: str) -> ToolkitRe
 
 @router.get("/{toolkit_id}")
 async def get_toolkit(toolkit_id: str, caller: Caller, state: State) -> JSONBody:
-    return JSONBody(toolkit_json(await _record(state, caller, toolkit_id)))
+    return JSONBody(toolkit_json(await toolkit_record(state, caller, toolkit_id)))
 
 
 @router.patch("/{toolkit_id}")
 async def update_toolkit(
     toolkit_id: str, body: Annotated[ToolkitBody, Body()], caller: Caller, state: State
 ) -> JSONBody:
-    current = await _record(state, caller, toolkit_id)
+    current = await toolkit_record(state, caller, toolkit_id)
     spec = await _spec(state, body, current.spec)
     spec = await stored_credentials(
         spec, toolkit_id=toolkit_id, organization_id=caller.organization_id, secrets=state.secrets
@@ -256,7 +256,7 @@ async def delete_toolkit(toolkit_id: str, caller: Caller, state: State) -> JSONB
 
 @router.get("/{toolkit_id}/tools")
 async def list_tools(toolkit_id: str, caller: Caller, state: State) -> JSONBody:
-    record = await _record(state, caller, toolkit_id)
+    record = await toolkit_record(state, caller, toolkit_id)
     spec = ToolkitSpec.model_validate(record.spec)
     return JSONBody([tool_json(record.id, op) for op in spec.operations])
 
@@ -272,16 +272,35 @@ async def invoke_tool(
 ) -> JSONBody:
     """Call one operation now. The reply says what the API answered (`status_code`,
     `result`: JSON as data, else text); `is_error` when it failed or was not reached."""
-    record = await _record(state, caller, toolkit_id)
-    if ToolkitSpec.model_validate(record.spec).operation(tool_id) is None:
-        raise errors.NotFound(f"toolkit {toolkit_id} has no tool {tool_id}")
+    return JSONBody(
+        await call_operation(state, caller, toolkit_id, tool_id, body, idempotency_key)
+    )
+
+
+def operation_of(record: ToolkitRecord, tool_id: str) -> Operation:
+    operation = ToolkitSpec.model_validate(record.spec).operation(tool_id)
+    if operation is None:
+        raise errors.NotFound(f"toolkit {record.id} has no tool {tool_id}")
+    return operation
+
+
+async def call_operation(
+    state: AppState,
+    caller: Caller,
+    toolkit_id: str,
+    tool_id: str,
+    call: ToolCall,
+    idempotency_key: str | None,
+) -> dict[str, Any]:
+    """One call of a toolkit's operation, with the toolkit's stored credentials."""
+    operation_of(await toolkit_record(state, caller, toolkit_id), tool_id)
     try:
         bound = await state.toolkits.operation(
             organization_id=caller.organization_id, asset_id=asset_id(toolkit_id, tool_id)
         )
     except errors.NodeFailed as exc:  # its credentials cannot be used
         raise errors.Conflict(str(exc)) from exc
-    args = body.model_dump(exclude_none=True)
+    args = call.model_dump(exclude_none=True)
     try:
         prepare(bound, args)
     except BadArguments as exc:
@@ -297,6 +316,4 @@ async def invoke_tool(
     )
     result = await tool.call(args, idempotency_key=idempotency_key or str(uuid.uuid4()))
     shown: Any = result.text if result.is_error else answer_of(result.text)
-    return JSONBody(
-        {"is_error": result.is_error, "status_code": result.status_code, "result": shown}
-    )
+    return {"is_error": result.is_error, "status_code": result.status_code, "result": shown}
