@@ -1,0 +1,162 @@
+"""OpenTelemetry spans of a real run against the fake model server: turn > node run > model
+call, a sub-task's turn under the node that started it, GenAI attributes on model calls."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from taskloom.api.app import create_app
+from taskloom.config import Settings
+from tests.conftest import DeployWorkflow
+from tests.llm.test_agents_api import deployed_agent
+from tests.support.fake_llm import FakeLLM, Reply
+from tests.support.workflows import code_node
+
+
+@pytest.fixture
+def exporter() -> Iterator[InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    yield exporter
+    exporter.clear()
+
+
+@pytest.fixture
+async def client(
+    settings: Settings, exporter: InMemorySpanExporter
+) -> AsyncIterator[httpx.AsyncClient]:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = create_app(settings, tracer_provider=provider)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://taskloom") as client:
+            yield client
+    provider.shutdown()
+
+
+def parent_of(span: ReadableSpan, spans: list[ReadableSpan]) -> ReadableSpan | None:
+    if span.parent is None:
+        return None
+    [parent] = [s for s in spans if s.context.span_id == span.parent.span_id]
+    return parent
+
+
+def only(spans: list[ReadableSpan], name: str, **attributes: object) -> ReadableSpan:
+    [span] = [
+        s
+        for s in spans
+        if s.name == name and all((s.attributes or {}).get(k) == v for k, v in attributes.items())
+    ]
+    return span
+
+
+async def test_agent_workflow_spans_nest_turn_node_sub_task_and_model_call(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    fake_llm: FakeLLM,
+    deploy_workflow: DeployWorkflow,
+    exporter: InMemorySpanExporter,
+) -> None:
+    agent_id = await deployed_agent(client, headers)
+    workflow_id = await deploy_workflow(
+        {
+            "name": "delegates",
+            "orchestration_nodes": [
+                code_node("prep", "return input + '?'", next_ids=["ask"]),
+                {"id": "ask", "type": "agent", "definition": {"asset_id": agent_id}},
+            ],
+        }
+    )
+    fake_llm.script(Reply.say("An answer.", input_tokens=13, output_tokens=5))
+    reply = await client.post(
+        f"/v1/workflows/{workflow_id}/invoke", json={"input": {"text": "why"}}, headers=headers
+    )
+    parent_task = reply.json()
+    assert parent_task["status"] == "completed", parent_task
+    [child_id] = (await client.get(f"/v1/tasks/{parent_task['id']}", headers=headers)).json()[
+        "sub_executions"
+    ]
+
+    spans = list(exporter.get_finished_spans())
+    turn = only(spans, "taskloom.turn", **{"taskloom.task.id": parent_task["id"]})
+    assert turn.parent is None
+    assert turn.attributes is not None
+    assert turn.attributes["taskloom.task.status"] == "completed"
+    assert turn.attributes["taskloom.workflow.id"] == workflow_id
+    assert isinstance(turn.attributes["taskloom.organization.id"], str)
+    prep = only(spans, "taskloom.node code", **{"taskloom.node.id": "prep"})
+    ask = only(spans, "taskloom.node agent", **{"taskloom.node.id": "ask"})
+    assert parent_of(prep, spans) is turn
+    assert parent_of(ask, spans) is turn
+
+    # the agent ran as a sub-task: its turn hangs under the node that started it
+    child_turn = only(spans, "taskloom.turn", **{"taskloom.task.id": child_id})
+    assert parent_of(child_turn, spans) is ask
+    assert child_turn.attributes is not None
+    assert child_turn.attributes["taskloom.task.parent_id"] == parent_task["id"]
+    [chat] = [s for s in spans if s.name.startswith("chat ")]
+    model_node = parent_of(chat, spans)
+    assert model_node is not None
+    assert model_node.name == "taskloom.node agent"
+    assert parent_of(model_node, spans) is child_turn
+    assert {s.context.trace_id for s in spans} == {turn.context.trace_id}
+
+    assert chat.name == "chat gpt-test"
+    assert chat.kind == SpanKind.CLIENT
+    assert chat.status.status_code == StatusCode.UNSET
+    assert dict(chat.attributes or {}) == {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.system": "openai",
+        "gen_ai.request.model": "gpt-test",
+        "gen_ai.response.model": "gpt-test",
+        "gen_ai.usage.input_tokens": 13,
+        "gen_ai.usage.output_tokens": 5,
+        "taskloom.llm.attempts": 1,
+    }
+
+
+async def test_failed_model_call_marks_its_span_node_and_turn(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    fake_llm: FakeLLM,
+    deploy_workflow: DeployWorkflow,
+    exporter: InMemorySpanExporter,
+) -> None:
+    workflow_id = await deploy_workflow(
+        {
+            "name": "sums",
+            "orchestration_nodes": [
+                {"id": "sum", "type": "summarizer", "name": "sum", "definition": {}}
+            ],
+        }
+    )
+    fake_llm.script(Reply.error(400, "bad request"))
+    reply = await client.post(
+        f"/v1/workflows/{workflow_id}/invoke", json={"input": {"text": "x"}}, headers=headers
+    )
+    assert reply.json()["status"] == "error", reply.json()
+
+    spans = list(exporter.get_finished_spans())
+    [chat] = [s for s in spans if s.name.startswith("chat ")]
+    assert chat.status.status_code == StatusCode.ERROR
+    assert chat.attributes is not None
+    assert chat.attributes["error.type"] == "ProviderRejected"
+    assert "gen_ai.usage.input_tokens" not in chat.attributes
+    node = parent_of(chat, spans)
+    assert node is not None
+    assert node.attributes is not None
+    assert node.attributes["error.type"] == "provider_rejected"
+    turn = parent_of(node, spans)
+    assert turn is not None
+    assert turn.name == "taskloom.turn"
+    assert turn.status.status_code == StatusCode.ERROR
+    assert turn.attributes is not None
+    assert turn.attributes["taskloom.task.status"] == "error"
