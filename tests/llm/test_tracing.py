@@ -3,7 +3,10 @@ call, a sub-task's turn under the node that started it, GenAI attributes on mode
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -14,9 +17,10 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from taskloom.api.app import create_app
 from taskloom.config import Settings
-from tests.conftest import DeployWorkflow
+from tests.conftest import DeployWorkflow, new_key
 from tests.llm.test_agents_api import deployed_agent
 from tests.support.fake_llm import FakeLLM, Reply
+from tests.support.otlp_collector import OtlpCollector
 from tests.support.workflows import code_node
 
 
@@ -160,3 +164,66 @@ async def test_failed_model_call_marks_its_span_node_and_turn(
     assert turn.status.status_code == StatusCode.ERROR
     assert turn.attributes is not None
     assert turn.attributes["taskloom.task.status"] == "error"
+
+
+SUMMARIZER = {
+    "name": "sums",
+    "orchestration_nodes": [{"id": "sum", "type": "summarizer", "name": "sum", "definition": {}}],
+}
+
+
+async def run_summarizer(settings: Settings, database_url: str) -> dict[str, Any]:
+    """An app of these settings (no test provider), a summarizer workflow run to its end."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://taskloom") as client:
+            headers = {"x-api-key": await new_key(database_url, "acme")}
+            created = await client.post("/v1/workflows", json=SUMMARIZER, headers=headers)
+            workflow_id = created.json()["id"]
+            await client.put(f"/v1/workflows/{workflow_id}", headers=headers)
+            reply = await client.post(
+                f"/v1/workflows/{workflow_id}/invoke",
+                json={"input": {"text": "x"}},
+                headers=headers,
+            )
+            task: dict[str, Any] = reply.json()
+    return task
+
+
+async def test_otlp_tracing_sends_spans_where_the_otel_environment_says(
+    settings: Settings, database_url: str, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_llm.script(Reply.say("short"))
+    with OtlpCollector() as collector:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", collector.traces_url)
+        monkeypatch.setenv("OTEL_SERVICE_NAME", "loom-test")
+        # the app's exit flushes the batched spans: by then the collector has them
+        task = await run_summarizer(settings.model_copy(update={"tracing": "otlp"}), database_url)
+
+    assert task["status"] == "completed", task
+    assert collector.received.is_set()
+    by_name = {name: attributes for _, name, attributes in collector.spans}
+    assert {"taskloom.turn", "taskloom.node summarizer", "chat gpt-4o-mini"} <= set(by_name)
+    assert by_name["taskloom.turn"]["taskloom.task.id"] == task["id"]
+    assert by_name["chat gpt-4o-mini"]["gen_ai.usage.input_tokens"] == 11
+    assert {service for service, _, _ in collector.spans} == {"loom-test"}
+
+
+async def test_tracing_without_the_extra_says_so_at_start_and_runs_on(
+    settings: Settings,
+    database_url: str,
+    fake_llm: FakeLLM,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setitem(sys.modules, "opentelemetry.sdk.resources", None)  # not installed
+    caplog.set_level(logging.ERROR, logger="taskloom.engine.host")
+    fake_llm.script(Reply.say("short"))
+
+    task = await run_summarizer(settings.model_copy(update={"tracing": "otlp"}), database_url)
+
+    assert task["status"] == "completed", task
+    [said] = [r for r in caplog.records if getattr(r, "event", None) == "tracing_unavailable"]
+    assert "pip install 'taskloom[otel]'" in said.getMessage()
+    assert said.levelno == logging.ERROR
