@@ -19,8 +19,10 @@ from taskloom.api.app import create_app
 from taskloom.config import Settings
 from tests.conftest import DeployWorkflow, new_key
 from tests.llm.test_agents_api import deployed_agent
+from tests.support.engine import approval_workflow
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.support.otlp_collector import OtlpCollector
+from tests.support.waiting import eventually
 from tests.support.workflows import code_node
 
 
@@ -227,3 +229,35 @@ async def test_tracing_without_the_extra_says_so_at_start_and_runs_on(
     [said] = [r for r in caplog.records if getattr(r, "event", None) == "tracing_unavailable"]
     assert "pip install 'taskloom[otel]'" in said.getMessage()
     assert said.levelno == logging.ERROR
+
+
+async def test_a_turn_that_pauses_at_a_wait_ends_its_span_paused(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    deploy_workflow: DeployWorkflow,
+    exporter: InMemorySpanExporter,
+) -> None:
+    workflow_id = await deploy_workflow(approval_workflow())
+    started = await client.post(
+        f"/v1/workflows/{workflow_id}/invoke/async", json={"input": {"text": "x"}}, headers=headers
+    )
+    task_id = started.json()["id"]
+
+    async def paused() -> bool:
+        task = (await client.get(f"/v1/tasks/{task_id}", headers=headers)).json()
+        return bool(task["status"] == "paused")
+
+    await eventually(paused, timeout=30)
+
+    async def turn_span() -> ReadableSpan | None:
+        turns = [s for s in exporter.get_finished_spans() if s.name == "taskloom.turn"]
+        return turns[0] if turns else None
+
+    turn = await eventually(turn_span, timeout=10)
+    assert turn.attributes is not None
+    assert turn.attributes["taskloom.task.status"] == "paused"
+    assert turn.status.status_code == StatusCode.UNSET
+    wait = only(list(exporter.get_finished_spans()), "taskloom.node wait")
+    assert parent_of(wait, list(exporter.get_finished_spans())) == turn
+    assert wait.attributes is not None
+    assert wait.attributes["taskloom.node.paused"] is True

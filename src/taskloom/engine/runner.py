@@ -144,6 +144,8 @@ class Runner:
                     task, TaskStatus.STOPPED, result, exc.reason, exc.message, attempt.final
                 )
             except errors.PauseRequested as exc:
+                if self._tracing is not None:
+                    self._tracing.turn_finished(TaskStatus.PAUSED, None)
                 if attempt.final is not None:
                     await self._checkpoints.write(task, attempt.final)
                 await self._waits.pause(task, exc)
