@@ -161,11 +161,13 @@ async def test_metrics_count_model_calls_by_provider_model_and_outcome(
         Reply.error(500),  # retried: the call still counts once, and answers
         Reply(text="b", input_tokens=3, output_tokens=2),
         Reply.error(400),  # rejected: not retried
+        Reply(text="c", input_tokens=0, output_tokens=0),  # a provider that reports no usage
     )
 
     assert (await invoke(client, headers, small))["status"] == "completed"
     assert (await invoke(client, headers, large))["status"] == "completed"
     assert (await invoke(client, headers, large))["status"] == "error"
+    assert (await invoke(client, headers, small))["status"] == "completed"
 
     got = samples((await client.get("/metrics")).text)
     small_ok = (("model", "gpt-small"), ("outcome", "ok"), ("provider", "openai"))
@@ -173,7 +175,7 @@ async def test_metrics_count_model_calls_by_provider_model_and_outcome(
     rejected = (("model", "gpt-large"), ("outcome", "provider_rejected"), ("provider", "openai"))
     calls = {k: v for k, v in got.items() if k[0] == "taskloom_llm_calls_total"}
     assert calls == {
-        ("taskloom_llm_calls_total", small_ok): 1,
+        ("taskloom_llm_calls_total", small_ok): 2,
         ("taskloom_llm_calls_total", large_ok): 1,
         ("taskloom_llm_calls_total", rejected): 1,
     }
@@ -182,9 +184,15 @@ async def test_metrics_count_model_calls_by_provider_model_and_outcome(
         labels = (("kind", kind), ("model", model), ("provider", "openai"))
         return got[("taskloom_llm_call_tokens_total", labels)]
 
-    assert (tokens("gpt-small", "input"), tokens("gpt-small", "output")) == (11, 7)
+    assert (tokens("gpt-small", "input"), tokens("gpt-small", "output")) == (11, 7)  # not 11+0
     assert (tokens("gpt-large", "input"), tokens("gpt-large", "output")) == (3, 2)
-    for model, count in (("gpt-small", 1), ("gpt-large", 2)):
+    no_usage = (("model", "gpt-small"), ("provider", "openai"))
+    assert got[("taskloom_llm_calls_without_usage_total", no_usage)] == 1
+    assert (
+        "taskloom_llm_calls_without_usage_total",
+        (("model", "gpt-large"), ("provider", "openai")),
+    ) not in got
+    for model, count in (("gpt-small", 2), ("gpt-large", 2)):
         labels = (("model", model), ("provider", "openai"))
         assert got[("taskloom_llm_call_duration_seconds_count", labels)] == count
         inf = (("le", "+Inf"), *labels)

@@ -54,6 +54,17 @@ def parent_of(span: ReadableSpan, spans: list[ReadableSpan]) -> ReadableSpan | N
     return parent
 
 
+async def finished_turns(exporter: InMemorySpanExporter, count: int) -> list[ReadableSpan]:
+    """Every span, once `count` turn spans have ended: a task is terminal in the store a
+    moment before its attempt's span ends."""
+
+    async def ended() -> list[ReadableSpan] | None:
+        spans = list(exporter.get_finished_spans())
+        return spans if sum(s.name == "taskloom.turn" for s in spans) >= count else None
+
+    return await eventually(ended, timeout=10)
+
+
 def only(spans: list[ReadableSpan], name: str, **attributes: object) -> ReadableSpan:
     [span] = [
         s
@@ -90,7 +101,7 @@ async def test_agent_workflow_spans_nest_turn_node_sub_task_and_model_call(
         "sub_executions"
     ]
 
-    spans = list(exporter.get_finished_spans())
+    spans = await finished_turns(exporter, 2)
     turn = only(spans, "taskloom.turn", **{"taskloom.task.id": parent_task["id"]})
     assert turn.parent is None
     assert turn.attributes is not None
@@ -150,7 +161,7 @@ async def test_failed_model_call_marks_its_span_node_and_turn(
     )
     assert reply.json()["status"] == "error", reply.json()
 
-    spans = list(exporter.get_finished_spans())
+    spans = await finished_turns(exporter, 1)
     [chat] = [s for s in spans if s.name.startswith("chat ")]
     assert chat.status.status_code == StatusCode.ERROR
     assert chat.attributes is not None

@@ -63,6 +63,14 @@ class ModelCalls(Collector):
         for labels, n in sorted(f.tokens.items()):
             tokens.add_metric(list(labels), n)
         yield tokens
+        unreported = CounterMetricFamily(
+            "taskloom_llm_calls_without_usage",
+            "Answered model calls whose provider reported no token usage (not in the tokens).",
+            labels=["provider", "model"],
+        )
+        for (provider, model), n in sorted(f.unreported.items()):
+            unreported.add_metric([provider, model], n)
+        yield unreported
 
 
 class Snapshot(Collector):

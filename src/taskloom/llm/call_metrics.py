@@ -38,6 +38,8 @@ class CallFigures:
     calls: dict[tuple[str, str, str], int]  # (provider, model, outcome) -> calls
     latency: dict[ModelKey, LatencyHistogram]
     tokens: dict[tuple[str, str, str], int]  # (provider, model, input | output) -> tokens
+    # answered calls whose provider reported no usage: their tokens are missing from `tokens`
+    unreported: dict[ModelKey, int]
 
 
 class _Latency:
@@ -67,6 +69,7 @@ class CallMetrics:
         self._calls: dict[tuple[str, str, str], int] = {}
         self._latency: dict[ModelKey, _Latency] = {}
         self._tokens: dict[tuple[str, str, str], int] = {}
+        self._unreported: dict[ModelKey, int] = {}
 
     @contextlib.contextmanager
     def model_call(self, call: ModelCall) -> Iterator[None]:
@@ -88,6 +91,8 @@ class CallMetrics:
         if latency is None:
             latency = self._latency[key] = _Latency()
         latency.observe(seconds)
+        if outcome == "ok" and call.input_tokens is None and call.output_tokens is None:
+            self._unreported[key] = self._unreported.get(key, 0) + 1
         for kind, used in (("input", call.input_tokens), ("output", call.output_tokens)):
             if used:
                 token_key = (*key, kind)
@@ -98,4 +103,5 @@ class CallMetrics:
             calls=dict(self._calls),
             latency={key: h.cumulative() for key, h in self._latency.items()},
             tokens=dict(self._tokens),
+            unreported=dict(self._unreported),
         )

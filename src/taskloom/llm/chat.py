@@ -233,8 +233,11 @@ class ProviderModel:
                 call=call,
             )
             call.response_model = response.model_name
-            call.input_tokens = response.usage.input_tokens
-            call.output_tokens = response.usage.output_tokens
+            usage = response.usage
+            # all zero is a provider that sent no usage (every real call has a prompt): left
+            # unknown rather than counted as a call that cost nothing
+            if usage.input_tokens or usage.output_tokens:
+                call.input_tokens, call.output_tokens = usage.input_tokens, usage.output_tokens
         return response
 
     def _attempt_settings(self, idempotency_key: str, timeout_s: float) -> ModelSettings:

@@ -64,3 +64,15 @@ def test_combine_tells_every_observer_and_skips_the_absent() -> None:
             ("openai", "m", "input"): 4,
             ("openai", "m", "output"): 2,
         }
+
+
+def test_call_metrics_count_answers_without_usage_apart() -> None:
+    metrics = CallMetrics(ManualClock())
+    with metrics.model_call(chat()):
+        pass  # answered, and the provider said nothing of tokens
+    with pytest.raises(ProviderTimeout), metrics.model_call(chat()):
+        raise ProviderTimeout("too slow")  # no answer: no usage to miss
+
+    figures = metrics.snapshot()
+    assert figures.unreported == {("openai", "m"): 1}
+    assert figures.tokens == {}
