@@ -188,7 +188,13 @@ class Settings(BaseSettings):
     port: int = 8000  # the port `serve` listens on
     log_level: str = "info"  # debug, info, warning, error
     log_format: Literal["text", "json"] = "text"  # json: one object a line, with the ids
+    # OpenTelemetry traces (needs `pip install taskloom[otel]`): `otlp` sends them where the
+    # standard OTEL_EXPORTER_OTLP_* variables say, `console` prints them; off by default
+    tracing: Literal["off", "otlp", "console"] = "off"
     embedded_workers: bool = True  # `serve` runs workers too; false: API only
+    # `taskloom worker` serves its own model-call and sandbox figures at /metrics on this port
+    # (on `host`); unset, a worker-only process serves nothing
+    worker_metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
     worker_concurrency: int = 64  # tasks one worker process runs at once
     lease_s: float = 15.0  # a dead worker's tasks are requeued after this

@@ -42,6 +42,8 @@ def settings(database_url: str, fake_llm: FakeLLM, embedded_workers: bool) -> Se
         llm_openai_base_url=fake_llm.openai_base_url,
         openai_api_key="sk-taskloom-test-metrics",
         embedded_workers=embedded_workers,
+        llm_backoff_s=0.01,
+        llm_max_backoff_s=0.05,
     )
 
 
@@ -129,3 +131,70 @@ async def test_metrics_show_tasks_waiting_for_a_worker(
     assert got[("taskloom_claim_latency_seconds_count", ())] == 0
     assert got[("taskloom_queue_oldest_pending_age_seconds", ())] >= 0
     assert ("taskloom_sandbox_interpreters", ()) not in got  # an API-only process runs no code
+    assert not any(name.startswith("taskloom_llm_call") for name, _ in got)  # nor model calls
+
+
+def summarizer_of(model: str) -> dict[str, Any]:
+    return {
+        "name": model,
+        "orchestration_nodes": [
+            {
+                "id": "sum",
+                "type": "summarizer",
+                "name": "sum",
+                "definition": {"settings": {"model_name": model}},
+            }
+        ],
+    }
+
+
+async def test_metrics_count_model_calls_by_provider_model_and_outcome(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    deploy_workflow: DeployWorkflow,
+    fake_llm: FakeLLM,
+) -> None:
+    small = await deploy_workflow(summarizer_of("gpt-small"))
+    large = await deploy_workflow(summarizer_of("gpt-large"))
+    fake_llm.script(
+        Reply(text="a", input_tokens=11, output_tokens=7),
+        Reply.error(500),  # retried: the call still counts once, and answers
+        Reply(text="b", input_tokens=3, output_tokens=2),
+        Reply.error(400),  # rejected: not retried
+        Reply(text="c", input_tokens=0, output_tokens=0),  # a provider that reports no usage
+    )
+
+    assert (await invoke(client, headers, small))["status"] == "completed"
+    assert (await invoke(client, headers, large))["status"] == "completed"
+    assert (await invoke(client, headers, large))["status"] == "error"
+    assert (await invoke(client, headers, small))["status"] == "completed"
+
+    got = samples((await client.get("/metrics")).text)
+    small_ok = (("model", "gpt-small"), ("outcome", "ok"), ("provider", "openai"))
+    large_ok = (("model", "gpt-large"), ("outcome", "ok"), ("provider", "openai"))
+    rejected = (("model", "gpt-large"), ("outcome", "provider_rejected"), ("provider", "openai"))
+    calls = {k: v for k, v in got.items() if k[0] == "taskloom_llm_calls_total"}
+    assert calls == {
+        ("taskloom_llm_calls_total", small_ok): 2,
+        ("taskloom_llm_calls_total", large_ok): 1,
+        ("taskloom_llm_calls_total", rejected): 1,
+    }
+
+    def tokens(model: str, kind: str) -> float:
+        labels = (("kind", kind), ("model", model), ("provider", "openai"))
+        return got[("taskloom_llm_call_tokens_total", labels)]
+
+    assert (tokens("gpt-small", "input"), tokens("gpt-small", "output")) == (11, 7)  # not 11+0
+    assert (tokens("gpt-large", "input"), tokens("gpt-large", "output")) == (3, 2)
+    no_usage = (("model", "gpt-small"), ("provider", "openai"))
+    assert got[("taskloom_llm_calls_without_usage_total", no_usage)] == 1
+    assert (
+        "taskloom_llm_calls_without_usage_total",
+        (("model", "gpt-large"), ("provider", "openai")),
+    ) not in got
+    for model, count in (("gpt-small", 2), ("gpt-large", 2)):
+        labels = (("model", model), ("provider", "openai"))
+        assert got[("taskloom_llm_call_duration_seconds_count", labels)] == count
+        inf = (("le", "+Inf"), *labels)
+        assert got[("taskloom_llm_call_duration_seconds_bucket", inf)] == count
+        assert got[("taskloom_llm_call_duration_seconds_sum", labels)] > 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -37,12 +38,15 @@ from taskloom.engine import health as engine_health
 from taskloom.engine.host import open_host
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, tracer_provider: Any = None) -> FastAPI:
+    """The app; `tracer_provider` (an OpenTelemetry one) traces its workers' runs on it."""
     api_config = settings.api()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_host(settings, run_worker=settings.embedded_workers) as host:
+        async with open_host(
+            settings, run_worker=settings.embedded_workers, tracer_provider=tracer_provider
+        ) as host:
             app.state.taskloom = AppState(
                 settings=settings,
                 api=api_config,
@@ -62,6 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
                 sandbox=host.sandbox,
                 http=host.http,
                 toolkits=host.toolkits,
+                llm_calls=host.llm_calls,
             )
             yield
 

@@ -23,6 +23,7 @@ from taskloom.engine.toolkits import ToolkitCatalog
 from taskloom.engine.waits import Waits
 from taskloom.engine.worker import Worker
 from taskloom.knowledge.runtime import Knowledge
+from taskloom.llm.call_metrics import CallMetrics
 from taskloom.llm.tools.http_client import SharedHttpClient
 from taskloom.sandbox import SandboxPool
 from taskloom.secrets import Secrets
@@ -83,6 +84,7 @@ class AppState:
     sandbox: SandboxPool | None
     http: SharedHttpClient
     toolkits: ToolkitCatalog
+    llm_calls: CallMetrics | None = None  # this process's model calls (with workers)
 
 
 async def get_state(request: Request) -> AppState:

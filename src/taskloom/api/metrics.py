@@ -1,8 +1,9 @@
 """`GET /metrics`: Prometheus text format, built afresh for every scrape.
 
 Task, turn, queue, node, token and delivery figures are read from the store
-(`store/metrics.py`), so every process reports the whole deployment; the sandbox pool is this
-process's own. Each scrape fills a registry of its own: no metric lives in a module global.
+(`store/metrics.py`), so every process reports the whole deployment; the sandbox pool and the
+model calls (`llm/call_metrics.py`) are this process's own. Each scrape fills a registry of
+its own: no metric lives in a module global.
 """
 
 from __future__ import annotations
@@ -21,20 +22,62 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from taskloom.api.deps import State
+from taskloom.llm.call_metrics import CallFigures, CallMetrics, LatencyHistogram
 from taskloom.sandbox.pool import SandboxPool
 from taskloom.store.metrics import Histogram, StoreMetrics, read_store_metrics
 
 
-def histogram_samples(h: Histogram) -> list[tuple[str, float]]:
+def histogram_samples(h: Histogram | LatencyHistogram) -> list[tuple[str, float]]:
     return [*((str(bound), float(n)) for bound, n in h.buckets), ("+Inf", float(h.count))]
+
+
+class ModelCalls(Collector):
+    """This process's model calls, by provider and model."""
+
+    def __init__(self, figures: CallFigures) -> None:
+        self.figures = figures
+
+    def collect(self) -> Iterator[Metric]:
+        f = self.figures
+        calls = CounterMetricFamily(
+            "taskloom_llm_calls",
+            "Model calls this process made (retries included in one), by outcome.",
+            labels=["provider", "model", "outcome"],
+        )
+        for labels, n in sorted(f.calls.items()):
+            calls.add_metric(list(labels), n)
+        yield calls
+        latency = HistogramMetricFamily(
+            "taskloom_llm_call_duration_seconds",
+            "How long this process's model calls took, retries and streaming included.",
+            labels=["provider", "model"],
+        )
+        for (provider, model), h in sorted(f.latency.items()):
+            latency.add_metric([provider, model], histogram_samples(h), h.total)
+        yield latency
+        tokens = CounterMetricFamily(
+            "taskloom_llm_call_tokens",
+            "Tokens this process's model calls used, as the providers reported them.",
+            labels=["provider", "model", "kind"],
+        )
+        for labels, n in sorted(f.tokens.items()):
+            tokens.add_metric(list(labels), n)
+        yield tokens
+        unreported = CounterMetricFamily(
+            "taskloom_llm_calls_without_usage",
+            "Answered model calls whose provider reported no token usage (not in the tokens).",
+            labels=["provider", "model"],
+        )
+        for (provider, model), n in sorted(f.unreported.items()):
+            unreported.add_metric([provider, model], n)
+        yield unreported
 
 
 class Snapshot(Collector):
     """One scrape's figures, as Prometheus metric families."""
 
-    def __init__(self, store: StoreMetrics, sandbox: SandboxPool | None) -> None:
+    def __init__(self, store: StoreMetrics) -> None:
         self.store = store
-        self.sandbox = sandbox
 
     def collect(self) -> Iterator[Metric]:
         s = self.store
@@ -90,18 +133,38 @@ class Snapshot(Collector):
         for status, n in sorted(s.deliveries_by_status.items()):
             deliveries.add_metric([status], n)
         yield deliveries
-        if self.sandbox is not None:
-            busy, live = self.sandbox.usage()
-            yield GaugeMetricFamily(
-                "taskloom_sandbox_interpreters_in_use",
-                "This process's code interpreters running user code now.",
-                busy,
-            )
-            yield GaugeMetricFamily(
-                "taskloom_sandbox_interpreters",
-                "This process's started code interpreters, busy or warm.",
-                live,
-            )
+
+
+class SandboxUsage(Collector):
+    """This process's code interpreters."""
+
+    def __init__(self, sandbox: SandboxPool) -> None:
+        self.sandbox = sandbox
+
+    def collect(self) -> Iterator[Metric]:
+        busy, live = self.sandbox.usage()
+        yield GaugeMetricFamily(
+            "taskloom_sandbox_interpreters_in_use",
+            "This process's code interpreters running user code now.",
+            busy,
+        )
+        yield GaugeMetricFamily(
+            "taskloom_sandbox_interpreters",
+            "This process's started code interpreters, busy or warm.",
+            live,
+        )
+
+
+def process_collectors(
+    llm_calls: CallMetrics | None, sandbox: SandboxPool | None
+) -> list[Collector]:
+    """The figures only this process knows: its sandbox pool and its model calls."""
+    collectors: list[Collector] = []
+    if sandbox is not None:
+        collectors.append(SandboxUsage(sandbox))
+    if llm_calls is not None:
+        collectors.append(ModelCalls(llm_calls.snapshot()))
+    return collectors
 
 
 def render(collectors: Iterable[Collector]) -> bytes:
@@ -116,5 +179,6 @@ def install(app: FastAPI) -> None:
     async def metrics(state: State) -> Response:
         async with state.db.read() as conn:
             store = await read_store_metrics(conn, now=state.clock.now(), sqlite=state.db.is_sqlite)
-        body = render([Snapshot(store, state.sandbox)])
+        collectors = [Snapshot(store), *process_collectors(state.llm_calls, state.sandbox)]
+        body = render(collectors)
         return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -71,8 +71,18 @@ async def _run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopped.set)
-    async with open_host(settings, run_worker=True):
-        await stopped.wait()
+    async with open_host(settings, run_worker=True) as host:
+        port = settings.worker_metrics_port
+        if port is None:
+            await stopped.wait()
+            return
+        from taskloom.api.metrics import process_collectors
+        from taskloom.api.process_metrics import serve_process_metrics
+
+        async with serve_process_metrics(
+            lambda: process_collectors(host.llm_calls, host.sandbox), host=settings.host, port=port
+        ):
+            await stopped.wait()
 
 
 def migrate(database_url: DatabaseUrl = None) -> None:

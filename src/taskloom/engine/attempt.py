@@ -8,12 +8,13 @@ reused, so a resumed attempt picks up at the first unfinished node.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskloom import errors
 from taskloom.clock import Clock
@@ -28,6 +29,9 @@ from taskloom.store.records import NodeRunRecord, NodeRunStatus, TaskRecord
 from taskloom.workflows.conditions import matches
 from taskloom.workflows.definition import OrchestrationNode
 from taskloom.workflows.graph import Graph
+
+if TYPE_CHECKING:
+    from taskloom.engine.tracing import Tracing
 
 
 def _most_final(group: BaseExceptionGroup[Exception]) -> Exception:
@@ -62,6 +66,7 @@ class Attempt:
     node_runs: int = 0
     # the last node's run, held for the transaction that ends the attempt (Checkpoints.hold)
     final: FinalRun | None = None
+    tracing: Tracing | None = None  # with tracing on: a span per node run
 
     async def walk(self, data: JSON) -> JSON:
         node_id = self.graph.entry
@@ -235,13 +240,14 @@ class Attempt:
 
         config = kind.config_model.model_validate(node.definition)
         timeout_s = node.timeout_seconds or self.config.node_timeout_s
+        key = f"{self.task.id}/{self.task.turn}/{node.id}@{step}/{iteration}"
         ctx = NodeContext(
             task_id=self.task.id,
             organization_id=self.task.organization_id,
             turn=self.task.turn,
             node_id=node.id,
             node_name=node.label,
-            idempotency_key=f"{self.task.id}/{self.task.turn}/{node.id}@{step}/{iteration}",
+            idempotency_key=key,
             timeout_s=timeout_s,
             services=self.services,
             request=self.task.request,
@@ -253,13 +259,26 @@ class Attempt:
             visits=visits,
             now=self.clock.now,
         )
-        try:
-            async with asyncio.timeout(timeout_s):
-                return await kind.run(ctx, config, data)
-        except TimeoutError as exc:
-            raise errors.NodeTimeout(
-                f"node {node.label!r} ran longer than {timeout_s:g} s"
-            ) from exc
+        span = (
+            self.tracing.node(
+                node_id=node.id,
+                name=node.label,
+                node_type=node.type,
+                step=step,
+                iteration=iteration,
+                key=key,
+            )
+            if self.tracing
+            else contextlib.nullcontext()
+        )
+        with span:
+            try:
+                async with asyncio.timeout(timeout_s):
+                    return await kind.run(ctx, config, data)
+            except TimeoutError as exc:
+                raise errors.NodeTimeout(
+                    f"node {node.label!r} ran longer than {timeout_s:g} s"
+                ) from exc
 
     async def _run_children(
         self, children: Sequence[dict[str, Any]], data: JSON, *, step: str

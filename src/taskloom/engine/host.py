@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from taskloom.clock import Clock, SystemClock
 from taskloom.config import Settings
@@ -28,12 +29,17 @@ from taskloom.engine.waits import Waits
 from taskloom.engine.worker import Worker
 from taskloom.knowledge.runtime import Knowledge, open_knowledge
 from taskloom.llm import LLMService
+from taskloom.llm.call_metrics import CallMetrics
+from taskloom.llm.observe import combine
 from taskloom.llm.tools.http_client import SharedHttpClient
 from taskloom.nodes.base import NodeServices
 from taskloom.sandbox import SandboxPool
 from taskloom.secrets import Secrets
 from taskloom.store.database import Database
 from taskloom.store.migrate import upgrade
+
+if TYPE_CHECKING:
+    from taskloom.engine.tracing import Tracing
 
 logger = logging.getLogger(__name__)
 
@@ -55,13 +61,48 @@ class Host:
     toolkits: ToolkitCatalog
     knowledge: Knowledge
     sandbox: SandboxPool | None = None
+    llm_calls: CallMetrics | None = None  # this process's model calls; None without workers
+
+
+async def open_tracing(
+    stack: contextlib.AsyncExitStack, settings: Settings, provider: Any
+) -> Tracing | None:
+    """Spans on `provider` (a test's), else on one exporting as `settings.tracing` says;
+    None when tracing is off, or asked for without the `otel` extra (said at start-up)."""
+    if provider is None and settings.tracing == "off":
+        return None
+    try:
+        from taskloom.engine.tracing import Tracing, exporting_provider
+
+        if provider is None:
+            provider = exporting_provider(settings.tracing)
+            # flushes the spans still batched; the exporter's last send blocks
+            stack.push_async_callback(asyncio.to_thread, provider.shutdown)
+    except ImportError as exc:
+        # not a crash: the server runs on, and says at start-up why there are no traces
+        logger.error(
+            "TASKLOOM_TRACING is set but OpenTelemetry is not installed "
+            "(pip install 'taskloom[otel]'): running without traces",
+            extra={
+                "event": "tracing_unavailable",
+                "tracing": settings.tracing,
+                "missing": exc.name,
+            },
+        )
+        return None
+    return Tracing(provider)
 
 
 @contextlib.asynccontextmanager
 async def open_host(
-    settings: Settings, *, run_worker: bool, clock: Clock | None = None
+    settings: Settings,
+    *,
+    run_worker: bool,
+    clock: Clock | None = None,
+    tracer_provider: Any = None,
 ) -> AsyncIterator[Host]:
-    """The database (migrated), and with `run_worker` the sandbox pool and a running worker."""
+    """The database (migrated), and with `run_worker` the sandbox pool and a running worker.
+    `tracer_provider` (an OpenTelemetry one) turns tracing on whatever the settings say."""
     clock = clock or SystemClock()
     worker_config = settings.worker()
     async with contextlib.AsyncExitStack() as stack:
@@ -107,10 +148,15 @@ async def open_host(
         knowledge = await open_knowledge(db, http, settings.knowledge(), clock)
         worker: Worker | None = None
         sandbox: SandboxPool | None = None
+        llm_calls: CallMetrics | None = None
         if run_worker:
             sandbox = await stack.enter_async_context(SandboxPool(settings.sandbox()))
+            tracing = await open_tracing(stack, settings, tracer_provider)
+            llm_calls = CallMetrics(clock)
             llm_config = settings.llm()
-            llm = await stack.enter_async_context(LLMService(llm_config))
+            llm = await stack.enter_async_context(
+                LLMService(llm_config, observer=combine(llm_calls, tracing))
+            )
             services = NodeServices(
                 sandbox=sandbox,
                 llm=llm,
@@ -125,7 +171,14 @@ async def open_host(
                 knowledge=knowledge.search,
             )
             runner = Runner(
-                db, services, worker_config, notifier, subtasks=subtasks, waits=waits, clock=clock
+                db,
+                services,
+                worker_config,
+                notifier,
+                subtasks=subtasks,
+                waits=waits,
+                clock=clock,
+                tracing=tracing,
             )
             worker = Worker(db, runner, notifier, worker_config, clock=clock)
             # a wait's deadline, or a schedule's slot, is fired by whichever process's sweep
@@ -158,6 +211,7 @@ async def open_host(
             toolkits=toolkits,
             knowledge=knowledge,
             sandbox=sandbox,
+            llm_calls=llm_calls,
         )
         if worker is None:
             yield host

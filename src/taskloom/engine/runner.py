@@ -5,10 +5,12 @@ number: a runner that lost its lease cannot touch a newer attempt's task.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
-from taskloom import errors
+from taskloom import errors, logs
 from taskloom.clock import Clock, SystemClock
 from taskloom.config import WorkerConfig
 from taskloom.engine import lifecycle
@@ -26,6 +28,9 @@ from taskloom.store.records import TaskRecord, TaskStatus
 from taskloom.workflows.graph import Graph
 from taskloom.workflows.inputs import first_node_input
 from taskloom.workflows.output import shape_result
+
+if TYPE_CHECKING:
+    from taskloom.engine.tracing import Tracing
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +81,10 @@ class Runner:
         waits: Waits,
         subtasks: SubTasks | None = None,
         clock: Clock | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self._clock = clock or SystemClock()
+        self._tracing = tracing
         self._subtasks = subtasks
         self._waits = waits
         self._db = db
@@ -88,7 +95,13 @@ class Runner:
         self._checkpoints = Checkpoints(db, notifier, config, self._clock)
 
     async def run(self, task: TaskRecord) -> None:
-        """Run one claimed attempt to a terminal state (or until the lease is lost)."""
+        """Run one claimed attempt to a terminal state (or until the lease is lost). What is
+        logged meanwhile carries the task's ids; with tracing on, the attempt is a span."""
+        turn_span = self._tracing.turn(task) if self._tracing else contextlib.nullcontext()
+        with logs.task_scope(task.id, task.organization_id), turn_span:
+            await self._run(task)
+
+    async def _run(self, task: TaskRecord) -> None:
         try:
             try:
                 graph = await self._graphs.for_task(task)
@@ -110,6 +123,7 @@ class Runner:
                 services=self._services,
                 config=self._config,
                 clock=self._clock,
+                tracing=self._tracing,
             )
             # the invoke may ask for another output format than the workflow's own
             output_format = task.request.get("output_format") or graph.spec.output_format
@@ -130,6 +144,8 @@ class Runner:
                     task, TaskStatus.STOPPED, result, exc.reason, exc.message, attempt.final
                 )
             except errors.PauseRequested as exc:
+                if self._tracing is not None:
+                    self._tracing.turn_finished(TaskStatus.PAUSED, None)
                 if attempt.final is not None:
                     await self._checkpoints.write(task, attempt.final)
                 await self._waits.pause(task, exc)
@@ -163,6 +179,8 @@ class Runner:
         message: str | None,
         final: FinalRun | None = None,
     ) -> None:
+        if self._tracing is not None:
+            self._tracing.turn_finished(status, reason)
         now = self._clock.now()
         async with self._db.write() as conn:
             if final is not None:  # fenced on the attempt, like the finish

@@ -48,6 +48,7 @@ from taskloom.llm.errors import (
     ProviderUnavailable,
     redact,
 )
+from taskloom.llm.observe import CallObserver, ModelCall
 from taskloom.llm.retry import RetryPolicy, Sleep
 
 logger = logging.getLogger(__name__)
@@ -132,21 +133,27 @@ class ProviderModel:
 
     `complete` serves single-answer nodes; `request` is one turn of an agent's conversation
     (history and tool definitions in, the model's response out, text streamed as it comes).
-    Both go through `_with_retries`, the one place where failures are retried and mapped."""
+    Both go through `_with_retries`, the one place where failures are retried and mapped,
+    and `request` is where the observer (metrics, traces) sees each call."""
 
     def __init__(
         self,
         model: Model,
         *,
-        name: str,
+        provider: str,
+        model_name: str,
         policy: RetryPolicy,
         settings: ModelSettings,
         secrets: Sequence[str] = (),
         sleep: Sleep = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
+        observer: CallObserver | None = None,
     ) -> None:
         self._model = model
-        self._name = name
+        self._provider = provider
+        self._model_name = model_name
+        self._name = f"{provider}:{model_name}"
+        self._observer = observer
         self._policy = policy
         self._settings = settings
         self._secrets = tuple(secrets)
@@ -208,12 +215,30 @@ class ProviderModel:
                         await on_text(fragment)
                 return stream.get()
 
-        return await self._with_retries(
-            attempt,
-            idempotency_key=idempotency_key,
-            timeout_s=timeout_s,
-            may_retry=lambda: not streamed,
-        )
+        observer = self._observer
+        if observer is None:
+            return await self._with_retries(
+                attempt,
+                idempotency_key=idempotency_key,
+                timeout_s=timeout_s,
+                may_retry=lambda: not streamed,
+            )
+        call = ModelCall(operation="chat", provider=self._provider, model=self._model_name)
+        with observer.model_call(call):
+            response = await self._with_retries(
+                attempt,
+                idempotency_key=idempotency_key,
+                timeout_s=timeout_s,
+                may_retry=lambda: not streamed,
+                call=call,
+            )
+            call.response_model = response.model_name
+            usage = response.usage
+            # all zero is a provider that sent no usage (every real call has a prompt): left
+            # unknown rather than counted as a call that cost nothing
+            if usage.input_tokens or usage.output_tokens:
+                call.input_tokens, call.output_tokens = usage.input_tokens, usage.output_tokens
+        return response
 
     def _attempt_settings(self, idempotency_key: str, timeout_s: float) -> ModelSettings:
         headers = {**self._settings.get("extra_headers", {}), "Idempotency-Key": idempotency_key}
@@ -231,11 +256,14 @@ class ProviderModel:
         idempotency_key: str,
         timeout_s: float,
         may_retry: Callable[[], bool],
+        call: ModelCall | None = None,
     ) -> ModelResponse:
         verdict: Verdict = "retry"
         failure: BaseException | None = None
         attempts = self._policy.attempts
         for number in range(1, attempts + 1):
+            if call is not None:
+                call.attempts = number
             retry_after: float | None = None
             try:
                 async with asyncio.timeout(timeout_s):

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from taskloom.config import EgressConfig, LLMConfig
 from taskloom.llm.base import AgentModel, ChatModel
 from taskloom.llm.choice import Endpoint, ModelChoice, extra_headers, resolve
+from taskloom.llm.observe import CallObserver
 from taskloom.llm.retry import RetryPolicy, Sleep
 
 if TYPE_CHECKING:
@@ -58,9 +59,15 @@ class LLMService:
     """Opens one SDK client per endpoint on first use, and closes them all on exit."""
 
     def __init__(
-        self, config: LLMConfig, *, sleep: Sleep = asyncio.sleep, resolve: Resolve | None = None
+        self,
+        config: LLMConfig,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        resolve: Resolve | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         self._config = config
+        self._observer = observer  # told of every model call: metrics, traces
         self._sleep = sleep
         self._resolve = resolve  # tests answer for host names of their own
         self._outbound: Outbound | None = None
@@ -128,7 +135,9 @@ class LLMService:
             settings["max_tokens"] = choice.max_tokens
         return ProviderModel(
             self._model_for(endpoint),
-            name=f"{endpoint.provider}:{endpoint.model}",
+            provider=endpoint.provider,
+            model_name=endpoint.model,
+            observer=self._observer,
             policy=self._policy,
             settings=settings,
             secrets=[endpoint.api_key] if endpoint.api_key else [],
