@@ -283,7 +283,7 @@ def config_page() -> str:
             default = (
                 json.dumps(field.default) if not isinstance(field.default, str) else field.default
             )
-        kind = type_name(field.annotation)
+        kind = type_name(field.annotation).replace("|", "\\|")  # `int | None` in a table cell
         limits = [bound for m in field.metadata if (bound := describe_bound(m))]
         what = one_line(explain(name, comments))
         if limits:
