@@ -45,9 +45,7 @@ async def test_a_toolkit_operation_loads_and_runs_as_a_standalone_tool(
         "method": "GET",
         "path": "/orders/{order_id}",
         "description": "Read an order",
-        "parameters": [
-            {"name": "order_id", "location": "path", "required": True}
-        ],
+        "parameters": [{"name": "order_id", "location": "path", "required": True}],
     }
     created = await http.post(
         "/v1/toolkits", json={"name": "orders", "base_url": orders_api, "operations": [operation]}

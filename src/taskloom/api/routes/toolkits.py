@@ -272,9 +272,7 @@ async def invoke_tool(
 ) -> JSONBody:
     """Call one operation now. The reply says what the API answered (`status_code`,
     `result`: JSON as data, else text); `is_error` when it failed or was not reached."""
-    return JSONBody(
-        await call_operation(state, caller, toolkit_id, tool_id, body, idempotency_key)
-    )
+    return JSONBody(await call_operation(state, caller, toolkit_id, tool_id, body, idempotency_key))
 
 
 def operation_of(record: ToolkitRecord, tool_id: str) -> Operation:
