@@ -114,12 +114,22 @@ def to_completion(response: ModelResponse) -> Completion:
             except (ValueError, AssertionError):  # not a JSON object: let the node read the text
                 texts.append(part.args if isinstance(part.args, str) else str(part.args))
             break
-    usage = Usage(
-        prompt_tokens=response.usage.input_tokens, completion_tokens=response.usage.output_tokens
-    )
     return Completion(
-        text="".join(texts).strip(), data=data, usage=usage, model=response.model_name or ""
+        text="".join(texts).strip(),
+        data=data,
+        usage=usage_of(response),
+        model=response.model_name or "",
     )
+
+
+def usage_of(response: ModelResponse) -> Usage:
+    """What the provider counted for `response`. pydantic-ai gives zero counts when the
+    provider sent no usage at all; no real prompt is zero tokens long, so zero for both
+    means "not reported", never "free"."""
+    used = response.usage
+    if used.input_tokens == 0 and used.output_tokens == 0:
+        return Usage.unreported()
+    return Usage(prompt_tokens=used.input_tokens, completion_tokens=used.output_tokens)
 
 
 # receives each fragment of streamed answer text as it arrives
