@@ -28,7 +28,11 @@ export function sumTokens(all: (Tokens | undefined)[]): Tokens {
     completion += part.completion;
     uncounted += t.unreported_calls ?? 0;
   }
-  const counted = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  const counted = {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+  };
   if (uncounted === 0) return { ...counted, unreported_calls: 0 };
   return {
     prompt_tokens: null,
