@@ -52,6 +52,18 @@ class Usage:
             unreported_calls=self.unreported_calls + other.unreported_calls,
         )
 
+    def as_dict(self) -> dict[str, int | None]:
+        """The counts with their total; with `unreported_calls` when some call went
+        uncounted (the total is None then, and the counts only what was reported)."""
+        shown: dict[str, int | None] = {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+        if not self.known:
+            shown["unreported_calls"] = self.unreported_calls
+        return shown
+
 
 @dataclass(frozen=True, slots=True)
 class Completion:
