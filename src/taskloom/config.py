@@ -176,6 +176,18 @@ class KnowledgeConfig:
     max_attempts: int = 3  # a document whose fetch or embedding fails this often fails
 
 
+@dataclass(frozen=True, slots=True)
+class DemoModelConfig:
+    """`taskloom demo-model`: a small local model behind an OpenAI-compatible endpoint."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    context_tokens: int = 2048  # prompt and answer together
+    max_tokens: int = 256  # the longest answer, whatever a request asks
+    threads: int = 2  # CPU threads llama.cpp computes with
+    temperature: float = 0.2  # for requests that name none
+
+
 class Settings(BaseSettings):
     """Every knob, from TASKLOOM_* variables; the CLI overrides a few with flags."""
 
@@ -325,6 +337,17 @@ class Settings(BaseSettings):
     # ingestion tries before a document fails
     knowledge_max_attempts: int = Field(default=3, ge=1, le=100)
 
+    # `taskloom demo-model` (the `demo` extra): where it listens, loopback by default
+    demo_model_host: str = "127.0.0.1"
+    demo_model_port: int = Field(default=8765, gt=0, lt=65536)  # its port
+    # tokens of prompt and answer together; a longer conversation is refused with a 400
+    demo_model_context_tokens: int = Field(default=2048, ge=256, le=8192)
+    # the longest answer it writes, whatever a request asks
+    demo_model_max_tokens: int = Field(default=256, ge=1, le=4096)
+    demo_model_threads: int = Field(default=2, ge=1, le=64)  # CPU threads it computes with
+    # sampling temperature for requests that name none
+    demo_model_temperature: float = Field(default=0.2, ge=0, le=2)
+
     def worker(self) -> WorkerConfig:
         return WorkerConfig(
             concurrency=self.worker_concurrency,
@@ -444,6 +467,16 @@ class Settings(BaseSettings):
             lease_s=self.knowledge_lease_s,
             poll_s=self.knowledge_poll_s,
             max_attempts=self.knowledge_max_attempts,
+        )
+
+    def demo_model(self) -> DemoModelConfig:
+        return DemoModelConfig(
+            host=self.demo_model_host,
+            port=self.demo_model_port,
+            context_tokens=self.demo_model_context_tokens,
+            max_tokens=self.demo_model_max_tokens,
+            threads=self.demo_model_threads,
+            temperature=self.demo_model_temperature,
         )
 
     def egress(self) -> EgressConfig:

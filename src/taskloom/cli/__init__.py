@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from taskloom import errors
-from taskloom.cli import backup, definitions, invoke, keys, profiles, server, tasks
+from taskloom.cli import backup, definitions, demo, invoke, keys, profiles, server, tasks
 from taskloom.cli.connection import ConfigError, ConnectionOptions, default_config_path
 from taskloom.cli.output import ExitCode, error_console
 from taskloom.client import ApiError, ClientError
@@ -81,6 +81,7 @@ app.command()(server.serve)
 app.command()(server.worker)
 app.command()(server.migrate)
 app.command()(backup.backup)
+app.command("demo-model")(demo.demo_model)
 app.command("invoke")(invoke.invoke)
 app.add_typer(definitions.definitions_app("workflow"), name="workflows")
 app.add_typer(definitions.definitions_app("agent"), name="agents")

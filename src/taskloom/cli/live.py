@@ -34,7 +34,7 @@ class NodeRow:
     type: str
     state: str = "running"
     duration_s: float | None = None
-    tokens: int | None = None
+    tokens: str = "-"
     error: str | None = None
     tools: list[str] = field(default_factory=list)
     sub_tasks: dict[str, str] = field(default_factory=dict)  # child task id -> status
@@ -82,7 +82,7 @@ class RunView:
         if finished:
             row.state = run.status or "completed"
             row.duration_s = run.duration_s
-            row.tokens = run.tokens.total_tokens if run.tokens is not None else None
+            row.tokens = run.tokens.text if run.tokens is not None else "-"
             row.error = run.error
 
     def _running(self) -> NodeRow | None:
@@ -118,7 +118,7 @@ class RunView:
         for row in self.nodes.values():
             state = Text(row.state, style=_STYLES.get(row.state, ""))
             duration = "-" if row.duration_s is None else f"{row.duration_s:.2f}s"
-            tokens = "-" if not row.tokens else str(row.tokens)
+            tokens = row.tokens
             name = row.name + (f"  [{', '.join(row.tools)}]" if row.tools else "")
             # names come from definitions and tools: text, never Rich markup
             table.add_row(Text(row.step), Text(name), Text(row.type), state, duration, tokens)
@@ -137,8 +137,8 @@ def result_panel(task: Task) -> Panel:
         title.append(f" ({task.status_reason})")
     if task.started_at is not None and task.finished_at is not None:
         title.append(f"  in {(task.finished_at - task.started_at).total_seconds():.2f}s")
-    if task.tokens.total_tokens:
-        title.append(f"  {task.tokens.total_tokens} tokens")
+    if task.tokens.text != "-":
+        title.append(f"  {task.tokens.text} tokens")
     body = task.result if task.result is not None else (task.status_message or "")
     if task.status is not TaskStatus.COMPLETED and task.status_message and task.result:
         body = f"{task.status_message}\n{task.result}"

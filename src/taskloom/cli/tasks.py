@@ -106,7 +106,7 @@ def show_task(task: Task) -> None:
             table.add_column(column)
         for run in task.node_runs:
             duration = "-" if run.duration_s is None else f"{run.duration_s:.2f}s"
-            tokens = str(run.tokens.total_tokens) if run.tokens and run.tokens.total_tokens else "-"
+            tokens = run.tokens.text if run.tokens else "-"
             name = run.node_name or run.node_id
             table.add_row(run.step or "", name, run.node_type, run.status, duration, tokens)
         out.print(table)

@@ -22,6 +22,7 @@ from taskloom.client._errors import (
 )
 from taskloom.client._models import (
     Agent,
+    CountedTokens,
     DeployedVersion,
     Event,
     Message,
@@ -44,6 +45,7 @@ __all__ = [
     "Client",
     "ClientError",
     "Conflict",
+    "CountedTokens",
     "DeployedVersion",
     "Event",
     "Forbidden",

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "Agent",
+    "CountedTokens",
     "DeployedVersion",
     "Event",
     "Message",
@@ -72,10 +73,35 @@ _TERMINAL = frozenset(
 )
 
 
-class Tokens(_Open):
+class CountedTokens(_Open):
+    """What the model calls that reported their usage used (`Tokens.counted`)."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+
+
+class Tokens(_Open):
+    """Model usage. When a provider reported none for some call (`unreported_calls`), the
+    totals are None and `counted` holds what the other calls reported."""
+
+    prompt_tokens: int | None = 0
+    completion_tokens: int | None = 0
+    total_tokens: int | None = 0
+    unreported_calls: int = 0
+    counted: CountedTokens | None = None
+
+    @property
+    def text(self) -> str:
+        """The total as a person reads it: "-" for none, "unknown" for no count at all,
+        ">= N" when some calls went uncounted."""
+        if self.unreported_calls == 0:
+            return str(self.total_tokens) if self.total_tokens else "-"
+        counted = self.counted.total_tokens if self.counted is not None else 0
+        uncounted = f"{self.unreported_calls} call{'s' if self.unreported_calls > 1 else ''}"
+        if not counted:
+            return f"unknown ({uncounted} uncounted)"
+        return f">= {counted} ({uncounted} uncounted)"
 
 
 class NodeRun(_Open):

@@ -195,11 +195,13 @@ class Attempt:
                 run = self._run(
                     node, step, iteration, retries, started, result.output, result.route, None
                 )
-                run = dataclasses.replace(
-                    run,
-                    prompt_tokens=result.usage.prompt_tokens if result.usage else 0,
-                    completion_tokens=result.usage.completion_tokens if result.usage else 0,
-                )
+                if result.usage is not None:
+                    run = dataclasses.replace(
+                        run,
+                        prompt_tokens=result.usage.prompt_tokens,
+                        completion_tokens=result.usage.completion_tokens,
+                        unreported_calls=result.usage.unreported_calls,
+                    )
                 # its chunks and tool events go before its finish, in the same transaction
                 if hold:
                     self.final = await self.checkpoints.hold(self.task, run, notice, self.emitter)

@@ -196,6 +196,6 @@ async def node_finished(
         events=events,
         fence_attempt=task.attempt,
         touch_node_id=run.node_id,
-        tokens=(run.prompt_tokens, run.completion_tokens),
+        tokens=(run.prompt_tokens, run.completion_tokens, run.unreported_calls),
     )
     await node_run_store.record_node_run(conn, run)

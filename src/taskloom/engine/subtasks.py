@@ -88,8 +88,12 @@ class SubTasks:
         child = await self._settled(org, target, mine, here=here)
         await ctx.emit("sub_task_finished", task_json(child))
         async with self._db.read() as conn:
-            prompt, completion = await node_run_store.turn_tokens(conn, task_id=target, turn=mine)
-        usage = Usage(prompt_tokens=prompt, completion_tokens=completion)
+            prompt, completion, unreported = await node_run_store.turn_tokens(
+                conn, task_id=target, turn=mine
+            )
+        usage = Usage(
+            prompt_tokens=prompt, completion_tokens=completion, unreported_calls=unreported
+        )
         if child.status == TaskStatus.COMPLETED:
             return SubTaskResult(result=child.result, usage=usage)
         failure = errors.NodeFailed(

@@ -15,13 +15,19 @@ def iso(moment: datetime | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-_ZERO_TOKENS = {
-    "completion_tokens": 0,
-    "prompt_tokens": 0,
-    "total_tokens": 0,
-    "cache_read_tokens": 0,
-    "cache_write_tokens": 0,
-}
+def tokens_json(prompt: int, completion: int, unreported_calls: int) -> dict[str, Any]:
+    """A `tokens` object. When some model call went uncounted (its provider reported no
+    usage), the totals are unknown: null, not a sum passed off as the whole. What the other
+    calls reported stays readable under `counted`."""
+    counted = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+    if unreported_calls == 0:
+        return {**counted, "unreported_calls": 0}
+    unknown = dict.fromkeys(counted)
+    return {**unknown, "unreported_calls": unreported_calls, "counted": counted}
 
 
 def task_json(
@@ -78,10 +84,9 @@ def task_json(
         "user_oidc_token": None,  # a credential: accepted, never echoed
         "return_metrics": request.get("return_metrics", False),
         "tokens": {
-            **_ZERO_TOKENS,
-            "prompt_tokens": task.prompt_tokens,
-            "completion_tokens": task.completion_tokens,
-            "total_tokens": task.prompt_tokens + task.completion_tokens,
+            **tokens_json(task.prompt_tokens, task.completion_tokens, task.unreported_calls),
+            "cache_read_tokens": 0,
+            "cache_write_tokens": 0,
         },
         "llm_model_provider": request.get("llm_model_provider"),
         "llm_model_name": request.get("llm_model_name"),
@@ -108,11 +113,7 @@ def node_run_json(run: NodeRunRecord) -> dict[str, Any]:
         "started_at": iso(run.started_at),
         "finished_at": iso(run.finished_at),
         "error": run.error,
-        "tokens": {
-            "prompt_tokens": run.prompt_tokens,
-            "completion_tokens": run.completion_tokens,
-            "total_tokens": run.prompt_tokens + run.completion_tokens,
-        },
+        "tokens": tokens_json(run.prompt_tokens, run.completion_tokens, run.unreported_calls),
     }
 
 

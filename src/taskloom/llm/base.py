@@ -20,27 +20,49 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Tokens one call (or a sum of calls) consumed, as the provider counted them."""
+    """Tokens one call (or a sum of calls) consumed, as the provider counted them.
+
+    A provider may answer without counting (llama.cpp's server streams no usage even when
+    asked to): such a call adds to `unreported_calls`, not to the counts, so a sum over calls
+    where one went uncounted says so instead of passing off a part as the whole."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    unreported_calls: int = 0  # calls whose tokens are in neither count
+
+    @classmethod
+    def unreported(cls) -> Usage:
+        """One call the provider reported no usage for."""
+        return cls(unreported_calls=1)
 
     @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
+    def known(self) -> bool:
+        """Whether the counts are the whole usage (every call reported its own)."""
+        return self.unreported_calls == 0
+
+    @property
+    def total_tokens(self) -> int | None:
+        """prompt + completion, or None when some call went uncounted."""
+        return self.prompt_tokens + self.completion_tokens if self.known else None
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
+            unreported_calls=self.unreported_calls + other.unreported_calls,
         )
 
-    def as_dict(self) -> dict[str, int]:
-        return {
+    def as_dict(self) -> dict[str, int | None]:
+        """The counts with their total; with `unreported_calls` when some call went
+        uncounted (the total is None then, and the counts only what was reported)."""
+        shown: dict[str, int | None] = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.total_tokens,
         }
+        if not self.known:
+            shown["unreported_calls"] = self.unreported_calls
+        return shown
 
 
 @dataclass(frozen=True, slots=True)

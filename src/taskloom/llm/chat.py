@@ -115,12 +115,22 @@ def to_completion(response: ModelResponse) -> Completion:
             except (ValueError, AssertionError):  # not a JSON object: let the node read the text
                 texts.append(part.args if isinstance(part.args, str) else str(part.args))
             break
-    usage = Usage(
-        prompt_tokens=response.usage.input_tokens, completion_tokens=response.usage.output_tokens
-    )
     return Completion(
-        text="".join(texts).strip(), data=data, usage=usage, model=response.model_name or ""
+        text="".join(texts).strip(),
+        data=data,
+        usage=usage_of(response),
+        model=response.model_name or "",
     )
+
+
+def usage_of(response: ModelResponse) -> Usage:
+    """What the provider counted for `response`. pydantic-ai gives zero counts when the
+    provider sent no usage at all; no real prompt is zero tokens long, so zero for both
+    means "not reported", never "free"."""
+    used = response.usage
+    if used.input_tokens == 0 and used.output_tokens == 0:
+        return Usage.unreported()
+    return Usage(prompt_tokens=used.input_tokens, completion_tokens=used.output_tokens)
 
 
 # receives each fragment of streamed answer text as it arrives
@@ -233,11 +243,9 @@ class ProviderModel:
                 call=call,
             )
             call.response_model = response.model_name
-            usage = response.usage
-            # all zero is a provider that sent no usage (every real call has a prompt): left
-            # unknown rather than counted as a call that cost nothing
-            if usage.input_tokens or usage.output_tokens:
-                call.input_tokens, call.output_tokens = usage.input_tokens, usage.output_tokens
+            used = usage_of(response)  # unreported stays unknown, never 0
+            if used.known:
+                call.input_tokens, call.output_tokens = used.prompt_tokens, used.completion_tokens
         return response
 
     def _attempt_settings(self, idempotency_key: str, timeout_s: float) -> ModelSettings:

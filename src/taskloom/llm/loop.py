@@ -31,7 +31,7 @@ from pydantic_ai.tools import ToolDefinition
 from taskloom.llm.agent import AgentOutcome, AgentRun, Emit
 from taskloom.llm.approvals import ApprovalRequired, Resume, ToolDenied
 from taskloom.llm.base import AgentModel, Usage
-from taskloom.llm.chat import OUTPUT_TOOL, output_parameters, to_model_messages
+from taskloom.llm.chat import OUTPUT_TOOL, output_parameters, to_model_messages, usage_of
 from taskloom.llm.errors import InvalidModelOutput, ToolCallLimitExceeded, ToolError
 from taskloom.llm.tools.base import Tool, ToolResult
 
@@ -113,10 +113,7 @@ class AgentLoop:
                     on_text=on_text,
                 )
                 self._turn += 1
-                self._usage += Usage(
-                    prompt_tokens=response.usage.input_tokens,
-                    completion_tokens=response.usage.output_tokens,
-                )
+                self._usage += usage_of(response)
                 self._history.append(response)
             outcome, replies = await self._answer(response, decided)
             decided = None
@@ -131,7 +128,11 @@ class AgentLoop:
             "turn": self._turn,
             "calls": self._calls,
             "output_failures": self._output_failures,
-            "usage": [self._usage.prompt_tokens, self._usage.completion_tokens],
+            "usage": [
+                self._usage.prompt_tokens,
+                self._usage.completion_tokens,
+                self._usage.unreported_calls,
+            ],
         }
         asked = [
             {"tool_name": c.tool_name, "tool_call_id": c.tool_call_id, "payload": _args(c)}
@@ -144,8 +145,11 @@ class AgentLoop:
         self._turn = int(state["turn"])
         self._calls = int(state["calls"])
         self._output_failures = int(state["output_failures"])
-        prompt, completion = state["usage"]
-        self._usage = Usage(prompt_tokens=prompt, completion_tokens=completion)
+        # a state saved before uncounted calls were tracked holds two numbers
+        prompt, completion, unreported = [*state["usage"], 0][:3]
+        self._usage = Usage(
+            prompt_tokens=prompt, completion_tokens=completion, unreported_calls=unreported
+        )
 
     def _parameters(self) -> ModelRequestParameters:
         definitions = [

@@ -31,6 +31,7 @@ def _bump(*, fenced: bool, touch: bool) -> sa.Update:
             "updated_at": sa.bindparam("p_now", type_=t.c.updated_at.type),
             "prompt_tokens": t.c.prompt_tokens + sa.bindparam("p_prompt_tokens"),
             "completion_tokens": t.c.completion_tokens + sa.bindparam("p_completion_tokens"),
+            "unreported_calls": t.c.unreported_calls + sa.bindparam("p_unreported_calls"),
         }
     return statement.values(values).returning(t.c.event_seq)
 
@@ -93,7 +94,7 @@ async def append_events(
     events: list[tuple[str, Any, datetime]],
     fence_attempt: int | None = None,
     touch_node_id: str | None = None,
-    tokens: tuple[int, int] = (0, 0),
+    tokens: tuple[int, int, int] = (0, 0, 0),
 ) -> list[EventRecord]:
     """Append (type, data, time) events to the task's log, in order. Bumping the task's
     counter takes its row lock, so writers of one task's events queue up rather than
@@ -101,7 +102,7 @@ async def append_events(
 
     With `fence_attempt`, only that executing attempt may append (else LeaseLost);
     `touch_node_id` records the node as the task's last executed one in the same statement,
-    and adds its (prompt, completion) `tokens` to the task's.
+    and adds its (prompt, completion, unreported calls) `tokens` to the task's.
     """
     fenced, touch = fence_attempt is not None, touch_node_id is not None
     params = {
@@ -112,6 +113,7 @@ async def append_events(
         "p_now": events[-1][2],
         "p_prompt_tokens": tokens[0],
         "p_completion_tokens": tokens[1],
+        "p_unreported_calls": tokens[2],
     }
     last = (await conn.execute(_BUMP[fenced, touch], params)).scalar()
     if last is None:

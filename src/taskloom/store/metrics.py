@@ -42,6 +42,8 @@ class StoreMetrics:
     claim_latency: Histogram
     node_durations: dict[tuple[str, str], Histogram]  # (node type, status)
     node_tokens: dict[tuple[str, str], int]  # (node type, prompt | completion)
+    # model calls whose provider reported no usage, by node type: the tokens leave them out
+    node_unreported_calls: dict[str, int] = field(default_factory=dict)
     deliveries_by_status: dict[str, int] = field(default_factory=dict)
 
 
@@ -109,17 +111,20 @@ async def read_store_metrics(conn: Connection, *, now: datetime, sqlite: bool) -
             node_runs.c.status,
             sa.func.sum(node_runs.c.prompt_tokens),
             sa.func.sum(node_runs.c.completion_tokens),
+            sa.func.sum(node_runs.c.unreported_calls),
             *histogram_columns(ran, NODE_BUCKETS),
         ).group_by(node_runs.c.node_type, node_runs.c.status)
     )
     durations: dict[tuple[str, str], Histogram] = {}
     tokens: dict[tuple[str, str], int] = {}
+    unreported: dict[str, int] = {}
     for row in rows(nodes):
         node_type, status = str(row[0]), str(row[1])
-        durations[(node_type, status)] = histogram_from(row, 4, NODE_BUCKETS)
+        durations[(node_type, status)] = histogram_from(row, 5, NODE_BUCKETS)
         for kind, used in (("prompt", row[2]), ("completion", row[3])):
             key = (node_type, kind)
             tokens[key] = tokens.get(key, 0) + int(used or 0)
+        unreported[node_type] = unreported.get(node_type, 0) + int(row[4] or 0)
 
     deliveries = await conn.execute(
         sa.select(webhook_deliveries.c.status, sa.func.count()).group_by(
@@ -135,5 +140,6 @@ async def read_store_metrics(conn: Connection, *, now: datetime, sqlite: bool) -
         claim_latency=histogram_from(rows(claims)[0], 0, CLAIM_BUCKETS),
         node_durations=durations,
         node_tokens=tokens,
+        node_unreported_calls=unreported,
         deliveries_by_status={str(s): int(n) for s, n in rows(deliveries)},
     )

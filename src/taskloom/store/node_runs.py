@@ -32,6 +32,7 @@ async def record_node_run(conn: Connection, run: NodeRunRecord) -> None:
         "error": run.error,
         "prompt_tokens": run.prompt_tokens,
         "completion_tokens": run.completion_tokens,
+        "unreported_calls": run.unreported_calls,
         "started_at": run.started_at,
         "finished_at": run.finished_at,
     }
@@ -56,13 +57,15 @@ async def completed_outputs(
     return {(r["step"], r["iteration"]): NodeRunRecord.from_row(r) for r in rows.mappings()}
 
 
-async def turn_tokens(conn: Connection, *, task_id: str, turn: int) -> tuple[int, int]:
-    """(prompt, completion) tokens the node runs of one turn used."""
+async def turn_tokens(conn: Connection, *, task_id: str, turn: int) -> tuple[int, int, int]:
+    """(prompt, completion) tokens the node runs of one turn used, and how many model calls
+    of theirs went uncounted."""
     found = await conn.execute(
         sa.select(
             sa.func.coalesce(sa.func.sum(n.c.prompt_tokens), 0).label("prompt"),
             sa.func.coalesce(sa.func.sum(n.c.completion_tokens), 0).label("completion"),
+            sa.func.coalesce(sa.func.sum(n.c.unreported_calls), 0).label("unreported"),
         ).where(n.c.task_id == task_id, n.c.turn == turn)
     )
     row = found.mappings().one()
-    return int(row["prompt"]), int(row["completion"])
+    return int(row["prompt"]), int(row["completion"]), int(row["unreported"])

@@ -105,6 +105,7 @@ class TaskRecord(_Record):
     executor: Executor
     prompt_tokens: int
     completion_tokens: int
+    unreported_calls: int  # model calls left out of the counts: the provider gave none
     paused_at: datetime | None
     hitl_request: dict[str, Any] | None
 
@@ -132,6 +133,7 @@ class NodeRunRecord(_Record):
     finished_at: datetime
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    unreported_calls: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", NodeRunStatus(self.status))

@@ -123,6 +123,8 @@ tasks = sa.Table(
     # every turn's model usage, summed
     sa.Column("prompt_tokens", sa.BigInteger(), nullable=False, server_default="0"),
     sa.Column("completion_tokens", sa.BigInteger(), nullable=False, server_default="0"),
+    # model calls whose provider reported no usage: the counts above leave them out
+    sa.Column("unreported_calls", sa.Integer(), nullable=False, server_default="0"),
     # a wait node paused it (when, and what it waits for); kept after the resume until the
     # next turn, so the resumed attempt knows to look for checkpoints
     sa.Column("paused_at", UtcDateTime(), nullable=True),
@@ -156,6 +158,7 @@ node_runs = sa.Table(
     sa.Column("error", sa.JSON(), nullable=True),  # JSON-encoded string, as tasks.result
     sa.Column("prompt_tokens", sa.BigInteger(), nullable=False, server_default="0"),
     sa.Column("completion_tokens", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("unreported_calls", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("started_at", UtcDateTime(), nullable=False),
     sa.Column("finished_at", UtcDateTime(), nullable=False),
     sa.Index("ix_node_runs_task", "task_id", "turn"),

@@ -92,6 +92,7 @@ async def create_task(
         "executor": executor,
         "prompt_tokens": 0,
         "completion_tokens": 0,
+        "unreported_calls": 0,
         "paused_at": None,
         "hitl_request": None,
     }

@@ -13,7 +13,7 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.usage import RequestUsage
 
-from taskloom.llm.base import Message
+from taskloom.llm.base import Message, Usage
 from taskloom.llm.chat import OUTPUT_TOOL, output_parameters, to_completion, to_model_messages
 
 
@@ -58,12 +58,24 @@ def test_completion_reads_text_and_usage() -> None:
     completion = to_completion(response)
     assert completion.text == "hello"
     assert completion.data is None
-    assert completion.usage.as_dict() == {
-        "prompt_tokens": 5,
-        "completion_tokens": 2,
-        "total_tokens": 7,
-    }
+    assert completion.usage == Usage(prompt_tokens=5, completion_tokens=2)
+    assert completion.usage.total_tokens == 7
     assert completion.model == "m"
+
+
+def test_completion_without_usage_is_unreported_not_zero() -> None:
+    # pydantic-ai's zero counts when the provider's reply had no `usage` at all
+    completion = to_completion(ModelResponse(parts=[TextPart("hi")], usage=RequestUsage()))
+    assert completion.usage == Usage(unreported_calls=1)
+    assert not completion.usage.known
+    assert completion.usage.total_tokens is None
+
+
+def test_a_sum_with_an_unreported_call_keeps_the_counts_and_has_no_total() -> None:
+    total = Usage(prompt_tokens=30, completion_tokens=5) + Usage.unreported()
+    assert total == Usage(prompt_tokens=30, completion_tokens=5, unreported_calls=1)
+    assert total.total_tokens is None
+    assert (Usage(prompt_tokens=1) + Usage(completion_tokens=2)).total_tokens == 3
 
 
 def test_completion_reads_the_answer_tool_arguments() -> None:

@@ -23,10 +23,20 @@ export const TASK_STATUSES: TaskStatus[] = [
 
 export const TERMINAL: ReadonlySet<string> = new Set(["completed", "error", "failed", "stopped"]);
 
-export interface Tokens {
+export interface CountedTokens {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+}
+
+/** Model usage. When a provider reported none for some call (`unreported_calls` > 0), the
+ *  three counts are null and `counted` holds what the other calls reported. */
+export interface Tokens {
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  total_tokens: number | null;
+  unreported_calls?: number;
+  counted?: CountedTokens;
 }
 
 export type NodeRunStatus = "running" | "completed" | "error" | "failed" | "skipped" | string;

@@ -7,6 +7,7 @@ import { ErrorBanner, StatusBadge, timeAgo, useLoad } from "../components/common
 import { Link } from "../components/Link";
 import { allNodeIds } from "../lib/layout";
 import { formatDuration } from "../lib/runState";
+import { formatTokens, sumTokens } from "../lib/tokens";
 import { useRun } from "../lib/useRun";
 import { navigate } from "../router";
 
@@ -136,8 +137,9 @@ export function TaskPage({ id }: { id: string }) {
         </dd>
         <dt>Tokens</dt>
         <dd data-testid="tokens">
-          {task.tokens.total_tokens} (prompt {task.tokens.prompt_tokens}, completion{" "}
-          {task.tokens.completion_tokens})
+          {task.tokens.total_tokens === null
+            ? formatTokens(task.tokens)
+            : `${task.tokens.total_tokens} (prompt ${task.tokens.prompt_tokens}, completion ${task.tokens.completion_tokens})`}
         </dd>
         {(task.status_reason || task.status_message) && (
           <>
@@ -255,7 +257,7 @@ function Timeline({ task, trace }: { task: Task; trace: Trace | null }) {
   );
   const t0 = Math.min(...starts);
   const span = Math.max(Math.max(...ends) - t0, 1);
-  const total = runs.reduce((sum, r) => sum + (r.tokens?.total_tokens ?? 0), 0);
+  const total = sumTokens(runs.map((r) => r.tokens));
   const toggle = (i: number) =>
     setOpen((o) => {
       const next = new Set(o);
@@ -319,7 +321,7 @@ function Timeline({ task, trace }: { task: Task; trace: Trace | null }) {
                   <StatusBadge status={r.status} />
                 </td>
                 <td>{formatDuration(end - start)}</td>
-                <td>{r.tokens?.total_tokens ?? 0}</td>
+                <td>{formatTokens(r.tokens)}</td>
                 <td className="bar-col">
                   <div className="bar-track">
                     <div
@@ -361,7 +363,7 @@ function Timeline({ task, trace }: { task: Task; trace: Trace | null }) {
         <tfoot>
           <tr>
             <td colSpan={5}>Total tokens</td>
-            <td>{total}</td>
+            <td>{formatTokens(total)}</td>
             <td />
           </tr>
         </tfoot>
