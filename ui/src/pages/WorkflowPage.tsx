@@ -1,6 +1,12 @@
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ApiError, client, nodeOfError, type RunVersion } from "../api/client";
-import type { Condition, DeployedVersion, OrchestrationNode, Workflow } from "../api/types";
+import {
+  type Condition,
+  type DeployedVersion,
+  type OrchestrationNode,
+  TERMINAL,
+  type Workflow,
+} from "../api/types";
 import { ApprovalPanel } from "../components/Approval";
 import { Canvas } from "../components/Canvas";
 import { ErrorBanner, StatusBadge, useLoad } from "../components/common";
@@ -553,7 +559,7 @@ function RunPanel({
                   <button type="button" className="link" onClick={() => onOpenSubTask(nodeId)}>
                     ↳ {nodeId}: watch its sub-task
                   </button>{" "}
-                  <StatusBadge status={run.view?.subTasks.find((t) => t.id === child)?.status} />
+                  <SubTaskStatus status={run.view?.subTasks.find((t) => t.id === child)?.status} />
                 </li>
               ))}
             </ul>
@@ -572,6 +578,15 @@ function RunPanel({
         </div>
       )}
     </div>
+  );
+}
+
+/** The parent hears of a sub-task when it starts and when it ends: in between it runs. */
+function SubTaskStatus({ status }: { status: string | undefined }) {
+  return status && TERMINAL.has(status) ? (
+    <StatusBadge status={status} />
+  ) : (
+    <span className="muted small">running</span>
   );
 }
 
