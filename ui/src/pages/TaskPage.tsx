@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState } from "react";
 import { client, targetOf } from "../api/client";
+import { take } from "../api/prefetch";
 import { type Task, TERMINAL, type Trace, type TraceRun } from "../api/types";
 import { ApprovalPanel } from "../components/Approval";
 import { Canvas } from "../components/Canvas";
@@ -11,7 +12,12 @@ import { useRun } from "../lib/useRun";
 import { navigate } from "../router";
 
 export function TaskPage({ id }: { id: string }) {
-  const { data: task, error, reload, setData } = useLoad(() => client.getTask(id), [id]);
+  const {
+    data: task,
+    error,
+    reload,
+    setData,
+  } = useLoad(() => take(`task:${id}`, () => client.getTask(id)), [id]);
   const { data: workflow } = useLoad(async () => {
     if (!task) return null;
     try {

@@ -1,5 +1,6 @@
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ApiError, client, nodeOfError, type RunVersion } from "../api/client";
+import { take } from "../api/prefetch";
 import {
   type Condition,
   type DeployedVersion,
@@ -34,7 +35,11 @@ const CodeEditor = lazy(() => import("../components/CodeEditor"));
 type Tab = "run" | "node" | "changes";
 
 export function WorkflowPage({ id }: { id: string }) {
-  const { data: workflow, error: loadError, setData } = useLoad(() => client.getWorkflow(id), [id]);
+  const {
+    data: workflow,
+    error: loadError,
+    setData,
+  } = useLoad(() => take(`workflow:${id}`, () => client.getWorkflow(id)), [id]);
   const [nodes, setNodes] = useState<OrchestrationNode[]>([]);
   const [saved, setSaved] = useState<OrchestrationNode[]>([]);
   const [selected, setSelected] = useState<string | null>(null);
