@@ -191,7 +191,7 @@ export function WorkflowPage({ id }: { id: string }) {
             {Array.from({ length: workflow.version }, (_, i) => workflow.version - i).map((v) => (
               <option key={v} value={v}>
                 v{v}
-                {v === workflow.version ? " (latest deployed)" : ""} · read-only
+                {v === workflow.version ? " (latest)" : ""} · read-only
               </option>
             ))}
           </select>
