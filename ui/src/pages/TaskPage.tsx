@@ -26,6 +26,15 @@ export function TaskPage({ id }: { id: string }) {
       return null; // an agent's task, or a deleted workflow: no canvas
     }
   }, [task?.agent_id]);
+  // an agent's task names its agent, as a workflow's names its workflow
+  const { data: agentName } = useLoad(async () => {
+    if (!task) return null;
+    try {
+      return (await client.getAgent(task.agent_id)).name;
+    } catch {
+      return null; // a workflow's task, or a deleted agent: its id says enough
+    }
+  }, [task?.agent_id]);
   const { data: thread, reload: reloadThread } = useLoad(
     () => client.thread(id),
     [id, task?.turn, task?.status],
@@ -123,7 +132,7 @@ export function TaskPage({ id }: { id: string }) {
             <Link href={`/workflows/${workflow.id}`}>{workflow.name}</Link>
           ) : (
             <Link href={`/agents/edit/${task.agent_id}`}>
-              <code>{task.agent_id}</code>
+              {agentName ?? <code>{task.agent_id}</code>}
             </Link>
           )}{" "}
           · version {task.agent_version}
