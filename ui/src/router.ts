@@ -22,11 +22,7 @@ export function setNavigateHook(hook: ((path: string) => void) | null): void {
 export function navigate(to: string, replace = false): void {
   onNavigate?.(new URL(to, window.location.origin).pathname);
   if (replace) window.history.replaceState(null, "", to);
-  else {
-    window.history.pushState(null, "", to);
-    // a new page (or the next page of a list) starts at its top, as a link's would
-    window.scrollTo(0, 0);
-  }
+  else window.history.pushState(null, "", to);
   for (const listener of listeners) listener();
 }
 
