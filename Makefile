@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test check docs bench compat fuzz ui ui-check ui-test demo demo-test
+.PHONY: serve test check docs bench compat fuzz ui ui-check ui-test ui-perf demo demo-test
 
 # exact, hashed versions from requirements-dev.lock (scripts/lock writes it from pyproject.toml's
 # ranges), then taskloom itself, editable, with nothing else resolved
@@ -59,3 +59,7 @@ ui-check: $(STAMP)
 
 ui-test: $(STAMP)
 	scripts/ui test
+
+# `ui-perf` measures the issue's speed figures (ui/e2e/perf.spec.ts): not part of ui-test
+ui-perf: $(STAMP)
+	scripts/ui perf

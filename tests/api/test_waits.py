@@ -87,6 +87,32 @@ async def test_a_paused_task_shows_its_request_and_approval_finishes_it(
     assert kinds.index("task_paused") < kinds.index("hitl_requested") < kinds.index("task_resumed")
 
 
+async def test_the_list_of_paused_tasks_carries_each_request_and_a_decided_one_drops_it(
+    client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
+) -> None:
+    workflow_id = await deploy_workflow(waiting_workflow())
+    first = await start(client, headers, workflow_id)
+    second = await start(client, headers, workflow_id)
+
+    listed = await client.get("/v1/tasks", params={"status": "paused"}, headers=headers)
+    assert listed.status_code == 200, listed.text
+    items = {item["id"]: item for item in listed.json()["items"]}
+    assert set(items) == {first["id"], second["id"]}
+    for task in (first, second):
+        assert items[task["id"]]["paused_at"] == task["paused_at"]
+        assert items[task["id"]]["hitl_request"] == task["hitl_request"]
+
+    approved = await client.post(
+        f"/v1/tasks/{first['id']}/approve", json={"decided_by": "ana"}, headers=headers
+    )
+    assert approved.status_code == 200, approved.text
+    await settle(client, headers, first["id"])
+    everything = await client.get("/v1/tasks", params={"agent_id": workflow_id}, headers=headers)
+    decided = next(i for i in everything.json()["items"] if i["id"] == first["id"])
+    assert decided["status"] == "completed"
+    assert (decided["paused_at"], decided["hitl_request"]) == (None, None)
+
+
 async def test_a_rejection_with_no_route_ends_error_rejected_and_a_contrary_one_is_409(
     client: httpx.AsyncClient, headers: dict[str, str], deploy_workflow: DeployWorkflow
 ) -> None:

@@ -101,3 +101,22 @@ async def test_list_tasks_page_query_reads_the_index__sqlite(tmp_path: object) -
             details = " | ".join(str(row[-1]) for row in plan)
     assert "COVERING INDEX ix_tasks_org_created_id" in details
     assert "TEMP B-TREE" not in details
+
+
+async def test_list_tasks_by_status_reads_its_own_index__sqlite(tmp_path: object) -> None:
+    # a status filter (the web UI's inbox: status=paused) must not walk the whole list
+    async with Database(f"sqlite:///{tmp_path}/plan.db") as db:
+        await upgrade(db)
+        async with db.read() as conn:
+            plans = [
+                " | ".join(str(row[-1]) for row in await conn.execute(sa.text(query)))
+                for query in (
+                    "EXPLAIN QUERY PLAN SELECT id FROM tasks WHERE organization_id = 'org' "
+                    "AND status = 'paused' ORDER BY created_at DESC, id DESC LIMIT 25",
+                    "EXPLAIN QUERY PLAN SELECT count(*) FROM tasks WHERE organization_id = 'org' "
+                    "AND status = 'paused'",
+                )
+            ]
+    for details in plans:
+        assert "COVERING INDEX ix_tasks_org_status_created_id" in details
+        assert "TEMP B-TREE" not in details

@@ -1,4 +1,4 @@
-import { Component, lazy, type ReactNode, Suspense, useEffect, useState } from "react";
+import { Component, lazy, type ReactNode, Suspense, useEffect, useRef, useState } from "react";
 import { ApiError, client, getKey, setKey, setUnauthorizedHandler } from "./api/client";
 import { ErrorBanner } from "./components/common";
 import { Link } from "./components/Link";
@@ -104,15 +104,28 @@ export function App() {
           Sign out
         </button>
       </header>
-      <main>
+      <Main>
         <Boundary>
           <Suspense fallback={<div className="page muted">Loading…</div>}>
             <Pages />
           </Suspense>
         </Boundary>
-      </main>
+      </Main>
     </div>
   );
+}
+
+/** The scrolling area of the pages: a new page (or the next page of a list) starts at its
+ * top, as it would after following a link. */
+function Main({ children }: { children: ReactNode }) {
+  const { path, search } = useLocation();
+  const box = useRef<HTMLElement>(null);
+  const at = `${path}?${search.toString()}`;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: each new location scrolls up
+  useEffect(() => {
+    box.current?.scrollTo(0, 0);
+  }, [at]);
+  return <main ref={box}>{children}</main>;
 }
 
 function Nav() {

@@ -13,7 +13,14 @@ function subscribe(listener: () => void): () => void {
   };
 }
 
+let onNavigate: ((path: string) => void) | null = null;
+/** Called with each path navigated to, before the page renders (to start its first read). */
+export function setNavigateHook(hook: ((path: string) => void) | null): void {
+  onNavigate = hook;
+}
+
 export function navigate(to: string, replace = false): void {
+  onNavigate?.(new URL(to, window.location.origin).pathname);
   if (replace) window.history.replaceState(null, "", to);
   else window.history.pushState(null, "", to);
   for (const listener of listeners) listener();

@@ -133,6 +133,7 @@ tasks = sa.Table(
     # ids (and the total) come off the index alone
     sa.Index("ix_tasks_org_created_id", "organization_id", "created_at", "id"),
     sa.Index("ix_tasks_org_agent_created_id", "organization_id", "agent_id", "created_at", "id"),
+    sa.Index("ix_tasks_org_status_created_id", "organization_id", "status", "created_at", "id"),
     sa.Index("ix_tasks_parent", "parent_id"),
     sa.Index("ix_tasks_status_created", "status", "created_at"),
     sa.Index("ix_tasks_lease", "lease_owner"),

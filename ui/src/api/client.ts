@@ -4,6 +4,7 @@ import type { paths } from "./schema";
 import { SseParser } from "./sse";
 import type {
   Agent,
+  DeployedAgent,
   DeployedVersion,
   Page,
   Secret,
@@ -157,6 +158,13 @@ export const client = {
     unwrap<DeployedVersion>(
       api.GET("/v1/workflows/{workflow_id}/versions/{version}", {
         params: { path: { workflow_id, version } },
+      }),
+    ),
+
+  getAgentVersion: (agent_id: string, version: number) =>
+    unwrap<DeployedAgent>(
+      api.GET("/v1/agents/{agent_id}/versions/{version}", {
+        params: { path: { agent_id, version } },
       }),
     ),
 

@@ -1171,7 +1171,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Tasks */
+        /**
+         * List Tasks
+         * @description Paginated `TasksListItem`s, newest first. Beyond the contract's fields, each item has
+         *     `paused_at` and `hitl_request` (both null unless the task is paused), so that a list of
+         *     paused tasks is an inbox in one request.
+         */
         get: operations["list_tasks_v1_tasks_get"];
         put?: never;
         post?: never;

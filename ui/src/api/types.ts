@@ -125,6 +125,12 @@ export interface DeployedVersion extends Workflow {
   deployed_at: string;
 }
 
+/** GET /v1/agents/{id}/versions/{n}: the agent as that version defines it. */
+export interface DeployedAgent extends Agent {
+  is_latest: boolean;
+  deployed_at: string;
+}
+
 export interface TaskListItem {
   id: string;
   agent_id: string;
@@ -137,6 +143,9 @@ export interface TaskListItem {
   result: string | null;
   title: string | null;
   status_reason: string | null;
+  /** taskloom's: set only while the task is paused, so a list of paused tasks is an inbox */
+  paused_at: string | null;
+  hitl_request: HitlRequest | null;
 }
 
 export interface Page<T> {

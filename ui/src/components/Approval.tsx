@@ -10,7 +10,8 @@ export function ApprovalPanel({
   onDecided,
   compact = false,
 }: {
-  task: Task;
+  /** a task, or a list item (it carries the same fields while the task is paused) */
+  task: Pick<Task, "id" | "status" | "paused_at" | "hitl_request">;
   onDecided: (task: Task) => void;
   compact?: boolean;
 }) {

@@ -23,6 +23,8 @@ interface CardData extends Record<string, unknown> {
   invalid?: string;
   /** this node ran a sub-task: selecting it opens the sub-task */
   drill?: boolean;
+  /** open that sub-task (the button on the card) */
+  onDrill?: () => void;
   /** how the node differs from the definition compared with */
   mark?: NodeMark;
 }
@@ -78,7 +80,22 @@ const Card = memo(function Card({ data, selected }: NodeProps<CardNode>) {
       </div>
       {data.invalid && <div className="node-error">{data.invalid}</div>}
       {data.mark && <div className={`node-diff diff-${data.mark}`}>{data.mark}</div>}
-      {data.drill && <div className="node-drill">↳ open sub-task</div>}
+      {data.drill &&
+        (data.onDrill ? (
+          <button
+            type="button"
+            className="node-drill link nodrag nopan"
+            data-testid={`drill-${data.label}`}
+            onClick={(e) => {
+              e.stopPropagation();
+              data.onDrill?.();
+            }}
+          >
+            ↳ open sub-task
+          </button>
+        ) : (
+          <div className="node-drill">↳ open sub-task</div>
+        ))}
       <Handle type="source" position={Position.Right} />
     </div>
   );
@@ -149,6 +166,8 @@ export interface CanvasProps {
   onDeleteEdge?: (source: string, target: string) => void;
   /** node id -> the sub-task it ran (a task's view) */
   drill?: Record<string, string>;
+  /** with `drill`: a button on such a node opens its sub-task */
+  onDrill?: (nodeId: string) => void;
   /** node id -> how it differs from a compared definition */
   marks?: Record<string, NodeMark>;
 }
@@ -164,6 +183,7 @@ export function Canvas({
   onDeleteNodes,
   onDeleteEdge,
   drill,
+  onDrill,
   marks,
 }: CanvasProps) {
   const laid = useMemo(() => layoutWorkflow(nodes), [nodes]);
@@ -214,10 +234,11 @@ export function Canvas({
           now,
           invalid: invalid?.nodeId === n.id ? invalid.message : undefined,
           drill: Boolean(drill?.[n.id]),
+          onDrill: drill?.[n.id] && onDrill ? () => onDrill(n.id) : undefined,
           mark: marks?.[n.id],
         },
       })),
-    [laid, run, now, selected, editable, invalid, drill, marks],
+    [laid, run, now, selected, editable, invalid, drill, onDrill, marks],
   );
   const flowEdges = useMemo<Edge[]>(
     () =>

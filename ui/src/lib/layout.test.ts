@@ -9,6 +9,7 @@ import {
   NODE_H,
   placeLayers,
   START_ID,
+  subTaskTargets,
 } from "./layout";
 
 const nodes: OrchestrationNode[] = [
@@ -132,5 +133,23 @@ describe("placeLayers", () => {
       "s",
     );
     expect(at.size).toBe(3);
+  });
+});
+
+describe("subTaskTargets", () => {
+  it("names what agent and orchestration nodes run, branches included", () => {
+    const nodes: OrchestrationNode[] = [
+      { id: "a", type: "agent", definition: { asset_id: "agent-1" } },
+      { id: "w", type: "orchestration", definition: { workflow_id: "wf-1" } },
+      { id: "c", type: "code", definition: { asset_id: "not-a-sub-task" } },
+      {
+        id: "p",
+        type: "parallel",
+        definition: {
+          nodes: [{ id: "b", type: "agent", definition: { target_agent_id: "agent-2" } }],
+        },
+      },
+    ];
+    expect(subTaskTargets(nodes)).toEqual({ a: "agent-1", w: "wf-1", b: "agent-2" });
   });
 });

@@ -74,6 +74,27 @@ export function allNodeIds(nodes: OrchestrationNode[]): string[] {
   return ids;
 }
 
+const SUB_TASK_KEYS = ["asset_id", "agent_id", "target_agent_id", "workflow_id"] as const;
+
+/** node id -> the agent (an `agent` node) or workflow (an `orchestration` node) it runs as a
+ * sub-task, under the names the server accepts for it. */
+export function subTaskTargets(nodes: OrchestrationNode[]): Record<string, string> {
+  const found: Record<string, string> = {};
+  const visit = (node: OrchestrationNode) => {
+    if (node.type === "agent" || node.type === "orchestration") {
+      const named = SUB_TASK_KEYS.map((k) => node.definition?.[k]).find(
+        (v) => typeof v === "string",
+      );
+      if (typeof named === "string") found[node.id] = named;
+    }
+  };
+  for (const node of nodes) {
+    visit(node);
+    if (node.type === "parallel") for (const b of branchesOf(node)) visit(b);
+  }
+  return found;
+}
+
 /** The entry node as the server picks it: the first that no edge points at. */
 export function entryOf(nodes: OrchestrationNode[]): string | null {
   const targets = new Set(nodes.flatMap((n) => n.next_node_ids ?? []));

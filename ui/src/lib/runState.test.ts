@@ -111,6 +111,50 @@ it("tracks sub-tasks for drill-down", () => {
   expect(v.subTasks).toEqual([{ id: "child", status: "completed" }]);
 });
 
+describe("drilling down into sub-tasks", () => {
+  const child = (id: string, agent_id: string, status = "pending") => ({ id, agent_id, status });
+
+  it("gives a sub-task to the running node that started it", () => {
+    seq = 0;
+    let v = emptyRun(["first", "ask"]);
+    v = reduceEvent(v, ev("node_started", { node_id: "first" }));
+    v = reduceEvent(v, ev("node_finished", { node_id: "first", status: "completed" }));
+    v = reduceEvent(v, ev("node_started", { node_id: "ask" }));
+    v = reduceEvent(v, ev("sub_task_created", child("c1", "agent-1")));
+    v = reduceEvent(v, ev("sub_task_finished", child("c1", "agent-1", "completed")));
+    expect(v.subTaskOf).toEqual({ ask: "c1" });
+  });
+
+  it("tells apart branches running at once by the agent their definition names", () => {
+    seq = 0;
+    let v = emptyRun(["left", "right"], { left: "agent-L", right: "agent-R" });
+    v = reduceEvent(v, ev("node_started", { node_id: "left" }));
+    v = reduceEvent(v, ev("node_started", { node_id: "right" }));
+    v = reduceEvent(v, ev("sub_task_created", child("cR", "agent-R")));
+    v = reduceEvent(v, ev("sub_task_created", child("cL", "agent-L")));
+    expect(v.subTaskOf).toEqual({ left: "cL", right: "cR" });
+  });
+
+  it("guesses no owner among several running nodes it cannot tell apart", () => {
+    seq = 0;
+    let v = emptyRun(["left", "right"]);
+    v = reduceEvent(v, ev("node_started", { node_id: "left" }));
+    v = reduceEvent(v, ev("node_started", { node_id: "right" }));
+    v = reduceEvent(v, ev("sub_task_created", child("c", "agent-X")));
+    expect(v.subTaskOf).toEqual({});
+    expect(v.subTasks).toEqual([{ id: "c", status: "pending" }]);
+  });
+
+  it("forgets the last turn's sub-tasks when a new turn starts", () => {
+    seq = 0;
+    let v = emptyRun(["ask"]);
+    v = reduceEvent(v, ev("node_started", { node_id: "ask" }));
+    v = reduceEvent(v, ev("sub_task_created", child("c1", "a")));
+    v = reduceEvent(v, ev("task_created", { id: "t", status: "pending", turn: 2 }));
+    expect(v.subTaskOf).toEqual({});
+  });
+});
+
 describe("viewFromTask", () => {
   it("rebuilds the latest turn's states from node_runs", () => {
     const v = viewFromTask(

@@ -21,11 +21,16 @@ export interface RunView {
   toolCalls: { name: string; payload: unknown; result?: unknown; isError?: boolean }[];
   /** sub-tasks started by agent nodes, in order, with their latest status */
   subTasks: { id: string; status: string }[];
+  /** node id -> the sub-task it started (this turn), for drilling down from the canvas */
+  subTaskOf: Record<string, string>;
+  /** node id -> the agent or workflow it runs as a sub-task (from the definition): tells
+   * apart nodes running at once when a sub-task starts */
+  targets: Record<string, string>;
   lastSeq: number;
   finished: boolean;
 }
 
-export function emptyRun(nodeIds: string[]): RunView {
+export function emptyRun(nodeIds: string[], targets: Record<string, string> = {}): RunView {
   const nodes: Record<string, NodeView> = {};
   for (const id of nodeIds) nodes[id] = pendingNode();
   return {
@@ -34,6 +39,8 @@ export function emptyRun(nodeIds: string[]): RunView {
     chunks: "",
     toolCalls: [],
     subTasks: [],
+    subTaskOf: {},
+    targets,
     lastSeq: 0,
     finished: false,
   };
@@ -76,6 +83,7 @@ export function reduceEvent(view: RunView, event: TaskEvent): RunView {
         nodes,
         chunks: "",
         toolCalls: [],
+        subTaskOf: {},
         finished: false,
       };
     }
@@ -167,8 +175,10 @@ export function reduceEvent(view: RunView, event: TaskEvent): RunView {
       const others = view.subTasks.filter((t) => t.id !== child.id);
       const known = view.subTasks.find((t) => t.id === child.id);
       const entry = { id: child.id, status: child.status };
+      const owner = Object.values(view.subTaskOf).includes(child.id) ? null : ownerOf(view, child);
       return {
         ...next,
+        subTaskOf: owner ? { ...view.subTaskOf, [owner]: child.id } : view.subTaskOf,
         subTasks: known
           ? view.subTasks.map((t) => (t.id === child.id ? entry : t))
           : [...others, entry],
@@ -196,9 +206,25 @@ export function reduceEvent(view: RunView, event: TaskEvent): RunView {
   }
 }
 
+/** The node that started `child`: a node starts its sub-task while it runs (its
+ * `node_started` is always written before), so it is a running node without a sub-task yet,
+ * the one whose definition names the child's agent or workflow where several run at once. */
+function ownerOf(view: RunView, child: Task): string | null {
+  const free = Object.entries(view.nodes)
+    .filter(([id, node]) => node.state === "running" && !(id in view.subTaskOf))
+    .sort(([, a], [, b]) => (a.startedAt ?? 0) - (b.startedAt ?? 0))
+    .map(([id]) => id);
+  const named = free.filter((id) => view.targets[id] === child.agent_id);
+  return named[0] ?? (free.length === 1 ? (free[0] as string) : null);
+}
+
 /** The view of a task already known (GET /v1/tasks/{id}): its trace of node runs. */
-export function viewFromTask(task: Task, nodeIds: string[]): RunView {
-  let view = emptyRun(nodeIds);
+export function viewFromTask(
+  task: Task,
+  nodeIds: string[],
+  targets: Record<string, string> = {},
+): RunView {
+  let view = emptyRun(nodeIds, targets);
   const runs = (task.node_runs ?? []).filter((r) => r.turn === task.turn);
   for (const run of runs) {
     const prior = view.nodes[run.node_id] ?? pendingNode();

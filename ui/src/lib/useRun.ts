@@ -10,9 +10,11 @@ import {
 import { type Task, type TaskEvent, TERMINAL } from "../api/types";
 import { emptyRun, type RunView, reduceEvent, viewFromTask } from "./runState";
 
+const NO_TARGETS: Record<string, string> = {};
+
 /** A run shown live: start one (invoke/stream), or follow an existing task (its event log,
  * resumed with Last-Event-ID). Events fold into a RunView as they arrive. */
-export function useRun(nodeIds: string[]) {
+export function useRun(nodeIds: string[], targets: Record<string, string> = NO_TARGETS) {
   const [view, setView] = useState<RunView | null>(null);
   const [events, setEvents] = useState<TaskEvent[]>([]);
   const [error, setError] = useState<unknown>(null);
@@ -20,12 +22,14 @@ export function useRun(nodeIds: string[]) {
   const abort = useRef<AbortController | null>(null);
   const ids = useRef(nodeIds);
   ids.current = nodeIds;
+  const named = useRef(targets);
+  named.current = targets;
 
   useEffect(() => () => abort.current?.abort(), []);
 
   const onEvent = useCallback((event: TaskEvent) => {
     setEvents((list) => [...list, event]);
-    setView((v) => reduceEvent(v ?? emptyRun(ids.current), event));
+    setView((v) => reduceEvent(v ?? emptyRun(ids.current, named.current), event));
   }, []);
 
   const follow = useCallback(
@@ -42,7 +46,7 @@ export function useRun(nodeIds: string[]) {
       abort.current = controller;
       setError(null);
       setEvents([]);
-      setView(emptyRun(ids.current));
+      setView(emptyRun(ids.current, named.current));
       setActive(true);
       let taskId: string | null = null;
       let last = 0;
@@ -81,16 +85,19 @@ export function useRun(nodeIds: string[]) {
       abort.current = controller;
       setError(null);
       setEvents([]);
-      setView(viewFromTask(task, ids.current));
+      setView(viewFromTask(task, ids.current, named.current));
       if (!withLog && TERMINAL.has(task.status)) return;
       setActive(!TERMINAL.has(task.status));
       try {
         // the whole log: it rebuilds the node states of the latest turn as they happened
-        setView(emptyRun(ids.current));
+        setView(emptyRun(ids.current, named.current));
         await follow(task.id, 0, controller.signal);
         if (!controller.signal.aborted) {
           const fresh = await client.getTask(task.id);
-          setView((v) => ({ ...(v ?? viewFromTask(fresh, ids.current)), task: fresh }));
+          setView((v) => ({
+            ...(v ?? viewFromTask(fresh, ids.current, named.current)),
+            task: fresh,
+          }));
         }
       } catch (err) {
         if (!controller.signal.aborted) setError(err);

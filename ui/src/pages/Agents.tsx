@@ -1,9 +1,11 @@
 import { useEffect, useState } from "react";
 import { client } from "../api/client";
-import type { Agent } from "../api/types";
+import type { Agent, DeployedAgent } from "../api/types";
 import { ErrorBanner, timeAgo, useLoad } from "../components/common";
 import { Link } from "../components/Link";
 import { HttpToolsForm, McpServersForm } from "../components/ToolForms";
+import { agentSettings } from "../lib/agentSettings";
+import { jsonDiff, prettyJson } from "../lib/jsonDiff";
 import { useRun } from "../lib/useRun";
 import { navigate } from "../router";
 
@@ -296,9 +298,93 @@ export function AgentPage({ id }: { id: string }) {
             </button>
           </div>
         </form>
-        <Chat agent={agent} />
+        <div className="stack">
+          <Chat agent={agent} />
+          <Versions agent={agent} />
+        </div>
       </div>
     </div>
+  );
+}
+
+/** Deployed versions, read-only: one version's settings, and how it differs from the deployed
+ * one (the latest); for the latest itself, how the saved draft differs from it. */
+function Versions({ agent }: { agent: Agent }) {
+  const latest = agent.version;
+  const [shown, setShown] = useState(latest);
+  useEffect(() => setShown(latest), [latest]);
+  const { data, error } = useLoad(async () => {
+    if (!latest || !shown) return null;
+    const [version, deployed] = await Promise.all([
+      client.getAgentVersion(agent.id, shown),
+      shown === latest ? null : client.getAgentVersion(agent.id, latest),
+    ]);
+    return { version, deployed };
+  }, [agent.id, shown, latest]);
+  const pair = (v: DeployedAgent, d: DeployedAgent | null) =>
+    d
+      ? { before: v, after: d, label: `v${v.version} → deployed v${d.version}` }
+      : { before: v, after: agent, label: `deployed v${v.version} → the saved draft` };
+  const compared = data ? pair(data.version, data.deployed) : null;
+  const lines = compared
+    ? jsonDiff(agentSettings(compared.before), agentSettings(compared.after))
+    : [];
+  const same = lines.every((l) => l.kind === "same");
+  return (
+    <section className="card" aria-label="Versions" data-testid="agent-versions">
+      <div className="row">
+        <h2>Versions</h2>
+        <span className="spacer" />
+        {latest > 0 && (
+          <select
+            aria-label="Version shown"
+            value={shown}
+            onChange={(e) => setShown(Number(e.target.value))}
+          >
+            {Array.from({ length: latest }, (_, i) => latest - i).map((v) => (
+              <option key={v} value={v}>
+                v{v}
+                {v === latest ? " (deployed)" : ""}
+              </option>
+            ))}
+          </select>
+        )}
+      </div>
+      {!latest && <p className="muted">Nothing is deployed yet.</p>}
+      <ErrorBanner error={error} />
+      {data && compared && (
+        <>
+          <p className="muted small">
+            v{data.version.version} deployed {timeAgo(data.version.deployed_at)}
+          </p>
+          <h3>{compared.label}</h3>
+          {same ? (
+            <p className="muted" data-testid="agent-version-diff">
+              No difference.
+            </p>
+          ) : (
+            <div className="json-diff" data-testid="agent-version-diff">
+              {lines.map((l, i) => (
+                <div
+                  // biome-ignore lint/suspicious/noArrayIndexKey: lines of one fixed diff
+                  key={i}
+                  className={l.kind === "same" ? "" : l.kind}
+                >
+                  {l.kind === "add" ? "+ " : l.kind === "del" ? "- " : "  "}
+                  {l.text}
+                </div>
+              ))}
+            </div>
+          )}
+          <details>
+            <summary>Settings of v{data.version.version}</summary>
+            <pre className="output" data-testid="agent-version-settings">
+              {prettyJson(agentSettings(data.version))}
+            </pre>
+          </details>
+        </>
+      )}
+    </section>
   );
 }
 

@@ -1,6 +1,5 @@
 import { useEffect } from "react";
 import { client } from "../api/client";
-import type { Task } from "../api/types";
 import { ApprovalPanel } from "../components/Approval";
 import { ErrorBanner, timeAgo, useLoad } from "../components/common";
 import { Link } from "../components/Link";
@@ -14,12 +13,11 @@ const PER_PAGE = 20;
 export function InboxPage() {
   const { search } = useLocation();
   const page = Number(search.get("page") ?? "1") || 1;
-  const { data, error, loading, reload } = useLoad(async () => {
-    const listed = await client.listTasks({ status: "paused", page, per_page: PER_PAGE });
-    // the list item has no hitl_request: read each paused task (a page is at most 20)
-    const tasks = await Promise.all(listed.items.map((item) => client.getTask(item.id)));
-    return { listed, tasks };
-  }, [page]);
+  // one request: a list item carries what a paused task waits for
+  const { data, error, loading, reload } = useLoad(
+    () => client.listTasks({ status: "paused", page, per_page: PER_PAGE }),
+    [page],
+  );
   const { data: names } = useLoad(async () => {
     const [workflows, agents] = await Promise.all([
       client.listWorkflows(1, 50),
@@ -33,11 +31,11 @@ export function InboxPage() {
     return () => clearInterval(timer);
   }, [reload]);
 
-  const decided = (_task: Task) => {
+  const decided = () => {
     void reload();
     window.dispatchEvent(new Event("taskloom:inbox"));
   };
-  const waiting = data?.tasks.filter((t) => t.status === "paused") ?? [];
+  const waiting = data?.items.filter((t) => t.status === "paused") ?? [];
   return (
     <div className="page">
       <div className="row">
@@ -52,7 +50,7 @@ export function InboxPage() {
       {data && (
         <>
           <p className="muted small" data-testid="inbox-total">
-            {data.listed.total} waiting
+            {data.total} waiting
           </p>
           {waiting.length === 0 && <p className="muted">Nothing is waiting.</p>}
           <div data-testid="inbox">
@@ -69,10 +67,10 @@ export function InboxPage() {
               </article>
             ))}
           </div>
-          {data.listed.total_pages > 1 && (
+          {data.total_pages > 1 && (
             <Pager
               page={page}
-              pages={data.listed.total_pages}
+              pages={data.total_pages}
               onPage={(p) => navigate(p > 1 ? `/inbox?page=${p}` : "/inbox")}
             />
           )}

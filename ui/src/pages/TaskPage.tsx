@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState } from "react";
 import { client, targetOf } from "../api/client";
+import { take } from "../api/prefetch";
 import { type Task, TERMINAL, type Trace, type TraceRun } from "../api/types";
 import { ApprovalPanel } from "../components/Approval";
 import { Canvas } from "../components/Canvas";
@@ -12,13 +13,27 @@ import { useRun } from "../lib/useRun";
 import { navigate } from "../router";
 
 export function TaskPage({ id }: { id: string }) {
-  const { data: task, error, reload, setData } = useLoad(() => client.getTask(id), [id]);
+  const {
+    data: task,
+    error,
+    reload,
+    setData,
+  } = useLoad(() => take(`task:${id}`, () => client.getTask(id)), [id]);
   const { data: workflow } = useLoad(async () => {
     if (!task) return null;
     try {
       return await client.getWorkflow(task.agent_id);
     } catch {
       return null; // an agent's task, or a deleted workflow: no canvas
+    }
+  }, [task?.agent_id]);
+  // an agent's task names its agent, as a workflow's names its workflow
+  const { data: agentName } = useLoad(async () => {
+    if (!task) return null;
+    try {
+      return (await client.getAgent(task.agent_id)).name;
+    } catch {
+      return null; // a workflow's task, or a deleted agent: its id says enough
     }
   }, [task?.agent_id]);
   const { data: thread, reload: reloadThread } = useLoad(
@@ -118,7 +133,7 @@ export function TaskPage({ id }: { id: string }) {
             <Link href={`/workflows/${workflow.id}`}>{workflow.name}</Link>
           ) : (
             <Link href={`/agents/edit/${task.agent_id}`}>
-              <code>{task.agent_id}</code>
+              {agentName ?? <code>{task.agent_id}</code>}
             </Link>
           )}{" "}
           · version {task.agent_version}

@@ -1,10 +1,18 @@
-import { lazy, Suspense, useEffect, useMemo, useState } from "react";
+import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ApiError, client, nodeOfError, type RunVersion } from "../api/client";
-import type { Condition, DeployedVersion, OrchestrationNode, Workflow } from "../api/types";
+import { take } from "../api/prefetch";
+import {
+  type Condition,
+  type DeployedVersion,
+  type OrchestrationNode,
+  TERMINAL,
+  type Workflow,
+} from "../api/types";
 import { ApprovalPanel } from "../components/Approval";
 import { Canvas } from "../components/Canvas";
 import { ErrorBanner, StatusBadge, useLoad } from "../components/common";
 import { Link } from "../components/Link";
+import { type DrillLevel, SubTaskView } from "../components/SubTaskView";
 import {
   addNode,
   connect,
@@ -17,7 +25,7 @@ import {
   replaceNode,
 } from "../lib/graphEdit";
 import { jsonDiff } from "../lib/jsonDiff";
-import { allNodeIds } from "../lib/layout";
+import { allNodeIds, subTaskTargets } from "../lib/layout";
 import { formatDuration } from "../lib/runState";
 import { useRun } from "../lib/useRun";
 import { navigate } from "../router";
@@ -27,7 +35,11 @@ const CodeEditor = lazy(() => import("../components/CodeEditor"));
 type Tab = "run" | "node" | "changes";
 
 export function WorkflowPage({ id }: { id: string }) {
-  const { data: workflow, error: loadError, setData } = useLoad(() => client.getWorkflow(id), [id]);
+  const {
+    data: workflow,
+    error: loadError,
+    setData,
+  } = useLoad(() => take(`workflow:${id}`, () => client.getWorkflow(id)), [id]);
   const [nodes, setNodes] = useState<OrchestrationNode[]>([]);
   const [saved, setSaved] = useState<OrchestrationNode[]>([]);
   const [selected, setSelected] = useState<string | null>(null);
@@ -50,7 +62,20 @@ export function WorkflowPage({ id }: { id: string }) {
   }, [workflow]);
 
   const ids = useMemo(() => allNodeIds(nodes), [nodes]);
-  const run = useRun(ids);
+  const targets = useMemo(() => subTaskTargets(nodes), [nodes]);
+  const run = useRun(ids, targets);
+  // the sub-tasks drilled into from the run's canvas, outermost first; empty: the run itself
+  const [trail, setTrail] = useState<DrillLevel[]>([]);
+  const subTaskOf = run.view?.subTaskOf;
+  const subTasks = useRef(subTaskOf);
+  subTasks.current = subTaskOf;
+  const openSubTask = useCallback((nodeId: string) => {
+    const child = subTasks.current?.[nodeId];
+    if (child) setTrail([{ taskId: child, nodeId }]);
+  }, []);
+  const runId = run.view?.task?.id;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new run closes the drill-down
+  useEffect(() => setTrail([]), [runId]);
   const changes = useMemo(() => diffNodes(saved, nodes), [saved, nodes]);
   const dirty = changes.length > 0;
   const deployedNodes = deployed?.orchestration_nodes ?? null;
@@ -166,7 +191,7 @@ export function WorkflowPage({ id }: { id: string }) {
             {Array.from({ length: workflow.version }, (_, i) => workflow.version - i).map((v) => (
               <option key={v} value={v}>
                 v{v}
-                {v === workflow.version ? " (latest deployed)" : ""} · read-only
+                {v === workflow.version ? " (latest)" : ""} · read-only
               </option>
             ))}
           </select>
@@ -242,21 +267,32 @@ export function WorkflowPage({ id }: { id: string }) {
         </div>
       )}
       <div className="workflow-body">
-        <Canvas
-          nodes={drawn}
-          run={viewing ? null : run.view}
-          editable={!viewing}
-          selected={selected}
-          invalid={viewing ? null : invalid}
-          marks={marks}
-          onSelect={select}
-          onConnect={(s, t) => setNodes((n) => connect(n, s, t))}
-          onDeleteNodes={(gone) => {
-            setNodes((n) => removeNodes(n, gone));
-            setSelected(null);
-          }}
-          onDeleteEdge={(s, t) => setNodes((n) => disconnect(n, s, t))}
-        />
+        {trail.length > 0 && !viewing ? (
+          <SubTaskView
+            key={trail[trail.length - 1]?.taskId}
+            trail={trail}
+            onBack={(depth) => setTrail((t) => t.slice(0, depth))}
+            onDrill={(level) => setTrail((t) => [...t, level])}
+          />
+        ) : (
+          <Canvas
+            nodes={drawn}
+            run={viewing ? null : run.view}
+            drill={viewing ? undefined : subTaskOf}
+            onDrill={openSubTask}
+            editable={!viewing}
+            selected={selected}
+            invalid={viewing ? null : invalid}
+            marks={marks}
+            onSelect={select}
+            onConnect={(s, t) => setNodes((n) => connect(n, s, t))}
+            onDeleteNodes={(gone) => {
+              setNodes((n) => removeNodes(n, gone));
+              setSelected(null);
+            }}
+            onDeleteEdge={(s, t) => setNodes((n) => disconnect(n, s, t))}
+          />
+        )}
         <aside className="side" aria-label="Workflow panel">
           <div className="tabs" role="tablist">
             {(["run", "node", "changes"] as Tab[]).map((t) => (
@@ -276,7 +312,9 @@ export function WorkflowPage({ id }: { id: string }) {
               </button>
             ))}
           </div>
-          {tab === "run" && <RunPanel workflow={workflow} run={run} dirty={dirty} />}
+          {tab === "run" && (
+            <RunPanel workflow={workflow} run={run} dirty={dirty} onOpenSubTask={openSubTask} />
+          )}
           {tab === "node" && viewing && selectedNode && (
             <div className="pad">
               <h3>
@@ -410,10 +448,12 @@ function RunPanel({
   workflow,
   run,
   dirty,
+  onOpenSubTask,
 }: {
   workflow: Workflow;
   run: ReturnType<typeof useRun>;
   dirty: boolean;
+  onOpenSubTask: (nodeId: string) => void;
 }) {
   const [input, setInput] = useState("");
   const [format, setFormat] = useState<"text" | "json">("text");
@@ -517,6 +557,18 @@ function RunPanel({
             </p>
           )}
           <ApprovalPanel task={task} onDecided={() => undefined} />
+          {Object.keys(run.view?.subTaskOf ?? {}).length > 0 && (
+            <ul className="sub-tasks" aria-label="Sub-tasks">
+              {Object.entries(run.view?.subTaskOf ?? {}).map(([nodeId, child]) => (
+                <li key={child}>
+                  <button type="button" className="link" onClick={() => onOpenSubTask(nodeId)}>
+                    ↳ {nodeId}: watch its sub-task
+                  </button>{" "}
+                  <SubTaskStatus status={run.view?.subTasks.find((t) => t.id === child)?.status} />
+                </li>
+              ))}
+            </ul>
+          )}
           {run.view?.chunks && !run.view.finished && (
             <pre className="output">{run.view.chunks}</pre>
           )}
@@ -531,6 +583,15 @@ function RunPanel({
         </div>
       )}
     </div>
+  );
+}
+
+/** The parent hears of a sub-task when it starts and when it ends: in between it runs. */
+function SubTaskStatus({ status }: { status: string | undefined }) {
+  return status && TERMINAL.has(status) ? (
+    <StatusBadge status={status} />
+  ) : (
+    <span className="muted small">running</span>
   );
 }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
@@ -15,9 +15,9 @@ from taskloom.api.params import Pages
 from taskloom.api.responses import COMMON_ERRORS, JSONBody
 from taskloom.api.thread import thread_messages
 from taskloom.api.views import not_modified
-from taskloom.engine.wire import task_json, task_list_item_json
+from taskloom.engine.wire import iso, task_json, task_list_item_json
 from taskloom.store import tasks as task_store
-from taskloom.store.records import TaskStatus
+from taskloom.store.records import TaskRecord, TaskStatus
 
 router = APIRouter(
     prefix="/v1/tasks", tags=["tasks"], responses=COMMON_ERRORS, route_class=StrictJsonRoute
@@ -38,6 +38,9 @@ async def list_tasks(
     triggering_agent_id: str | None = None,
     internal_status: str | None = None,
 ) -> JSONBody:
+    """Paginated `TasksListItem`s, newest first. Beyond the contract's fields, each item has
+    `paused_at` and `hitl_request` (both null unless the task is paused), so that a list of
+    paused tasks is an inbox in one request."""
     filters = task_store.TaskFilters(
         agent_id=agent_id,
         status=status,
@@ -54,8 +57,16 @@ async def list_tasks(
             page=pages.page,
             per_page=pages.per_page,
         )
-    items = [task_list_item_json(t) for t in found]
+    items = [list_item(t) for t in found]
     return JSONBody(page_json(items, total=total, page=pages.page, per_page=pages.per_page))
+
+
+def list_item(task: TaskRecord) -> dict[str, Any]:
+    paused = task.status == TaskStatus.PAUSED
+    return task_list_item_json(task) | {
+        "paused_at": iso(task.paused_at) if paused else None,
+        "hitl_request": task.hitl_request if paused else None,
+    }
 
 
 @router.get("/{task_id}")
