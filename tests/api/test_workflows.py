@@ -127,6 +127,35 @@ async def test_list_workflows_returns_the_page_envelope(
     assert len(page["items"]) == 2
 
 
+async def test_list_workflows_shows_each_ones_newest_task(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    deploy_workflow: DeployWorkflow,
+    other_key: str,
+) -> None:
+    ran = await deploy_workflow(constant_workflow("a", name="ran"))
+    idle = await deploy_workflow(constant_workflow("b", name="idle"))
+    first = await invoke(client, headers, ran)
+    second = await invoke(client, headers, ran)
+    assert (first.status_code, second.status_code) == (200, 200)
+    theirs = await deploy_workflow_for(client, {"x-api-key": other_key})
+    await invoke(client, {"x-api-key": other_key}, theirs)
+
+    page = (await client.get("/v1/workflows", headers=headers)).json()
+    last = {item["id"]: item["last_task"] for item in page["items"]}
+    assert set(last) == {ran, idle}
+    assert last[idle] is None
+    assert last[ran]["id"] == second.json()["id"]
+    assert last[ran]["status"] == "completed"
+    assert last[ran]["created_at"] == second.json()["created_at"]
+
+
+async def deploy_workflow_for(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
+    workflow_id: str = (await create(client, headers, constant_workflow("c")))["id"]
+    assert (await client.put(f"/v1/workflows/{workflow_id}", headers=headers)).status_code == 200
+    return workflow_id
+
+
 async def test_list_workflows_pages_cover_every_item_once(
     client: httpx.AsyncClient, headers: dict[str, str]
 ) -> None:

@@ -90,6 +90,7 @@ test("workflows list and the canvas: every node, a parallel group, conditions as
   ]);
   await signIn(page);
   await expect(page.getByTestId("workflows")).toContainText("Canvas demo");
+  await expect(page.getByRole("row", { name: /Canvas demo/ })).toContainText("never run");
   await page.screenshot({ path: `${SHOTS}/workflows.png` });
   await page.getByRole("link", { name: "Canvas demo" }).click();
   await expect(page).toHaveURL(new RegExp(`/workflows/${id}$`));
@@ -175,6 +176,10 @@ test("run a workflow: nodes turn completed live and the result shows; then read 
   await page.goto(`/tasks?agent_id=${id}`);
   await expect(page.getByTestId("tasks").locator("tbody tr")).toHaveCount(1);
   await page.screenshot({ path: `${SHOTS}/tasks.png` });
+
+  // the workflows list shows how it last ran, from the list reply itself
+  await page.goto("/workflows");
+  await expect(page.getByRole("row", { name: /Run demo/ })).toContainText("completed");
 });
 
 test("stop a running task", async ({ page }) => {

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from taskloom import errors
 from taskloom.store.database import Connection
 from taskloom.store.records import WorkflowRecord, WorkflowStatus
-from taskloom.store.tables import workflow_versions, workflows
+from taskloom.store.tables import tasks, workflow_versions, workflows
 
 w = workflows
 v = workflow_versions
@@ -85,6 +85,33 @@ async def list_workflows(
         .offset((page - 1) * per_page)
     )
     return [WorkflowRecord.from_row(r) for r in rows.mappings()], int(total or 0)
+
+
+async def last_tasks(
+    conn: Connection, *, organization_id: str, workflow_ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The newest task of each of `workflow_ids` that has one (`id`, `status`, `created_at`):
+    one statement, each workflow's answer read off the end of its task-list index."""
+    if not workflow_ids:
+        return {}
+    t = tasks
+    newest = (
+        sa.select(t.c.id)
+        .where(t.c.organization_id == organization_id, t.c.agent_id == w.c.id)
+        .order_by(t.c.created_at.desc(), t.c.id.desc())
+        .limit(1)
+        .correlate(w)
+        .scalar_subquery()
+    )
+    rows = await conn.execute(
+        sa.select(w.c.id.label("workflow_id"), t.c.id, t.c.status, t.c.created_at)
+        .select_from(w.join(t, t.c.id == newest))
+        .where(w.c.organization_id == organization_id, w.c.id.in_(workflow_ids))
+    )
+    return {
+        row.workflow_id: {"id": row.id, "status": row.status, "created_at": row.created_at}
+        for row in rows
+    }
 
 
 async def update_draft(

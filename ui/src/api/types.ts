@@ -189,6 +189,14 @@ export interface Workflow {
   output_format?: string;
   created_at: string;
   updated_at: string | null;
+  /** in list replies only: the workflow's newest task, null when it never ran */
+  last_task?: LastTask | null;
+}
+
+export interface LastTask {
+  id: string;
+  status: string;
+  created_at: string;
 }
 
 export interface Agent {

@@ -1,6 +1,5 @@
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { client } from "../api/client";
-import type { TaskListItem } from "../api/types";
 import { ErrorBanner, StatusBadge, timeAgo, useLoad } from "../components/common";
 import { Link } from "../components/Link";
 import { navigate } from "../router";
@@ -18,30 +17,8 @@ const EXAMPLE = [
 export function WorkflowsPage() {
   const [page, setPage] = useState(1);
   const { data, error, loading } = useLoad(() => client.listWorkflows(page, 20), [page]);
-  const [lastRuns, setLastRuns] = useState<Record<string, TaskListItem | null>>({});
   const [name, setName] = useState("");
   const [createError, setCreateError] = useState<unknown>(null);
-
-  useEffect(() => {
-    if (!data) return;
-    let cancelled = false;
-    // one small query per row: the newest task of each workflow
-    void Promise.all(
-      data.items.map(async (w) => {
-        try {
-          const tasks = await client.listTasks({ agent_id: w.id, page: 1, per_page: 1 });
-          return [w.id, tasks.items[0] ?? null] as const;
-        } catch {
-          return [w.id, null] as const;
-        }
-      }),
-    ).then((pairs) => {
-      if (!cancelled) setLastRuns(Object.fromEntries(pairs));
-    });
-    return () => {
-      cancelled = true;
-    };
-  }, [data]);
 
   const create = async (e: React.FormEvent) => {
     e.preventDefault();
@@ -95,7 +72,7 @@ export function WorkflowsPage() {
           </thead>
           <tbody>
             {data.items.map((w) => {
-              const last = lastRuns[w.id];
+              const last = w.last_task;
               return (
                 <tr key={w.id}>
                   <td>
@@ -114,9 +91,7 @@ export function WorkflowsPage() {
                     )}
                   </td>
                   <td>
-                    {last === undefined ? (
-                      <span className="muted">…</span>
-                    ) : last ? (
+                    {last ? (
                       <Link href={`/tasks/${last.id}`} className="plain">
                         <StatusBadge status={last.status} />{" "}
                         <span className="muted small">{timeAgo(last.created_at)}</span>

@@ -29,6 +29,7 @@ from taskloom.api.routes.invoke import invoke_routes
 from taskloom.clock import utcnow
 from taskloom.engine.channels.settings import stored_notifications
 from taskloom.engine.references import check_references
+from taskloom.engine.wire import iso
 from taskloom.nodes.registry import NODE_CONFIGS
 from taskloom.store import workflows as workflow_store
 from taskloom.store.database import Connection
@@ -88,8 +89,21 @@ async def list_workflows(request: Request, caller: Caller, state: State, pages: 
             page=pages.page,
             per_page=pages.per_page,
         )
-    items = [workflow_json(w, base_url=_base_url(request)) for w in found]
+        last = await workflow_store.last_tasks(
+            conn, organization_id=caller.organization_id, workflow_ids=[w.id for w in found]
+        )
+    items = [
+        {**workflow_json(w, base_url=_base_url(request)), "last_task": _last_task(last.get(w.id))}
+        for w in found
+    ]
     return JSONBody(page_json(items, total=total, page=pages.page, per_page=pages.per_page))
+
+
+def _last_task(found: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The newest task of a listed workflow, so a list can show how it last ran."""
+    if found is None:
+        return None
+    return {**found, "created_at": iso(found["created_at"])}
 
 
 @router.get("/{workflow_id}")
