@@ -33,6 +33,11 @@ class SandboxConfig:
     # do not stay resident; the `pool_size` spares do
     idle_s: float = 30.0
     max_runs_per_interpreter: int = 2000  # recycle after this many runs
+    # runs of one org that arrive together (a parallel node's branches) share one interpreter
+    # and one round trip, this many at most, when their code's last run took at most
+    # `batch_run_ms`; slower code keeps an interpreter per run, so it runs side by side
+    batch_size: int = 32
+    batch_run_ms: float = 2.0
     memory_limit_mb: int = 512
     cpu_limit_s: int = 30  # per interpreter lifetime (RLIMIT_CPU)
     output_limit_bytes: int = 1_048_576
@@ -211,6 +216,12 @@ class Settings(BaseSettings):
     sandbox_idle_s: float = Field(default=30.0, gt=0)
     sandbox_memory_limit_mb: int = 512  # address space of one code interpreter
     sandbox_output_limit_bytes: int = 1_048_576  # largest result a code node may return
+    # code runs of one org that arrive together (a parallel node's branches) go to one
+    # interpreter in one round trip, at most this many (1: never batched) ...
+    sandbox_batch_size: int = Field(default=32, ge=1, le=1000)
+    # ... when their code's last run took at most this long; slower code keeps an
+    # interpreter per run, so that its runs go side by side
+    sandbox_batch_run_ms: float = Field(default=2.0, ge=0)
 
     max_body_bytes: int = 4_194_304  # request bodies past it get 413
     # past ~250 levels validating and storing a body runs out of recursion (a 500)
@@ -345,6 +356,8 @@ class Settings(BaseSettings):
             idle_s=self.sandbox_idle_s,
             memory_limit_mb=self.sandbox_memory_limit_mb,
             output_limit_bytes=self.sandbox_output_limit_bytes,
+            batch_size=self.sandbox_batch_size,
+            batch_run_ms=self.sandbox_batch_run_ms,
         )
 
     def links(self) -> LinkConfig:
