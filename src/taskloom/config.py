@@ -216,11 +216,11 @@ class Settings(BaseSettings):
     sandbox_idle_s: float = Field(default=30.0, gt=0)
     sandbox_memory_limit_mb: int = 512  # address space of one code interpreter
     sandbox_output_limit_bytes: int = 1_048_576  # largest result a code node may return
-    # code runs of one org that arrive together (a parallel node's branches) go to one
-    # interpreter in one round trip, at most this many (1: never batched) ...
+    # quick code runs of one org that arrive together (a parallel node's branches) share one
+    # interpreter and one round trip, at most this many (1: never batched)
     sandbox_batch_size: int = Field(default=32, ge=1, le=1000)
-    # ... when their code's last run took at most this long; slower code keeps an
-    # interpreter per run, so that its runs go side by side
+    # a code run is quick when the code's last run took at most this long; slower code keeps
+    # an interpreter per run, so that its runs go side by side
     sandbox_batch_run_ms: float = Field(default=2.0, ge=0)
 
     max_body_bytes: int = 4_194_304  # request bodies past it get 413
