@@ -441,6 +441,16 @@ async def test_quick_runs_arriving_together_share_one_interpreter(batching: Sand
     assert len({r[1] for r in results}) == 1  # type: ignore[index]
 
 
+async def test_new_code_arriving_together_runs_once_alone_then_as_a_batch(
+    batching: SandboxPool,
+) -> None:
+    code = WHO + "def main(input):\n    return who()\n"
+    whos = await asyncio.gather(*(run(batching, code, i) for i in range(10)))
+    # the first run alone, the nine others together once it said the code is quick; without
+    # that, each took an interpreter of its own (as many as the pool may start)
+    assert len(set(whos)) <= 2
+
+
 async def test_slow_code_is_never_batched(batching: SandboxPool) -> None:
     slow = WHO + "import time\ndef main(input):\n    time.sleep(0.3)\n    return who()\n"
     await run(batching, slow, None)

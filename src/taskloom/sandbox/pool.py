@@ -99,6 +99,7 @@ class SandboxPool:
         # interpreter, says whether it is quick; a code never seen runs alone first.
         self._run_ms: OrderedDict[str, float] = OrderedDict()
         self._gathering: dict[str, list[_Queued]] = {}
+        self._probes: dict[tuple[str, str], asyncio.Future[object]] = {}  # new code's first runs
 
     async def __aenter__(self) -> SandboxPool:
         chosen = await choose_launch(self._config)
@@ -160,8 +161,26 @@ class SandboxPool:
                 f"input too large: {len(input_json)} bytes > {self._config.input_limit_bytes} bytes"
             )
         request = b'"code":%s,"input":%s' % (json.dumps(code).encode(), input_json)
+        probe = self._probes.get((org_id, code))
+        if probe is not None:
+            # runs of a new code that arrived together (a fan-out's first run): the first
+            # one's answer tells whether the others may share an interpreter, rather than
+            # each starting one; a first run that takes long says enough by taking long
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._config.batch_wait_ms / 1000):
+                    await asyncio.shield(probe)
         if self._quick(code):
             return await self._gather(org_id, _Queued(code, request, timeout_s, self._future()))
+        if code in self._run_ms or probe is not None:
+            return await self._run_alone(org_id, request, timeout_s, code)
+        probe = self._probes[org_id, code] = self._future()
+        try:
+            return await self._run_alone(org_id, request, timeout_s, code)
+        finally:
+            del self._probes[org_id, code]
+            probe.set_result(None)
+
+    async def _run_alone(self, org_id: str, request: bytes, timeout_s: float, code: str) -> object:
         self._next_id += 1
         run_id = self._next_id
         frame = encode_frame(b'{"id":%d,%s}' % (run_id, request))
@@ -253,30 +272,55 @@ class SandboxPool:
         server = asyncio.current_task()
         assert server is not None
 
+        answered = 0
+        index = {id(queued.future): i for i, queued in enumerate(runs)}
+
         def cancelled(future: asyncio.Future[object]) -> None:
-            if future.cancelled():
+            # a run cancelled before its answer came costs the interpreter, as a lone run's
+            if future.cancelled() and index[id(future)] >= answered:
                 server.cancel()
 
         for queued in runs:
             queued.future.add_done_callback(cancelled)
-        answered = 0
         healthy = False
+        # answers are handed out together, so that the runs' callers go on together (a
+        # fan-out's branches then share a checkpoint transaction); a next answer slower than
+        # `batch_wait_ms` hands out those already in
+        held: list[tuple[asyncio.Future[object], object, bool]] = []
+
+        def hand_out() -> None:
+            for future, outcome, ok in held:
+                if future.done():
+                    continue
+                if ok:
+                    future.set_result(outcome)
+                else:
+                    future.set_exception(CodeError(str(outcome)))
+            held.clear()
+
+        loop = asyncio.get_running_loop()
+        wait_s = self._config.batch_wait_ms / 1000
         try:
             await interp.send(frame, timeout_s=runs[0].timeout_s)
             for queued in runs:
-                reply = await interp.receive(
-                    timeout_s=queued.timeout_s, output_limit_bytes=self._config.output_limit_bytes
-                )
+                timer = loop.call_later(wait_s, hand_out) if held else None
+                try:
+                    reply = await interp.receive(
+                        timeout_s=queued.timeout_s,
+                        output_limit_bytes=self._config.output_limit_bytes,
+                    )
+                finally:
+                    if timer is not None:
+                        timer.cancel()
                 if not isinstance(reply, dict) or reply.get("id") != first + answered:
                     raise CodeError("sandbox protocol error: unexpected reply")
                 answered += 1
                 interp.runs += 1
                 self._learn(queued.code, reply.get("ms"))
                 if reply.get("ok") is True:
-                    if not queued.future.done():
-                        queued.future.set_result(reply.get("result"))
+                    held.append((queued.future, reply.get("result"), True))
                 else:
-                    _settle(queued.future, CodeError(str(reply.get("error", "code failed"))))
+                    held.append((queued.future, reply.get("error", "code failed"), False))
                 if reply.get("recycle", False):
                     break
             else:
@@ -287,6 +331,7 @@ class SandboxPool:
         except asyncio.CancelledError:
             server.uncancel()  # a run of ours was cancelled (see `cancelled`): not this task
         finally:
+            hand_out()
             for queued in runs:
                 queued.future.remove_done_callback(cancelled)
             self._release(interp, healthy=healthy)
