@@ -33,6 +33,14 @@ class SandboxConfig:
     # do not stay resident; the `pool_size` spares do
     idle_s: float = 30.0
     max_runs_per_interpreter: int = 2000  # recycle after this many runs
+    # runs of one org that arrive together (a parallel node's branches) share one interpreter
+    # and one round trip, this many at most, when their code's last run took at most
+    # `batch_run_ms`; slower code keeps an interpreter per run, so it runs side by side
+    batch_size: int = 64
+    batch_run_ms: float = 2.0
+    # how long runs of a batch wait on one another: a new code's runs for its first run's
+    # answer (is it quick?), answered runs for the next answer (to go on together)
+    batch_wait_ms: float = 50.0
     memory_limit_mb: int = 512
     cpu_limit_s: int = 30  # per interpreter lifetime (RLIMIT_CPU)
     output_limit_bytes: int = 1_048_576
@@ -229,6 +237,16 @@ class Settings(BaseSettings):
     sandbox_idle_s: float = Field(default=30.0, gt=0)
     sandbox_memory_limit_mb: int = 512  # address space of one code interpreter
     sandbox_output_limit_bytes: int = 1_048_576  # largest result a code node may return
+    # quick code runs of one org that arrive together (a parallel node's branches) share one
+    # interpreter and one round trip, at most this many (1: never batched)
+    sandbox_batch_size: int = Field(default=64, ge=1, le=1000)
+    # a code run is quick when the code's last run took at most this long; slower code keeps
+    # an interpreter per run, so that its runs go side by side
+    sandbox_batch_run_ms: float = Field(default=2.0, ge=0)
+    # how long runs of a batch wait on one another: runs of a code not seen before for the
+    # first one's answer (does it run quick?), answered runs for the next answer (so that
+    # the branches they belong to go on together and share a checkpoint transaction)
+    sandbox_batch_wait_ms: float = Field(default=50.0, ge=0, le=10_000)
 
     max_body_bytes: int = 4_194_304  # request bodies past it get 413
     # past ~250 levels validating and storing a body runs out of recursion (a 500)
@@ -374,6 +392,9 @@ class Settings(BaseSettings):
             idle_s=self.sandbox_idle_s,
             memory_limit_mb=self.sandbox_memory_limit_mb,
             output_limit_bytes=self.sandbox_output_limit_bytes,
+            batch_size=self.sandbox_batch_size,
+            batch_run_ms=self.sandbox_batch_run_ms,
+            batch_wait_ms=self.sandbox_batch_wait_ms,
         )
 
     def links(self) -> LinkConfig:

@@ -410,3 +410,95 @@ async def test_idle_org_interpreters_are_retired_and_the_spares_stay() -> None:
         assert not pool._idle
         assert pool._total == len(pool._spares) + pool._starting_spares <= 1
         assert await run(pool, UPPER, "again") == "AGAIN"
+
+
+# -- batches ---------------------------------------------------------------------------------
+
+# which interpreter ran it: a token kept in builtins, which outlive a run (pids do not tell
+# under bubblewrap, where every interpreter is pid 2 of its own namespace)
+WHO = (
+    "import builtins, os\n"
+    "def who():\n"
+    "    builtins.who = getattr(builtins, 'who', None) or os.urandom(8).hex()\n"
+    "    return builtins.who\n"
+)
+
+# quick enough to batch, even on a loaded machine; the slow code below sleeps far longer
+QUICK_MS = 100.0
+
+
+@pytest.fixture(params=MODES)
+async def batching(request: pytest.FixtureRequest) -> AsyncIterator[SandboxPool]:
+    async with started(request.param, batch_run_ms=QUICK_MS) as pool:
+        yield pool
+
+
+async def test_quick_runs_arriving_together_share_one_interpreter(batching: SandboxPool) -> None:
+    code = WHO + "def main(input):\n    return [input, who()]\n"
+    assert (await run(batching, code, 0))[0] == 0  # type: ignore[index]
+    results = await asyncio.gather(*(run(batching, code, i) for i in range(20)))
+    assert [r[0] for r in results] == list(range(20))  # type: ignore[index]
+    assert len({r[1] for r in results}) == 1  # type: ignore[index]
+
+
+async def test_new_code_arriving_together_runs_once_alone_then_as_a_batch(
+    batching: SandboxPool,
+) -> None:
+    code = WHO + "def main(input):\n    return who()\n"
+    whos = await asyncio.gather(*(run(batching, code, i) for i in range(10)))
+    # the first run alone, the nine others together once it said the code is quick; without
+    # that, each took an interpreter of its own (as many as the pool may start)
+    assert len(set(whos)) <= 2
+
+
+async def test_slow_code_is_never_batched(batching: SandboxPool) -> None:
+    slow = WHO + "import time\ndef main(input):\n    time.sleep(0.3)\n    return who()\n"
+    await run(batching, slow, None)
+    pids = await asyncio.gather(*(run(batching, slow, None) for _ in range(3)))
+    assert len(set(pids)) == 3
+
+
+async def test_a_failing_run_in_a_batch_fails_alone(batching: SandboxPool) -> None:
+    code = "def main(input):\n    return 10 // input\n"
+    assert await run(batching, code, 5) == 2
+    results = await asyncio.gather(
+        *(run(batching, code, i) for i in (1, 0, 2)), return_exceptions=True
+    )
+    assert (results[0], results[2]) == (10, 5)
+    assert isinstance(results[1], CodeError)
+
+
+@pytest.mark.parametrize(
+    "body", ["import os\n    os._exit(3)", "raise SystemExit(4)", "while True:\n        pass"]
+)
+async def test_a_run_that_costs_its_batch_the_interpreter_leaves_the_others_served(
+    batching: SandboxPool, body: str
+) -> None:
+    code = (
+        "def main(input):\n"
+        "    if input == 'die':\n"
+        f"        {body.replace(chr(10), chr(10) + '    ')}\n"
+        "    return input\n"
+    )
+    assert await run(batching, code, "warm") == "warm"
+    results = await asyncio.gather(
+        *(run(batching, code, value, timeout_s=1.0) for value in ("a", "die", "b", "c")),
+        return_exceptions=True,
+    )
+    assert [results[0], *results[2:]] == ["a", "b", "c"]
+    assert isinstance(results[1], CodeError | NodeTimeout)
+
+
+async def test_cancelling_a_batched_run_kills_the_interpreter_and_serves_the_rest(
+    batching: SandboxPool,
+) -> None:
+    code = WHO + "def main(input):\n    while input == 'hang':\n        pass\n    return who()\n"
+    warm = await run(batching, code, "warm")
+    runs = [asyncio.create_task(run(batching, code, value)) for value in ("a", "hang", "b")]
+    first = await runs[0]  # the batch is in flight, on 'hang'
+    runs[1].cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await runs[1]
+    # the interpreter serving the batch was killed; 'b' ran in another one
+    assert first == warm
+    assert await runs[2] not in (warm, None)

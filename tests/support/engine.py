@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from taskloom.clock import ManualClock
 from taskloom.config import Settings
 from taskloom.engine.channels.targets import TargetRules
@@ -30,9 +32,32 @@ from taskloom.secrets import Secrets
 from taskloom.store import keys as key_store
 from taskloom.store import queue
 from taskloom.store import workflows as workflow_store
-from taskloom.store.database import Database
+from taskloom.store.database import Connection, Database
 from taskloom.store.migrate import upgrade
 from taskloom.store.records import TaskRecord
+
+
+class WriteSpy:
+    """Counts the store's write transactions as they commit (`count`); `committed` is set by
+    each one (clear it to wait for the next). Every write still goes to the real store."""
+
+    def __init__(self, db: Database) -> None:
+        self.count = 0
+        self.committed = asyncio.Event()
+        self._write = db.write
+
+    @classmethod
+    def on(cls, db: Database, monkeypatch: pytest.MonkeyPatch) -> WriteSpy:
+        spy = cls(db)
+        monkeypatch.setattr(db, "write", spy.write)
+        return spy
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[Connection]:
+        async with self._write() as conn:
+            yield conn
+        self.count += 1
+        self.committed.set()
 
 
 @dataclass

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 from taskloom import errors
 from taskloom.clock import Clock
 from taskloom.config import WorkerConfig
-from taskloom.engine.checkpoints import Checkpoints, FinalRun, Reusable
+from taskloom.engine.checkpoints import Checkpoints, FinalRun, Finished, Reusable
 from taskloom.engine.emitter import Emitter
+from taskloom.engine.group_write import GroupWrite
 from taskloom.engine.progress import StartNotice
 from taskloom.nodes.base import JSON, NodeContext, NodeResult, NodeServices
 from taskloom.nodes.registry import NODE_TYPES
@@ -60,6 +61,7 @@ class Attempt:
     reusable: Reusable
     emitter: Emitter
     checkpoints: Checkpoints
+    recorder: GroupWrite[Finished]  # node runs that finish together share a transaction
     services: NodeServices
     config: WorkerConfig
     clock: Clock
@@ -188,7 +190,7 @@ class Attempt:
                     raise
                 except errors.NodeFailed as exc:
                     run = self._run(node, step, iteration, retries, started, None, None, exc)
-                    await self.checkpoints.record(self.task, run, notice, self.emitter)
+                    await self.checkpoints.record(run, notice, self.recorder)
                     if retries < retries_allowed:
                         continue
                     return self._after_failure(node, data, exc)
@@ -206,7 +208,7 @@ class Attempt:
                 if hold:
                     self.final = await self.checkpoints.hold(self.task, run, notice, self.emitter)
                 else:
-                    await self.checkpoints.record(self.task, run, notice, self.emitter)
+                    await self.checkpoints.record(run, notice, self.recorder)
                 return result
         finally:
             notice.cancel()

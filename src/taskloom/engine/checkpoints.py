@@ -11,6 +11,7 @@ from taskloom.clock import Clock
 from taskloom.config import WorkerConfig
 from taskloom.engine import lifecycle
 from taskloom.engine.emitter import Emitter
+from taskloom.engine.group_write import GroupWrite
 from taskloom.engine.notify import Notifier
 from taskloom.engine.progress import StartNotice
 from taskloom.llm import Message
@@ -21,6 +22,8 @@ from taskloom.store.database import Connection, Database
 from taskloom.store.records import NodeRunRecord, TaskRecord
 
 Reusable = dict[tuple[str, int], NodeRunRecord]  # (step, iteration) -> its completed run
+# a node run to checkpoint, with its `node_started` when that is still to be written
+Finished = tuple[NodeRunRecord, tuple[dict[str, Any], datetime] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,20 +97,28 @@ class Checkpoints:
                 messages.append(Message("assistant", turn.result))
         return messages
 
+    def recorder(self, task: TaskRecord, emitter: Emitter) -> GroupWrite[Finished]:
+        """Where an attempt's node runs go (`record`): runs that finish together, a parallel
+        node's branches, are checkpointed in one transaction, after the events nodes emitted
+        that are not written yet."""
+
+        async def write(runs: list[Finished]) -> None:
+            async def in_one_transaction(events: list[tuple[str, Any, datetime]]) -> None:
+                async with self._db.write() as conn:
+                    await lifecycle.nodes_finished(conn, task, runs, emitted=events)
+                if events:
+                    self._notifier.task_changed(task.id)
+
+            await emitter.flush(in_one_transaction)
+
+        return GroupWrite(write)
+
     async def record(
-        self, task: TaskRecord, run: NodeRunRecord, notice: StartNotice, emitter: Emitter
+        self, run: NodeRunRecord, notice: StartNotice, recorder: GroupWrite[Finished]
     ) -> None:
-        """Record a node run in one transaction, after the events the node emitted that are
-        not written yet, and its `node_started` if that is not out yet."""
-        started = await notice.settle()
-
-        async def write(events: list[tuple[str, Any, datetime]]) -> None:
-            async with self._db.write() as conn:
-                await lifecycle.node_finished(conn, task, run, started=started, emitted=events)
-            if events:
-                self._notifier.task_changed(task.id)
-
-        await emitter.flush(write)
+        """Checkpoint a node run, with its `node_started` if that is not out yet; returns once
+        the transaction holding it committed."""
+        await recorder.put((run, await notice.settle()))
 
     async def hold(
         self, task: TaskRecord, run: NodeRunRecord, notice: StartNotice, emitter: Emitter

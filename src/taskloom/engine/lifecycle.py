@@ -187,15 +187,32 @@ async def node_finished(
     """Checkpoint a node run (fenced on the attempt) and publish it: its `node_started` when
     that is not out yet, the events the node emitted that are not written yet, then
     `node_finished`, in one append."""
-    events = [*emitted, (NODE_FINISHED, node_run_json(run), run.finished_at)]
-    if started is not None:
-        events.insert(0, (NODE_STARTED, started[0], started[1]))
+    await nodes_finished(conn, task, [(run, started)], emitted=emitted)
+
+
+async def nodes_finished(
+    conn: Connection,
+    task: TaskRecord,
+    runs: Sequence[tuple[NodeRunRecord, tuple[dict[str, Any], datetime] | None]],
+    *,
+    emitted: Sequence[tuple[str, Any, datetime]] = (),
+) -> None:
+    """`node_finished` for node runs that ended together (a parallel node's branches), each
+    with its `node_started` if that is not out yet: the starts, the events emitted meanwhile,
+    then the finishes, in one append; the checkpoints in one insert. The task's last
+    executed node is the last run's; the runs' tokens are added up."""
+    starts = [(NODE_STARTED, started[0], started[1]) for _, started in runs if started]
+    finishes = [(NODE_FINISHED, node_run_json(run), run.finished_at) for run, _ in runs]
     await event_store.append_events(
         conn,
         task_id=task.id,
-        events=events,
+        events=[*starts, *emitted, *finishes],
         fence_attempt=task.attempt,
-        touch_node_id=run.node_id,
-        tokens=(run.prompt_tokens, run.completion_tokens, run.unreported_calls),
+        touch_node_id=runs[-1][0].node_id,
+        tokens=(
+            sum(run.prompt_tokens for run, _ in runs),
+            sum(run.completion_tokens for run, _ in runs),
+            sum(run.unreported_calls for run, _ in runs),
+        ),
     )
-    await node_run_store.record_node_run(conn, run)
+    await node_run_store.record_node_runs(conn, [run for run, _ in runs])

@@ -114,12 +114,14 @@ class Runner:
                     "the workflow version this task runs no longer exists",
                 )
                 return
+            emitter = self._checkpoints.emitter(task)
             attempt = Attempt(
                 task=task,
                 graph=graph,
                 reusable=await self._checkpoints.reusable(task),
-                emitter=self._checkpoints.emitter(task),
+                emitter=emitter,
                 checkpoints=self._checkpoints,
+                recorder=self._checkpoints.recorder(task, emitter),
                 services=self._services,
                 config=self._config,
                 clock=self._clock,

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+from collections.abc import AsyncIterator
 from typing import Final
 
 from taskloom.errors import CodeError, NodeTimeout, SandboxUnavailable
@@ -88,11 +89,29 @@ class Interpreter:
         Raises NodeTimeout past timeout_s, CodeError when the reply is too large, malformed or
         never comes because the interpreter died. After any of these it must be killed.
         """
-        try:
+        async with self._failures(timeout_s, output_limit_bytes):
             async with asyncio.timeout(timeout_s):
                 self.writer.write(frame)
                 await self.writer.drain()
                 return await read_frame(self.reader, output_limit_bytes + FRAME_SLACK_BYTES)
+
+    async def send(self, frame: bytes, *, timeout_s: float) -> None:
+        """Send a batch frame, whose replies `receive` then reads one by one."""
+        async with self._failures(timeout_s, 0):
+            async with asyncio.timeout(timeout_s):
+                self.writer.write(frame)
+                await self.writer.drain()
+
+    async def receive(self, *, timeout_s: float, output_limit_bytes: int) -> object:
+        """The next reply; raises as `exchange` does."""
+        async with self._failures(timeout_s, output_limit_bytes):
+            async with asyncio.timeout(timeout_s):
+                return await read_frame(self.reader, output_limit_bytes + FRAME_SLACK_BYTES)
+
+    @contextlib.asynccontextmanager
+    async def _failures(self, timeout_s: float, output_limit_bytes: int) -> AsyncIterator[None]:
+        try:
+            yield
         except TimeoutError:
             raise NodeTimeout(f"code ran past its {timeout_s:g}s limit") from None
         except FrameTooLarge as exc:

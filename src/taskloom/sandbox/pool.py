@@ -10,18 +10,22 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any, Final
 
 from taskloom.clock import Clock, SystemClock
 from taskloom.config import SandboxConfig
-from taskloom.errors import CodeError, SandboxRefused, SandboxUnavailable
+from taskloom.errors import CodeError, NodeTimeout, SandboxRefused, SandboxUnavailable
 from taskloom.sandbox.interpreter import Interpreter
 from taskloom.sandbox.launcher import Launch, Refusal, SandboxMode, choose_launch
 from taskloom.sandbox.protocol import encode_frame
 
 log = logging.getLogger(__name__)
+
+# how many codes' last run times are kept (to tell which runs may share a round trip)
+_RUN_TIMES_KEPT: Final = 1024
 
 
 class _Start:
@@ -41,6 +45,21 @@ class _Waiter:
         self.org = org
         self.future = future
         self.bypassed = 0
+
+
+@dataclass(slots=True)
+class _Queued:
+    """A run gathered for a batch: what to send, and where its outcome goes."""
+
+    code: str
+    frame_part: bytes  # `"code":...,"input":...` of its request, JSON already
+    timeout_s: float
+    future: asyncio.Future[object]
+
+
+def _settle(future: asyncio.Future[object], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
 
 
 class SandboxPool:
@@ -74,6 +93,13 @@ class SandboxPool:
         self._starters: set[asyncio.Task[Interpreter]] = set()  # launches in flight
         self._next_id = 0
         self._scaler: asyncio.Task[None] | None = None  # retires idle interpreters
+        # Batches: runs of code known to be quick that arrive in one turn of the loop for one
+        # org (a parallel node's branches) share an interpreter and one round trip, rather
+        # than taking one interpreter each. What each code's last run took, in the
+        # interpreter, says whether it is quick; a code never seen runs alone first.
+        self._run_ms: OrderedDict[str, float] = OrderedDict()
+        self._gathering: dict[str, list[_Queued]] = {}
+        self._probes: dict[tuple[str, str], asyncio.Future[object]] = {}  # new code's first runs
 
     async def __aenter__(self) -> SandboxPool:
         chosen = await choose_launch(self._config)
@@ -134,16 +160,35 @@ class SandboxPool:
             raise CodeError(
                 f"input too large: {len(input_json)} bytes > {self._config.input_limit_bytes} bytes"
             )
+        request = b'"code":%s,"input":%s' % (json.dumps(code).encode(), input_json)
+        probe = self._probes.get((org_id, code))
+        if probe is not None:
+            # runs of a new code that arrived together (a fan-out's first run): the first
+            # one's answer tells whether the others may share an interpreter, rather than
+            # each starting one; a first run that takes long says enough by taking long
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._config.batch_wait_ms / 1000):
+                    await asyncio.shield(probe)
+        if self._quick(code):
+            return await self._gather(org_id, _Queued(code, request, timeout_s, self._future()))
+        if code in self._run_ms or probe is not None:
+            return await self._run_alone(org_id, request, timeout_s, code)
+        probe = self._probes[org_id, code] = self._future()
+        try:
+            return await self._run_alone(org_id, request, timeout_s, code)
+        finally:
+            del self._probes[org_id, code]
+            probe.set_result(None)
+
+    async def _run_alone(self, org_id: str, request: bytes, timeout_s: float, code: str) -> object:
         self._next_id += 1
         run_id = self._next_id
-        frame = encode_frame(
-            b'{"id":%d,"code":%s,"input":%s}' % (run_id, json.dumps(code).encode(), input_json)
-        )
+        frame = encode_frame(b'{"id":%d,%s}' % (run_id, request))
         interp = await self._acquire(org_id)
-        return await self._execute(interp, run_id, frame, timeout_s)
+        return await self._execute(interp, run_id, frame, timeout_s, code)
 
     async def _execute(
-        self, interp: Interpreter, run_id: int, frame: bytes, timeout_s: float
+        self, interp: Interpreter, run_id: int, frame: bytes, timeout_s: float, code: str
     ) -> object:
         healthy = False
         try:
@@ -153,6 +198,7 @@ class SandboxPool:
             if not isinstance(reply, dict) or reply.get("id") != run_id:
                 raise CodeError("sandbox protocol error: unexpected reply")
             interp.runs += 1
+            self._learn(code, reply.get("ms"))
             healthy = not reply.get("recycle", False)
             if reply.get("ok") is True:
                 return reply.get("result")
@@ -160,6 +206,140 @@ class SandboxPool:
         finally:
             # Runs on cancellation too: an unhealthy interpreter is killed, never reused.
             self._release(interp, healthy=healthy)
+
+    # -- batches ---------------------------------------------------------------------------
+
+    def _quick(self, code: str) -> bool:
+        took = self._run_ms.get(code)
+        return (
+            took is not None and took <= self._config.batch_run_ms and self._config.batch_size > 1
+        )
+
+    def _learn(self, code: str, took: object) -> None:
+        if not isinstance(took, int | float):
+            return
+        self._run_ms[code] = float(took)
+        self._run_ms.move_to_end(code)
+        if len(self._run_ms) > _RUN_TIMES_KEPT:
+            self._run_ms.popitem(last=False)
+
+    def _future(self) -> asyncio.Future[object]:
+        return asyncio.get_running_loop().create_future()
+
+    async def _gather(self, org: str, queued: _Queued) -> object:
+        """Join this turn's batch for the org; it is sent once the turn is over."""
+        gathering = self._gathering.get(org)
+        if gathering is None:
+            gathering = self._gathering[org] = []
+            asyncio.get_running_loop().call_soon(self._send_gathered, org)
+        gathering.append(queued)
+        # a cancelled caller cancels its future: the batch's server kills the interpreter
+        return await queued.future
+
+    def _send_gathered(self, org: str) -> None:
+        runs = [q for q in self._gathering.pop(org, []) if not q.future.done()]
+        if self._closed:
+            for queued in runs:
+                _settle(queued.future, SandboxUnavailable("sandbox pool is shutting down"))
+            return
+        size = self._config.batch_size
+        for start in range(0, len(runs), size):
+            self._spawn(self._serve(org, runs[start : start + size]))
+
+    async def _serve(self, org: str, runs: list[_Queued]) -> None:
+        """Run a batch in one interpreter, one round trip: the child answers run by run.
+
+        A run that times out, kills its interpreter, asks for it to be retired or is
+        cancelled costs the interpreter, as a lone run would; the runs after it had no part
+        in that and are sent again, to another one.
+        """
+        try:
+            interp = await self._acquire(org)
+        except Exception as exc:
+            for queued in runs:
+                _settle(queued.future, exc)
+            return
+        runs = [q for q in runs if not q.future.done()]
+        if not runs:
+            self._release(interp, healthy=True)
+            return
+        first = self._next_id + 1
+        self._next_id += len(runs)
+        frame = encode_frame(
+            b'{"runs":[%s]}'
+            % b",".join(b'{"id":%d,%s}' % (first + i, q.frame_part) for i, q in enumerate(runs))
+        )
+        server = asyncio.current_task()
+        assert server is not None
+
+        answered = 0
+        index = {id(queued.future): i for i, queued in enumerate(runs)}
+
+        def cancelled(future: asyncio.Future[object]) -> None:
+            # a run cancelled before its answer came costs the interpreter, as a lone run's
+            if future.cancelled() and index[id(future)] >= answered:
+                server.cancel()
+
+        for queued in runs:
+            queued.future.add_done_callback(cancelled)
+        healthy = False
+        # answers are handed out together, so that the runs' callers go on together (a
+        # fan-out's branches then share a checkpoint transaction); a next answer slower than
+        # `batch_wait_ms` hands out those already in
+        held: list[tuple[asyncio.Future[object], object, bool]] = []
+
+        def hand_out() -> None:
+            for future, outcome, ok in held:
+                if future.done():
+                    continue
+                if ok:
+                    future.set_result(outcome)
+                else:
+                    future.set_exception(CodeError(str(outcome)))
+            held.clear()
+
+        loop = asyncio.get_running_loop()
+        wait_s = self._config.batch_wait_ms / 1000
+        try:
+            await interp.send(frame, timeout_s=runs[0].timeout_s)
+            for queued in runs:
+                timer = loop.call_later(wait_s, hand_out) if held else None
+                try:
+                    reply = await interp.receive(
+                        timeout_s=queued.timeout_s,
+                        output_limit_bytes=self._config.output_limit_bytes,
+                    )
+                finally:
+                    if timer is not None:
+                        timer.cancel()
+                if not isinstance(reply, dict) or reply.get("id") != first + answered:
+                    raise CodeError("sandbox protocol error: unexpected reply")
+                answered += 1
+                interp.runs += 1
+                self._learn(queued.code, reply.get("ms"))
+                if reply.get("ok") is True:
+                    held.append((queued.future, reply.get("result"), True))
+                else:
+                    held.append((queued.future, reply.get("error", "code failed"), False))
+                if reply.get("recycle", False):
+                    break
+            else:
+                healthy = True
+        except (CodeError, NodeTimeout) as exc:
+            _settle(runs[answered].future, exc)  # the run the interpreter was on
+            answered += 1
+        except asyncio.CancelledError:
+            server.uncancel()  # a run of ours was cancelled (see `cancelled`): not this task
+        finally:
+            hand_out()
+            for queued in runs:
+                queued.future.remove_done_callback(cancelled)
+            self._release(interp, healthy=healthy)
+        rest = [q for q in runs[answered:] if not q.future.done()]
+        if rest and not self._closed:
+            self._spawn(self._serve(org, rest))
+        for queued in rest if self._closed else ():
+            _settle(queued.future, SandboxUnavailable("sandbox pool is shutting down"))
 
     # -- slots -----------------------------------------------------------------------------
 

@@ -15,8 +15,14 @@ _INSERT = sa.insert(n)
 _TRACE = sa.select(n).where(n.c.task_id == sa.bindparam("p_task_id")).order_by(n.c.id)
 
 
-async def record_node_run(conn: Connection, run: NodeRunRecord) -> None:
-    values: dict[str, Any] = {
+async def record_node_runs(conn: Connection, runs: list[NodeRunRecord]) -> None:
+    """Checkpoint node runs in one statement (one round trip for a parallel node's branches)."""
+    rows = [_values(run) for run in runs]
+    await conn.execute(_INSERT, rows if len(rows) > 1 else rows[0])
+
+
+def _values(run: NodeRunRecord) -> dict[str, Any]:
+    return {
         "task_id": run.task_id,
         "turn": run.turn,
         "step": run.step,
@@ -36,7 +42,6 @@ async def record_node_run(conn: Connection, run: NodeRunRecord) -> None:
         "started_at": run.started_at,
         "finished_at": run.finished_at,
     }
-    await conn.execute(_INSERT, values)
 
 
 async def list_node_runs(conn: Connection, *, task_id: str) -> list[NodeRunRecord]:
