@@ -6,13 +6,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from taskloom.store.database import Connection
+from taskloom.store.database import Connection, HotStatement
 from taskloom.store.records import NodeRunRecord, NodeRunStatus
 from taskloom.store.tables import node_runs
 
 n = node_runs
-_INSERT = sa.insert(n)
-_TRACE = sa.select(n).where(n.c.task_id == sa.bindparam("p_task_id")).order_by(n.c.id)
+_INSERT = HotStatement.insert(n)
+_TRACE = HotStatement(sa.select(n).where(n.c.task_id == sa.bindparam("p_task_id")).order_by(n.c.id))
 
 
 async def record_node_run(conn: Connection, run: NodeRunRecord) -> None:
@@ -35,13 +35,13 @@ async def record_node_run(conn: Connection, run: NodeRunRecord) -> None:
         "started_at": run.started_at,
         "finished_at": run.finished_at,
     }
-    await conn.execute(_INSERT, values)
+    await conn.run(_INSERT, values)
 
 
 async def list_node_runs(conn: Connection, *, task_id: str) -> list[NodeRunRecord]:
     """Every recorded run of this task, in the order they finished: its trace."""
-    rows = await conn.execute(_TRACE, {"p_task_id": task_id})
-    return [NodeRunRecord.from_row(row) for row in rows.mappings()]
+    rows = await conn.fetch(_TRACE, {"p_task_id": task_id})
+    return [NodeRunRecord.from_row(row) for row in rows]
 
 
 async def completed_outputs(
