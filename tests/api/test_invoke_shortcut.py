@@ -1,5 +1,5 @@
-"""The async invoke shortcut (api/invoke_shortcut.py): a plain async invoke by a known key is
-answered before routing, as the route answers it; anything it does not take, or that fails,
+"""The async invoke shortcut (api/invoke_shortcut.py): a plain async invoke by an `x-api-key`
+is answered before routing, as the route answers it; anything it does not take, or that fails,
 reaches the route with its body intact and gets the route's answer."""
 
 from __future__ import annotations
@@ -92,3 +92,17 @@ async def test_an_idempotent_repeat_replays_the_first_task(
     assert first.status_code == again.status_code == 200
     assert again.json()["id"] == first.json()["id"]
     assert other.status_code == 409, other.text
+
+
+async def test_an_unknown_key_gets_the_routes_401(
+    client: httpx.AsyncClient, deploy_workflow: DeployWorkflow
+) -> None:
+    workflow_id = await deploy_workflow(w1())
+
+    reply = await client.post(
+        f"/v1/workflows/{workflow_id}/invoke/async",
+        json={"input": {"text": "a"}},
+        headers={"x-api-key": "not-a-key"},
+    )
+
+    assert reply.status_code == 401, reply.text

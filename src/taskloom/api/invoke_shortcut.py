@@ -6,12 +6,12 @@ routing, solving a tree of dependencies, validating each parameter and building 
 together more than the write. This ASGI middleware, behind `RequestGuard` (the body's size
 and depth are checked already), answers the plain case with the same functions the route
 calls: the body parsed strictly (`strict_json`) and validated as `InvokeRequest`, the caller
-from the key cache, `Intake.invoke`, and the route's reply.
+authenticated by its `x-api-key` (`authenticate`), `Intake.invoke`, and the route's reply.
 
 Everything else goes on to the route unchanged, body and all: a query string (`version`,
-`busy`), a key not in the key cache, a body that is not JSON or not a valid invoke, and any
-error of the invoke itself (nothing was accepted then; the route does it again and answers
-in the API's error shape).
+`busy`), a key in `Authorization` or none that is valid, a body that is not JSON or not a
+valid invoke, and any error of the invoke itself (nothing was accepted then; the route does
+it again and answers in the API's error shape).
 """
 
 from __future__ import annotations
@@ -22,14 +22,13 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from taskloom import errors
-from taskloom.api.deps import AppState
+from taskloom.api.deps import AppState, authenticate
 from taskloom.api.guard import is_json, strict_json
 from taskloom.api.invocations import check_conversation, invocation_of
 from taskloom.api.models import InvokeRequest
 from taskloom.api.responses import JSONBody
 from taskloom.api.routes.invoke import task_reply
 from taskloom.engine.wire import task_json
-from taskloom.store import keys as key_store
 from taskloom.store import workflows as workflow_store
 
 _KINDS = {"workflows": workflow_store.WORKFLOW, "agents": workflow_store.AGENT}
@@ -61,8 +60,12 @@ class InvokeShortcut:
         if not api_key or (idempotency_key is not None and len(idempotency_key) > _MAX_KEY):
             return False
         state: AppState = scope["app"].state.taskloom
-        principal = state.keys.get(key_store.hash_key(api_key.decode("latin-1")))
-        if principal is None or not is_json(scope):
+        if not is_json(scope):
+            return False
+        try:
+            # as the route authenticates: from the key cache, and the key's use recorded
+            principal = await authenticate(state, api_key.decode("latin-1"))
+        except errors.TaskloomError:
             return False
         try:
             request = InvokeRequest.model_validate(strict_json(body) if body else None)
