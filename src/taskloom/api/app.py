@@ -13,6 +13,7 @@ from taskloom import __version__
 from taskloom.api import docs_pages, errors, metrics, ui
 from taskloom.api.deps import AppState, KeyCache, State
 from taskloom.api.guard import RequestGuard
+from taskloom.api.invoke_shortcut import InvokeShortcut
 from taskloom.api.polls import PollShortcut
 from taskloom.api.routes import (
     agents,
@@ -74,6 +75,7 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> FastAPI:
     app = FastAPI(
         title="taskloom", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
     )
+    app.add_middleware(InvokeShortcut)  # behind the guard: the body is checked by then
     app.add_middleware(
         RequestGuard,
         max_bytes=api_config.max_body_bytes,

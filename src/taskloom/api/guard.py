@@ -16,6 +16,7 @@ store it) and bytes that are not UTF-8 are 422.
 from __future__ import annotations
 
 import email.message
+import functools
 import json
 import math
 import re
@@ -77,7 +78,7 @@ class RequestGuard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if _is_json(scope) and nested_deeper_than(body, self.max_depth):
+        if is_json(scope) and nested_deeper_than(body, self.max_depth):
             problem = f"JSON is nested deeper than {self.max_depth} levels"
             await _send_json(send, 422, _invalid(["body"], "json_invalid", problem))
             return
@@ -154,7 +155,7 @@ class StrictJsonRoute(APIRoute):
 
         async def strict_handler(request: Request) -> Response:
             parsed = _ParsedJsonRequest(request.scope, request.receive)
-            if _is_json(request.scope):
+            if is_json(request.scope):
                 await parsed.parse()
             return await handler(parsed)
 
@@ -233,17 +234,23 @@ def _invalid(loc: list[str], kind: str, problem: str) -> dict[str, Any]:
     return {"detail": [{"type": kind, "loc": loc, "msg": problem, "input": None}]}
 
 
-def _is_json(scope: Scope) -> bool:
+def is_json(scope: Scope) -> bool:
     """As FastAPI decides it: `application/json`, `application/*+json`, or no content type."""
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
-            message = email.message.Message()
-            message["content-type"] = value.decode("latin-1")
-            subtype = message.get_content_subtype()
-            return message.get_content_maintype() == "application" and (
-                subtype == "json" or subtype.endswith("+json")
-            )
+            return _json_content_type(value)
     return True
+
+
+@functools.lru_cache(maxsize=64)
+def _json_content_type(value: bytes) -> bool:
+    # clients send the same few content types: parsing the header costs more than a route
+    message = email.message.Message()
+    message["content-type"] = value.decode("latin-1")
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
 
 
 async def _send_json(send: Send, status: int, payload: object) -> None:

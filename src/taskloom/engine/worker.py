@@ -113,13 +113,16 @@ class Worker:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
+            asked = min(free, _CLAIM_BATCH)
             try:
-                claimed = await self.claim_once(min(free, _CLAIM_BATCH))
+                claimed = await self.claim_once(asked)
             except errors.StoreUnavailable:
                 # the database is down or saturated: keep the worker, try again shortly
                 logger.warning("claim failed", exc_info=True, extra={"event": "claim_failed"})
                 claimed = 0
-            if claimed == 0:
+            if claimed < asked:
+                # the queue had no more: asking again at once would only cost a write
+                # transaction; work accepted since the claim began has woken us already
                 await self._notifier.wait_for_work(self._config.poll_s)
 
     async def claim_once(self, limit: int) -> int:

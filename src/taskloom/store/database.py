@@ -15,10 +15,12 @@ PostgreSQL runs on asyncpg through SQLAlchemy's async engine; row locks
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sqlite3  # the types only: the driver is sqlean (same API)
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -27,7 +29,7 @@ import sqlalchemy as sa
 import sqlean
 import sqlite_vec
 from sqlalchemy import event
-from sqlalchemy.engine import CursorResult, make_url
+from sqlalchemy.engine import CursorResult, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlalchemy.sql.base import Executable
@@ -69,10 +71,27 @@ class Connection:
     async def run_sync(self, fn: Callable[[sa.Connection], T]) -> T:
         raise NotImplementedError
 
+    async def fetch(self, statement: HotStatement, params: Mapping[str, Any]) -> list[Row]:
+        """The rows of a prebuilt statement (a select, or a write with RETURNING), as
+        mappings of column name to value, converted as `execute` would convert them."""
+        raise NotImplementedError
+
+    async def run(
+        self, statement: HotStatement, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Run a prebuilt write (a list of `params` runs it once per entry)."""
+        raise NotImplementedError
+
 
 class _SqliteConnection(Connection):
+    """On SQLite, hot statements run on the same driver connection as `execute`, so both
+    share the transaction."""
+
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
+        raw = conn.connection.dbapi_connection
+        assert raw is not None  # a checked-out connection always has one
+        self._hot = _SqliteHot(cast(sqlite3.Connection, raw), conn.dialect)
 
     async def execute(
         self,
@@ -84,10 +103,53 @@ class _SqliteConnection(Connection):
     async def run_sync(self, fn: Callable[[sa.Connection], T]) -> T:
         return fn(self._conn)
 
+    async def fetch(self, statement: HotStatement, params: Mapping[str, Any]) -> list[Row]:
+        return self._hot.fetch(statement, params)
+
+    async def run(
+        self, statement: HotStatement, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> None:
+        self._hot.run(statement, params)
+
+
+class _SqliteHot:
+    """Prebuilt statements on a SQLite driver connection: the SQL and the type conversions
+    SQLAlchemy would apply are worked out once per statement (`HotStatement`), and each
+    call is the driver's own `execute`, which costs a fraction of SQLAlchemy's."""
+
+    def __init__(self, raw: sqlite3.Connection, dialect: Dialect) -> None:
+        self._raw = raw
+        self._dialect = dialect
+
+    def fetch(self, statement: HotStatement, params: Mapping[str, Any]) -> list[Row]:
+        compiled = statement.compiled(self._dialect)
+        args = compiled.args(params)
+        with _raw_sqlite_errors(compiled.sql, args):
+            # fetchall: a statement left unfinished would hold its read snapshot open
+            rows = self._raw.execute(compiled.sql, args).fetchall()
+        return compiled.rows(rows)
+
+    def run(
+        self, statement: HotStatement, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> None:
+        compiled = statement.compiled(self._dialect)
+        if isinstance(params, Mapping):
+            args = compiled.args(params)
+            with _raw_sqlite_errors(compiled.sql, args):
+                self._raw.execute(compiled.sql, args)
+            return
+        many = [compiled.args(one) for one in params]
+        with _raw_sqlite_errors(compiled.sql, many):
+            self._raw.executemany(compiled.sql, many)
+
 
 class _AsyncConnection(Connection):
+    """On PostgreSQL, hot statements run on the asyncpg connection under SQLAlchemy's, in
+    its transaction."""
+
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+        self._hot: _PgHot | None = None
 
     async def execute(
         self,
@@ -98,6 +160,52 @@ class _AsyncConnection(Connection):
 
     async def run_sync(self, fn: Callable[[sa.Connection], T]) -> T:
         return await self._conn.run_sync(fn)
+
+    async def fetch(self, statement: HotStatement, params: Mapping[str, Any]) -> list[Row]:
+        return await (self._hot or await self._driver()).fetch(statement, params)
+
+    async def run(
+        self, statement: HotStatement, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> None:
+        await (self._hot or await self._driver()).run(statement, params)
+
+    async def _driver(self) -> _PgHot:
+        """The asyncpg connection, its transaction begun: SQLAlchemy's adapter begins one
+        only at its own first statement, and a hot statement may come first."""
+        fairy = await self._conn.get_raw_connection()
+        adapted: Any = fairy.dbapi_connection
+        if adapted._transaction is None and adapted.isolation_level != "autocommit":
+            await adapted._start_transaction()
+        self._hot = _PgHot(cast(asyncpg.Connection, fairy.driver_connection), self._conn.dialect)
+        return self._hot
+
+
+class _PgHot(Connection):
+    """Prebuilt statements on an asyncpg connection: under SQLAlchemy's (in its
+    transaction), or of the hot pool (`Database.hot_read`)."""
+
+    def __init__(self, conn: asyncpg.Connection, dialect: Dialect) -> None:
+        self._conn = conn
+        self._dialect = dialect
+
+    async def fetch(self, statement: HotStatement, params: Mapping[str, Any]) -> list[Row]:
+        compiled = statement.compiled(self._dialect)
+        args = compiled.args(params)
+        with _raw_pg_errors(compiled.sql, args):
+            return compiled.rows(await self._conn.fetch(compiled.sql, *args))
+
+    async def run(
+        self, statement: HotStatement, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> None:
+        compiled = statement.compiled(self._dialect)
+        if isinstance(params, Mapping):
+            args = compiled.args(params)
+            with _raw_pg_errors(compiled.sql, args):
+                await self._conn.execute(compiled.sql, *args)
+            return
+        many = [compiled.args(one) for one in params]
+        with _raw_pg_errors(compiled.sql, many):
+            await self._conn.executemany(compiled.sql, many)
 
 
 class Database:
@@ -246,20 +354,38 @@ class Database:
         connection: for the hottest reads (a poll asks one indexed row), where SQLAlchemy's
         execution machinery costs several times the statement. Same freshness as `read()`: it
         sees exactly what has committed."""
-        sql, order = statement.compiled(self.dialect)
-        args = [params[name] for name in order]
         with _driver_errors():
             if self.is_sqlite:
-                # fetchall: a statement left unfinished would hold its read snapshot open
-                rows = self._hot_reader().execute(sql, args).fetchall()
-                return rows[0][0] if rows else None
+                rows = _SqliteHot(self._hot_reader(), self._sqlite.dialect).fetch(statement, params)
+                return next(iter(rows[0].values())) if rows else None
+            compiled = statement.compiled(self._pg.dialect)
             pool = self._pg_hot or await self._open_pg_hot()
-            return await pool.fetchval(sql, *args)
+            return await pool.fetchval(compiled.sql, *compiled.args(params))
+
+    @asynccontextmanager
+    async def hot_read(self) -> AsyncIterator[Connection]:
+        """Like `read()`, a consistent snapshot, for prebuilt statements only (`fetch`), on
+        the driver's own connection: for the reads every poll of a changed task makes."""
+        with _driver_errors():
+            if self.is_sqlite:
+                raw = self._hot_reader()
+                raw.execute("BEGIN")
+                try:
+                    yield _SqliteHotReader(_SqliteHot(raw, self._sqlite.dialect))
+                finally:
+                    raw.execute("COMMIT")
+                return
+            pool = self._pg_hot or await self._open_pg_hot()
+            async with (
+                pool.acquire() as conn,
+                conn.transaction(isolation="repeatable_read", readonly=True),
+            ):
+                yield _PgHot(conn, self._pg.dialect)
 
     async def _open_pg_hot(self) -> asyncpg.Pool:
-        """A few connections of asyncpg's own pool for `read_value`: its checkout is a
-        fraction of SQLAlchemy's, and the main pool's overflow is not opened and closed
-        under a burst of polls."""
+        """A few connections of asyncpg's own pool for `read_value` and `hot_read`: its
+        checkout is a fraction of SQLAlchemy's, and the main pool's overflow is not opened
+        and closed under a burst of polls."""
         async with self._pg_hot_lock:
             if self._pg_hot is None:
                 self._pg_hot = await asyncpg.create_pool(
@@ -267,6 +393,7 @@ class Database:
                     min_size=1,
                     max_size=self._hot_pool_size,
                     reset=_keep_session,
+                    init=_json_codecs,
                 )
         return self._pg_hot
 
@@ -414,32 +541,152 @@ async def _keep_session(_conn: asyncpg.Connection) -> None:
     pool; `read_value` runs single reads that leave nothing behind to reset."""
 
 
+Row = dict[str, Any]
+
+
 class HotStatement:
-    """A Core statement compiled once per dialect to the driver's own SQL and parameter
-    order (`Database.read_value`)."""
+    """A Core statement compiled once per dialect to the driver's own SQL, with the
+    parameter order and the type conversions (JSON, datetimes) SQLAlchemy applies on the way
+    in and out, for `Connection.fetch` / `run` and `Database.read_value`. Values written in
+    the statement itself (`status == EXECUTING`) are bound as compiled; expanding
+    parameters (`IN` a list) are not supported."""
 
-    def __init__(self, statement: sa.ClauseElement) -> None:
-        self._statement = statement
-        self._compiled: dict[str, tuple[str, tuple[str, ...]]] = {}
+    def __init__(self, statement: Executable, *, columns: Sequence[str] | None = None) -> None:
+        self.statement = statement
+        self._columns = columns
+        self._compiled: dict[str, _Compiled] = {}
 
-    def compiled(self, dialect: str) -> tuple[str, tuple[str, ...]]:
-        known = self._compiled.get(dialect)
+    @classmethod
+    def insert(cls, table: sa.Table) -> HotStatement:
+        """An insert of one row per parameter mapping, every column named (none generated
+        by the database: an autoincrement key is left to it)."""
+        columns = [c.name for c in table.c if not (c.primary_key and c.autoincrement is True)]
+        return cls(sa.insert(table), columns=columns)
+
+    def compiled(self, dialect: Dialect) -> _Compiled:
+        known = self._compiled.get(dialect.name)
         if known is None:
-            known = self._compiled[dialect] = _compile(self._statement, dialect)
+            known = self._compiled[dialect.name] = _Compiled.of(
+                self.statement, dialect, self._columns
+            )
         return known
 
 
-def _compile(statement: sa.ClauseElement, dialect: str) -> tuple[str, tuple[str, ...]]:
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    # per positional parameter: its name, its bind conversion, its value compiled in
+    names: tuple[str, ...]
+    binds: tuple[Callable[[Any], Any] | None, ...]
+    fixed: tuple[Any, ...]
+    # per result column: its name and its result conversion
+    columns: tuple[str, ...]
+    results: tuple[Callable[[Any], Any] | None, ...]
 
-        compiled = statement.compile(dialect=SQLiteDialect_pysqlite(paramstyle="qmark"))
-    else:
-        from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+    @classmethod
+    def of(
+        cls, statement: Executable, dialect: Dialect, columns: Sequence[str] | None
+    ) -> _Compiled:
+        clause = cast(sa.ClauseElement, statement)
+        options: dict[str, Any] = {}
+        if columns is not None:  # an insert: these columns, no implicit RETURNING
+            options = {"column_keys": list(columns), "for_executemany": True}
+        compiled = cast(sa.sql.compiler.SQLCompiler, clause.compile(dialect=dialect, **options))
+        if any(bind.expanding for bind in compiled.binds.values()):
+            raise ValueError("a hot statement cannot expand a parameter list")
+        names = tuple(compiled.positiontup or ())
+        # one callable per parameter: only tuple (composite) types map to several
+        processors = cast(dict[str, Callable[[Any], Any]], compiled._bind_processors)
+        fixed = tuple(
+            _REQUIRED if compiled.binds[name].required else compiled.binds[name].effective_value
+            for name in names
+        )
+        selected = compiled._result_columns
+        return cls(
+            sql=compiled.string,
+            names=names,
+            binds=tuple(processors.get(name) for name in names),
+            fixed=fixed,
+            columns=tuple(column.keyname for column in selected),
+            results=tuple(
+                column.type._cached_result_processor(dialect, None) for column in selected
+            ),
+        )
 
-        compiled = statement.compile(dialect=PGDialect_asyncpg())  # type: ignore[no-untyped-call]
-    order = cast(sa.sql.compiler.SQLCompiler, compiled).positiontup
-    return compiled.string, tuple(order or ())
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        args = []
+        for name, process, fixed in zip(self.names, self.binds, self.fixed, strict=True):
+            value = params[name] if fixed is _REQUIRED else params.get(name, fixed)
+            args.append(value if process is None else process(value))
+        return args
+
+    def rows(self, rows: Sequence[Sequence[Any]]) -> list[Row]:
+        columns, results = self.columns, self.results
+        return [
+            {
+                name: value if process is None else process(value)
+                for name, process, value in zip(columns, results, row, strict=True)
+            }
+            for row in rows
+        ]
+
+
+_REQUIRED = object()  # a parameter the caller must give
+
+
+class _SqliteHotReader(Connection):
+    def __init__(self, hot: _SqliteHot) -> None:
+        self._hot = hot
+
+    async def fetch(self, statement: HotStatement, params: Mapping[str, Any]) -> list[Row]:
+        return self._hot.fetch(statement, params)
+
+
+@contextmanager
+def _raw_sqlite_errors(sql: str, args: Any) -> Iterator[None]:
+    """Driver errors of a hot statement, shaped as SQLAlchemy's, for `_driver_errors`."""
+    try:
+        yield
+    except sqlean.Error as exc:
+        raise sa.exc.DBAPIError.instance(sql, args, exc, sqlean.Error) from exc
+
+
+# SQLSTATE classes of statements that can never succeed as written: data exceptions, syntax
+# errors and undefined objects (a bug); any other refusal is the server's state (retry)
+_PG_BUG_CLASSES = ("22", "42")
+
+
+@contextmanager
+def _raw_pg_errors(sql: str, args: Any) -> Iterator[None]:
+    """asyncpg's errors of a hot statement, shaped as SQLAlchemy's, for `_driver_errors`
+    (which takes asyncpg's connection errors as they are)."""
+    try:
+        yield
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise sa.exc.IntegrityError(sql, args, exc) from exc
+    except asyncpg.PostgresError as exc:
+        if str(exc.sqlstate or "")[:2] in _PG_BUG_CLASSES:
+            raise sa.exc.ProgrammingError(sql, args, exc) from exc
+        raise sa.exc.OperationalError(sql, args, exc) from exc
+
+
+async def _json_codecs(conn: asyncpg.Connection) -> None:
+    """JSON in and out as SQLAlchemy's asyncpg dialect sets it up on its own connections,
+    so that a hot statement's conversions (`HotStatement`) hold on both pools."""
+    await conn.set_type_codec(
+        "json",
+        encoder=str.encode,
+        decoder=lambda data: json.loads(data.decode()),
+        schema="pg_catalog",
+        format="binary",
+    )
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=lambda text: b"\x01" + text.encode(),
+        decoder=lambda data: json.loads(data[1:].decode()),
+        schema="pg_catalog",
+        format="binary",
+    )
 
 
 class _CommitGroup:

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from taskloom import errors
-from taskloom.store.database import Connection
+from taskloom.store.database import Connection, HotStatement
 from taskloom.store.records import EventRecord, TaskStatus
 from taskloom.store.tables import task_events, tasks
 
@@ -37,11 +37,11 @@ def _bump(*, fenced: bool, touch: bool) -> sa.Update:
 
 
 _BUMP = {
-    (fenced, touch): _bump(fenced=fenced, touch=touch)
+    (fenced, touch): HotStatement(_bump(fenced=fenced, touch=touch))
     for fenced in (False, True)
     for touch in (False, True)
 }
-_INSERT = sa.insert(e)
+_INSERT = HotStatement.insert(e)
 _AFTER = (
     sa.select(e)
     .where(e.c.task_id == sa.bindparam("p_task_id"), e.c.seq > sa.bindparam("p_after"))
@@ -63,7 +63,7 @@ async def insert_events(conn: Connection, events: list[EventRecord]) -> None:
         for r in events
     ]
     if rows:
-        await conn.execute(_INSERT, rows if len(rows) > 1 else rows[0])
+        await conn.run(_INSERT, rows if len(rows) > 1 else rows[0])
 
 
 async def append_event(
@@ -115,9 +115,10 @@ async def append_events(
         "p_completion_tokens": tokens[1],
         "p_unreported_calls": tokens[2],
     }
-    last = (await conn.execute(_BUMP[fenced, touch], params)).scalar()
-    if last is None:
+    bumped = await conn.fetch(_BUMP[fenced, touch], params)
+    if not bumped:
         raise errors.LeaseLost(task_id, fence_attempt or 0)
+    last: int = bumped[0]["event_seq"]
     first = last - len(events) + 1
     records = [
         EventRecord(task_id=task_id, seq=first + i, type=kind, data=data, created_at=at)
@@ -133,7 +134,7 @@ async def append_events(
         }
         for r in records
     ]
-    await conn.execute(_INSERT, rows if len(rows) > 1 else rows[0])
+    await conn.run(_INSERT, rows if len(rows) > 1 else rows[0])
     return records
 
 

@@ -6,19 +6,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from taskloom.store.database import Connection
+from taskloom.store.database import Connection, HotStatement
 from taskloom.store.records import NodeRunRecord, NodeRunStatus
 from taskloom.store.tables import node_runs
 
 n = node_runs
-_INSERT = sa.insert(n)
-_TRACE = sa.select(n).where(n.c.task_id == sa.bindparam("p_task_id")).order_by(n.c.id)
+_INSERT = HotStatement.insert(n)
+_TRACE = HotStatement(sa.select(n).where(n.c.task_id == sa.bindparam("p_task_id")).order_by(n.c.id))
 
 
 async def record_node_runs(conn: Connection, runs: list[NodeRunRecord]) -> None:
     """Checkpoint node runs in one statement (one round trip for a parallel node's branches)."""
-    rows = [_values(run) for run in runs]
-    await conn.execute(_INSERT, rows if len(rows) > 1 else rows[0])
+    await conn.run(_INSERT, [_values(run) for run in runs])
 
 
 def _values(run: NodeRunRecord) -> dict[str, Any]:
@@ -46,8 +45,8 @@ def _values(run: NodeRunRecord) -> dict[str, Any]:
 
 async def list_node_runs(conn: Connection, *, task_id: str) -> list[NodeRunRecord]:
     """Every recorded run of this task, in the order they finished: its trace."""
-    rows = await conn.execute(_TRACE, {"p_task_id": task_id})
-    return [NodeRunRecord.from_row(row) for row in rows.mappings()]
+    rows = await conn.fetch(_TRACE, {"p_task_id": task_id})
+    return [NodeRunRecord.from_row(row) for row in rows]
 
 
 async def completed_outputs(

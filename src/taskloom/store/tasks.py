@@ -15,9 +15,11 @@ from taskloom.store.records import TERMINAL_STATUSES, Executor, TaskRecord, Task
 from taskloom.store.tables import node_runs, task_events, task_turns, tasks
 
 t = tasks
-_INSERT = sa.insert(t)
-_GET = sa.select(t).where(
-    t.c.id == sa.bindparam("p_task_id"), t.c.organization_id == sa.bindparam("p_org")
+_INSERT = HotStatement.insert(t)
+_GET = HotStatement(
+    sa.select(t).where(
+        t.c.id == sa.bindparam("p_task_id"), t.c.organization_id == sa.bindparam("p_org")
+    )
 )
 
 
@@ -26,7 +28,7 @@ _VERSION = sa.select(t.c.event_seq).where(
 )
 _HOT_VERSION = HotStatement(_VERSION)
 _OWNER = sa.select(t.c.organization_id).where(t.c.id == sa.bindparam("p_task_id"))
-_FINISH = (
+_FINISH = HotStatement(
     sa.update(t)
     .where(
         t.c.id == sa.bindparam("p_task_id"),
@@ -96,16 +98,16 @@ async def create_task(
         "paused_at": None,
         "hitl_request": None,
     }
-    await conn.execute(_INSERT, values)
+    await conn.run(_INSERT, values)
     return TaskRecord.from_row(values)
 
 
 async def get_task(conn: Connection, *, organization_id: str, task_id: str) -> TaskRecord:
     params = {"p_task_id": task_id, "p_org": organization_id}
-    row = (await conn.execute(_GET, params)).mappings().one_or_none()
-    if row is None:
+    rows = await conn.fetch(_GET, params)
+    if not rows:
         raise errors.NotFound(f"task {task_id} not found")
-    return TaskRecord.from_row(row)
+    return TaskRecord.from_row(rows[0])
 
 
 async def task_by_id(conn: Connection, *, task_id: str) -> TaskRecord | None:
@@ -330,10 +332,10 @@ async def finish_task(
         "p_message": message,
         "p_now": now,
     }
-    row = (await conn.execute(_FINISH, params)).mappings().first()
-    if row is None:
+    rows = await conn.fetch(_FINISH, params)
+    if not rows:
         raise errors.LeaseLost(task_id, attempt)
-    return TaskRecord.from_row(row)
+    return TaskRecord.from_row(rows[0])
 
 
 async def pause_task(

@@ -8,12 +8,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from taskloom import errors
-from taskloom.store.database import Connection
+from taskloom.store.database import Connection, HotStatement
 from taskloom.store.records import TurnRecord
 from taskloom.store.tables import task_turns
 
-_INSERT = sa.insert(task_turns)
-_CLOSE = (
+_INSERT = HotStatement.insert(task_turns)
+_CLOSE = HotStatement(
     sa.update(task_turns)
     .where(
         task_turns.c.task_id == sa.bindparam("p_task_id"),
@@ -28,7 +28,7 @@ _CLOSE = (
     )
 )
 QUEUED = "queued"
-_NEXT_QUEUED = (
+_NEXT_QUEUED = HotStatement(
     sa.select(task_turns)
     .where(task_turns.c.task_id == sa.bindparam("p_task_id"), task_turns.c.status == QUEUED)
     .order_by(task_turns.c.turn)
@@ -46,7 +46,7 @@ async def add_turn(
     request: dict[str, Any],
     now: datetime,
 ) -> None:
-    await conn.execute(
+    await conn.run(
         _INSERT,
         {
             "task_id": task_id,
@@ -83,7 +83,7 @@ async def close_turn(
         "p_started": started_at,
         "p_finished": finished_at,
     }
-    await conn.execute(_CLOSE, params)
+    await conn.run(_CLOSE, params)
 
 
 async def list_turns(conn: Connection, *, task_id: str) -> list[TurnRecord]:
@@ -94,8 +94,8 @@ async def list_turns(conn: Connection, *, task_id: str) -> list[TurnRecord]:
 
 
 async def next_queued_turn(conn: Connection, *, task_id: str) -> TurnRecord | None:
-    row = (await conn.execute(_NEXT_QUEUED, {"p_task_id": task_id})).mappings().first()
-    return None if row is None else TurnRecord.from_row(row)
+    rows = await conn.fetch(_NEXT_QUEUED, {"p_task_id": task_id})
+    return TurnRecord.from_row(rows[0]) if rows else None
 
 
 async def last_turn_number(conn: Connection, *, task_id: str) -> int:
