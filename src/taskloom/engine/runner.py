@@ -87,20 +87,20 @@ class Runner:
         self._graphs = GraphCache(db)
         self._checkpoints = Checkpoints(db, notifier, config, self._clock)
 
-    async def run(self, task: TaskRecord) -> None:
-        """Run one claimed attempt to a terminal state (or until the lease is lost)."""
+    async def run(self, task: TaskRecord) -> TaskRecord | None:
+        """Run one claimed attempt to a terminal state (or until the lease is lost). Returns
+        the task as the attempt left it: finished, or paused; None when it did not end it."""
         try:
             try:
                 graph = await self._graphs.for_task(task)
             except errors.NotFound:
-                await self._finish(
+                return await self._finish(
                     task,
                     TaskStatus.ERROR,
                     None,
                     "workflow_missing",
                     "the workflow version this task runs no longer exists",
                 )
-                return
             attempt = Attempt(
                 task=task,
                 graph=graph,
@@ -121,27 +121,30 @@ class Runner:
             # the last node's run was held back (Attempt.final): it is written with the end
             except errors.NodeFailed as exc:
                 status = TaskStatus.FAILED if exc.platform else TaskStatus.ERROR
-                await self._finish(
+                return await self._finish(
                     task, status, None, exc.reason, errors.describe(exc), attempt.final
                 )
             except errors.StopRequested as exc:
                 result = shape_result(exc.output, output_format)
-                await self._finish(
+                return await self._finish(
                     task, TaskStatus.STOPPED, result, exc.reason, exc.message, attempt.final
                 )
             except errors.PauseRequested as exc:
                 if attempt.final is not None:
                     await self._checkpoints.write(task, attempt.final)
-                await self._waits.pause(task, exc)
+                return await self._waits.pause(task, exc)
             else:
                 result = shape_result(output, output_format)
-                await self._finish(task, TaskStatus.COMPLETED, result, None, None, attempt.final)
+                return await self._finish(
+                    task, TaskStatus.COMPLETED, result, None, None, attempt.final
+                )
         except errors.LeaseLost:
             # stopped through the API, or requeued after we looked dead: not ours to finish
             logger.info(
                 "lease lost",
                 extra={"event": "lease_lost", "task_id": task.id, "attempt": task.attempt},
             )
+            return None
         except errors.StoreUnavailable:
             # not the task's fault: the lease runs out and another attempt resumes it
             raise
@@ -150,7 +153,9 @@ class Runner:
             # the same bug repeat on every attempt
             logger.exception("runner failed", extra={"event": "runner_failed", "task_id": task.id})
             # without a held last run: writing it may be what failed (a refused statement)
-            await self._finish(task, TaskStatus.ERROR, None, "internal_error", errors.describe(exc))
+            return await self._finish(
+                task, TaskStatus.ERROR, None, "internal_error", errors.describe(exc)
+            )
         finally:
             self._notifier.task_changed(task.id)
 
@@ -162,7 +167,7 @@ class Runner:
         reason: str | None,
         message: str | None,
         final: FinalRun | None = None,
-    ) -> None:
+    ) -> TaskRecord:
         now = self._clock.now()
         async with self._db.write() as conn:
             if final is not None:  # fenced on the attempt, like the finish
@@ -185,3 +190,4 @@ class Runner:
             # a sub-task never outlives the turn that started it (e.g. an agent node that
             # timed out while its agent still runs)
             await subtasks.stop_children(organization_id=task.organization_id, task_id=task.id)
+        return done
