@@ -13,11 +13,14 @@ import httpx
 import pytest
 
 from taskloom.config import Settings
+from taskloom.engine.subtasks import child_id as sub_task_id
+from tests.conftest import DeployWorkflow
 from tests.conftest import test_settings as settings_for
 from tests.llm.conftest import llm_settings
 from tests.llm.test_agents_api import deployed_agent
 from tests.support.fake_actions import FakeActions
 from tests.support.fake_llm import FakeLLM, Reply
+from tests.support.waiting import eventually
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +173,61 @@ async def test_two_approvals_in_one_run_each_go_on_where_the_run_stopped(
     assert (done["status"], done["result"]) == ("completed", "Both refunded.")
     assert [r.body for r in actions.received] == [{"order": "A1"}, {"order": "B2"}]
     assert len(fake_llm.requests) == 3
+
+
+async def test_a_workflows_agent_node_waits_through_its_sub_tasks_approval(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    fake_llm: FakeLLM,
+    actions: FakeActions,
+    deploy_workflow: DeployWorkflow,
+) -> None:
+    agent_id = await refund_agent(client, headers, actions, "continue")
+    workflow_id = await deploy_workflow(
+        {
+            "name": "delegates",
+            "orchestration_nodes": [
+                {"id": "ask", "type": "agent", "definition": {"asset_id": agent_id}}
+            ],
+        }
+    )
+    fake_llm.script(Reply.tool("refund", {"order": "A1"}))
+    reply = await client.post(
+        f"/v1/workflows/{workflow_id}/invoke/async",
+        json={"input": {"text": "refund order A1"}},
+        headers=headers,
+    )
+    assert reply.status_code == 200, reply.text
+    parent_id = reply.json()["id"]
+    child_id = sub_task_id(parent_id, "ask")
+    child = await created(client, headers, child_id)
+    assert child["status"] == "paused", child
+    assert child["hitl_request"]["tool_calls"][0]["tool_name"] == "refund"
+    parent = (await client.get(f"/v1/tasks/{parent_id}", headers=headers)).json()
+    assert parent["status"] == "executing"  # its agent node waits for the child's outcome
+
+    fake_llm.script(Reply.say("Refunded A1."))
+    approved = await client.post(
+        f"/v1/tasks/{child_id}/approve", json={"decided_by": "ana"}, headers=headers
+    )
+    assert approved.status_code == 200, approved.text
+    done = await settled(client, headers, parent_id)
+
+    assert (done["status"], done["result"]) == ("completed", "Refunded A1.")
+    assert (await settled(client, headers, child_id))["status"] == "completed"
+    assert [(r.method, r.body) for r in actions.received] == [("POST", {"order": "A1"})]
+    assert len(fake_llm.requests) == 2
+
+
+async def created(client: httpx.AsyncClient, headers: dict[str, str], task_id: str) -> Any:
+    """The task once it exists and is terminal or paused (a sub-task its parent starts)."""
+
+    async def found() -> bool:
+        reply = await client.get(f"/v1/tasks/{task_id}", headers=headers)
+        return reply.status_code == 200
+
+    await eventually(found)
+    while True:  # on a busy machine the first model call (its imports) may outlast one wait
+        task = await settled(client, headers, task_id)
+        if task["status"] not in ("pending", "executing"):
+            return task

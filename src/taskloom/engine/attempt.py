@@ -22,6 +22,7 @@ from taskloom.config import WorkerConfig
 from taskloom.engine.checkpoints import Checkpoints, FinalRun, Finished, Reusable
 from taskloom.engine.emitter import Emitter
 from taskloom.engine.group_write import GroupWrite
+from taskloom.engine.lifecycle import NODE_STARTED
 from taskloom.engine.progress import StartNotice
 from taskloom.nodes.base import JSON, NodeContext, NodeResult, NodeServices
 from taskloom.nodes.registry import NODE_TYPES
@@ -239,8 +240,10 @@ class Attempt:
         kind = NODE_TYPES[node.type]
 
         async def emit(event: str, payload: Any) -> None:
-            await notice.publish_now()  # the node's start goes out before anything of its own
-            await self.emitter.emit(event, payload)
+            # the node's start goes out before anything of its own, in the same write
+            started = await notice.settle()
+            first = [(NODE_STARTED, *started)] if started is not None else []
+            await self.emitter.emit(event, payload, first=first)
 
         config = kind.config_model.model_validate(node.definition)
         timeout_s = node.timeout_seconds or self.config.node_timeout_s

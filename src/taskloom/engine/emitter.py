@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -38,7 +38,16 @@ class Emitter:
         self._timer: asyncio.Task[None] | None = None
         self._failed: Exception | None = None  # a background write's failure, raised next
 
-    async def emit(self, kind: str, data: Any, *, at: datetime | None = None) -> None:
+    async def emit(
+        self,
+        kind: str,
+        data: Any,
+        *,
+        at: datetime | None = None,
+        first: Sequence[tuple[str, Any, datetime]] = (),
+    ) -> None:
+        """Queue an event (after the `first` ones, written in the same batch)."""
+        self._pending.extend(first)
         self._pending.append((kind, data, at or self._now()))
         if kind != CHUNK or len(self._pending) >= self._max_batch:
             await self.flush()

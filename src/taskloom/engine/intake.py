@@ -26,7 +26,7 @@ from taskloom.store import idempotency
 from taskloom.store import tasks as task_store
 from taskloom.store import workflows as workflow_store
 from taskloom.store.database import Connection, Database
-from taskloom.store.records import Executor, TaskRecord, WorkflowStatus
+from taskloom.store.records import Executor, Lease, TaskRecord, WorkflowStatus
 from taskloom.workflows.conditions import lookup
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -54,6 +54,9 @@ class Invocation:
     # a trigger's payload: with the target's `duplication_prevention`, the same selected
     # values within its ttl return the first task instead of starting another
     dedup_payload: dict[str, Any] | None = None
+    # accept the task (or its next turn) already claimed by this lease's worker, which runs
+    # it at once (a sub-task in its parent's worker); an SDK worker's task is never held
+    held: Lease | None = None
 
     def fingerprint(self) -> str:
         body = {
@@ -73,6 +76,7 @@ class Accepted:
     first_seq: int  # the stream of this invoke starts after this event sequence number
     replayed: bool = False  # an idempotent repeat: no new run was started
     queued_turn: int | None = None  # queued behind a running turn: its stream starts later
+    held: bool = False  # accepted claimed by the invocation's `held` lease: no worker is woken
 
     @property
     def turn(self) -> int:
@@ -118,7 +122,8 @@ class Intake:
                     raise
                 accepted = await self._replay(conn, call, *seen)
         if not accepted.replayed:
-            self._notifier.work_available()
+            if not accepted.held:
+                self._notifier.work_available()
             self._notifier.task_changed(accepted.task.id)
         return accepted
 
@@ -151,18 +156,15 @@ class Intake:
                     call, request={**call.request, DRAFT_KEY: draft_snapshot(target)}
                 )
             if target.kind == workflow_store.AGENT:
-                definition = (
-                    run.request[DRAFT_KEY]
-                    if version == DRAFT_VERSION
-                    else await workflow_store.get_version(
-                        conn, workflow_id=target.id, version=version
-                    )
-                )
+                definition = await self._definition(conn, run, version)
                 request = {**_model_snapshot(run.request, definition), "is_orchestration": False}
                 # a `container` agent's code runs in the user's own xpander-sdk worker
                 external = definition.get("deployment_type") == "container"
                 run = dataclasses.replace(
-                    run, request=request, executor=Executor.SDK if external else run.executor
+                    run,
+                    request=request,
+                    executor=Executor.SDK if external else run.executor,
+                    held=None if external else run.held,
                 )
             definition = await self._definition(conn, run, version)
             run = dataclasses.replace(run, request=_with_output(run.request, definition))
@@ -295,8 +297,11 @@ class Intake:
             max_attempts=self._config.max_attempts,
             parent_id=call.parent_id,
             executor=call.executor,
+            held=call.held,
         )
-        return Accepted(task=task, first_seq=task.event_seq - 1)  # from its task_created
+        # from its task_created
+        first_seq = task.event_seq - (2 if call.held else 1)
+        return Accepted(task=task, first_seq=first_seq, held=call.held is not None)
 
     async def _next_turn(
         self,
@@ -326,9 +331,10 @@ class Intake:
             input=call.input,
             request={**kept, **call.request},
             now=now,
+            held=call.held,
         )
         if turn is not None:
-            return Accepted(task=turn, first_seq=first_seq)
+            return Accepted(task=turn, first_seq=first_seq, held=call.held is not None)
         if version == DRAFT_VERSION:
             definition = call.request[DRAFT_KEY]
         else:

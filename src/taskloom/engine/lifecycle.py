@@ -10,6 +10,7 @@ Event types (the contract's, plus node progress; all listed in docs/events.md):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,7 @@ from taskloom.store import node_runs as node_run_store
 from taskloom.store import tasks as task_store
 from taskloom.store import turns as turn_store
 from taskloom.store.database import Connection
-from taskloom.store.records import EventRecord, NodeRunRecord, TaskRecord, TaskStatus
+from taskloom.store.records import EventRecord, Lease, NodeRunRecord, TaskRecord, TaskStatus
 
 TASK_CREATED = "task_created"
 TASK_UPDATED = "task_updated"
@@ -51,9 +52,29 @@ async def publish_tasks(
     await event_store.insert_events(conn, [task_event(task, kind, now) for task in tasks])
 
 
-async def accept_task(conn: Connection, *, now: datetime, **values: Any) -> TaskRecord:
-    """A new task in the queue, its first turn and its `task_created` event."""
-    task = await task_store.create_task(conn, now=now, **values)
+async def publish_started(conn: Connection, task: TaskRecord, *, now: datetime) -> None:
+    """`task_created`, then the `task_updated` a claim would publish, for a task (or turn)
+    accepted already held by the worker that runs it: the events of a claimed task, in one
+    append."""
+    queued = dataclasses.replace(
+        task,
+        status=TaskStatus.PENDING,
+        event_seq=task.event_seq - 1,
+        attempt=task.attempt - 1,
+        lease_owner=None,
+        lease_expires_at=None,
+        started_at=None,
+    )
+    events = [task_event(queued, TASK_CREATED, now), task_event(task, TASK_UPDATED, now)]
+    await event_store.insert_events(conn, events)
+
+
+async def accept_task(
+    conn: Connection, *, now: datetime, held: Lease | None = None, **values: Any
+) -> TaskRecord:
+    """A new task in the queue, its first turn and its `task_created` event; a `held` one is
+    its worker's already (`task_store.create_task`)."""
+    task = await task_store.create_task(conn, now=now, held=held, **values)
     await turn_store.add_turn(
         conn,
         task_id=task.id,
@@ -63,7 +84,10 @@ async def accept_task(conn: Connection, *, now: datetime, **values: Any) -> Task
         request=task.request,
         now=now,
     )
-    await publish_task(conn, task, TASK_CREATED, now=now)
+    if held is not None:
+        await publish_started(conn, task, now=now)
+    else:
+        await publish_task(conn, task, TASK_CREATED, now=now)
     return task
 
 
@@ -76,8 +100,10 @@ async def accept_turn(
     input: dict[str, Any],
     request: dict[str, Any],
     now: datetime,
+    held: Lease | None = None,
 ) -> TaskRecord | None:
-    """The next turn of a finished task; None while the previous turn still runs."""
+    """The next turn of a finished task; None while the previous turn still runs. A `held`
+    turn is its worker's already (`task_store.start_turn`)."""
     task = await task_store.start_turn(
         conn,
         organization_id=organization_id,
@@ -86,6 +112,7 @@ async def accept_turn(
         input=input,
         request=request,
         now=now,
+        held=held,
     )
     if task is None:
         return None
@@ -98,7 +125,10 @@ async def accept_turn(
         request=request,
         now=now,
     )
-    await publish_task(conn, task, TASK_CREATED, now=now)
+    if held is not None:
+        await publish_started(conn, task, now=now)
+    else:
+        await publish_task(conn, task, TASK_CREATED, now=now)
     return task
 
 

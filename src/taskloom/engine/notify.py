@@ -18,6 +18,7 @@ from typing import Protocol
 from taskloom import errors
 from taskloom.clock import Clock, SystemClock
 from taskloom.store.database import Database
+from taskloom.store.records import Lease, TaskRecord
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,13 @@ class LocalWorker(Protocol):
 
     def cancel(self, task_id: str) -> bool: ...
 
-    async def run_now(self, task_id: str) -> bool: ...
+    def runs(self, task_id: str) -> bool: ...
+
+    def lease(self) -> Lease: ...
+
+    def run_held(self, task: TaskRecord) -> asyncio.Task[TaskRecord | None]: ...
+
+    async def run_now(self, task_id: str) -> asyncio.Task[TaskRecord | None] | None: ...
 
 
 class Notifier:
@@ -78,13 +85,13 @@ class Notifier:
             worker.cancel(task_id)
         self.task_changed(task_id)
 
-    async def run_here(self, task_id: str) -> bool:
-        """Claim this pending task for one of this process's workers and start it at once
-        (a sub-task its parent waits on). False when no worker here could take it."""
+    def worker_of(self, task_id: str) -> LocalWorker | None:
+        """The worker of this process that runs `task_id` now, if one does (the parent of a
+        sub-task about to start: the sub-task runs in its slot)."""
         for worker in self._workers:
-            if await worker.run_now(task_id):
-                return True
-        return False
+            if worker.runs(task_id):
+                return worker
+        return None
 
     def task_changed(self, task_id: str) -> None:
         self._wake(task_id)

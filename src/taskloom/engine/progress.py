@@ -36,18 +36,10 @@ class StartNotice:
             self._publish(self.payload, self.at), name=f"node-started:{self.payload['node_id']}"
         )
 
-    async def publish_now(self) -> None:
-        """Write the event now if it is not out yet: the node is about to publish an event of
-        its own (a sub-task, a tool call, a chunk), which must come after its start."""
-        if self._written is None:
-            self._timer.cancel()
-            self._fire()
-        assert self._written is not None
-        await self._written
-
     async def settle(self) -> tuple[dict[str, Any], datetime] | None:
-        """Stop the timer. Returns the event still to be written with the finish, or None
-        when it is written already (waiting for that write, so the order holds)."""
+        """Stop the timer. Returns the event still to be written with the finish (or with the
+        node's first event of its own, which must come after it), or None when it is written
+        already (waiting for that write, so the order holds)."""
         self._timer.cancel()
         if self._written is None:
             # from now on it counts as written: the caller writes it with the finish

@@ -94,26 +94,27 @@ class Runner:
         self._graphs = GraphCache(db)
         self._checkpoints = Checkpoints(db, notifier, config, self._clock)
 
-    async def run(self, task: TaskRecord) -> None:
-        """Run one claimed attempt to a terminal state (or until the lease is lost). What is
-        logged meanwhile carries the task's ids; with tracing on, the attempt is a span."""
+    async def run(self, task: TaskRecord) -> TaskRecord | None:
+        """Run one claimed attempt to a terminal state (or until the lease is lost). Returns
+        the task as the attempt left it: finished, or paused; None when it did not end it.
+        What is logged meanwhile carries the task's ids; with tracing on, the attempt is a
+        span."""
         turn_span = self._tracing.turn(task) if self._tracing else contextlib.nullcontext()
         with logs.task_scope(task.id, task.organization_id), turn_span:
-            await self._run(task)
+            return await self._run(task)
 
-    async def _run(self, task: TaskRecord) -> None:
+    async def _run(self, task: TaskRecord) -> TaskRecord | None:
         try:
             try:
                 graph = await self._graphs.for_task(task)
             except errors.NotFound:
-                await self._finish(
+                return await self._finish(
                     task,
                     TaskStatus.ERROR,
                     None,
                     "workflow_missing",
                     "the workflow version this task runs no longer exists",
                 )
-                return
             emitter = self._checkpoints.emitter(task)
             attempt = Attempt(
                 task=task,
@@ -137,12 +138,12 @@ class Runner:
             # the last node's run was held back (Attempt.final): it is written with the end
             except errors.NodeFailed as exc:
                 status = TaskStatus.FAILED if exc.platform else TaskStatus.ERROR
-                await self._finish(
+                return await self._finish(
                     task, status, None, exc.reason, errors.describe(exc), attempt.final
                 )
             except errors.StopRequested as exc:
                 result = shape_result(exc.output, output_format)
-                await self._finish(
+                return await self._finish(
                     task, TaskStatus.STOPPED, result, exc.reason, exc.message, attempt.final
                 )
             except errors.PauseRequested as exc:
@@ -150,16 +151,19 @@ class Runner:
                     self._tracing.turn_finished(TaskStatus.PAUSED, None)
                 if attempt.final is not None:
                     await self._checkpoints.write(task, attempt.final)
-                await self._waits.pause(task, exc)
+                return await self._waits.pause(task, exc)
             else:
                 result = shape_result(output, output_format)
-                await self._finish(task, TaskStatus.COMPLETED, result, None, None, attempt.final)
+                return await self._finish(
+                    task, TaskStatus.COMPLETED, result, None, None, attempt.final
+                )
         except errors.LeaseLost:
             # stopped through the API, or requeued after we looked dead: not ours to finish
             logger.info(
                 "lease lost",
                 extra={"event": "lease_lost", "task_id": task.id, "attempt": task.attempt},
             )
+            return None
         except errors.StoreUnavailable:
             # not the task's fault: the lease runs out and another attempt resumes it
             raise
@@ -168,7 +172,9 @@ class Runner:
             # the same bug repeat on every attempt
             logger.exception("runner failed", extra={"event": "runner_failed", "task_id": task.id})
             # without a held last run: writing it may be what failed (a refused statement)
-            await self._finish(task, TaskStatus.ERROR, None, "internal_error", errors.describe(exc))
+            return await self._finish(
+                task, TaskStatus.ERROR, None, "internal_error", errors.describe(exc)
+            )
         finally:
             self._notifier.task_changed(task.id)
 
@@ -180,7 +186,7 @@ class Runner:
         reason: str | None,
         message: str | None,
         final: FinalRun | None = None,
-    ) -> None:
+    ) -> TaskRecord:
         if self._tracing is not None:
             self._tracing.turn_finished(status, reason)
         now = self._clock.now()
@@ -205,3 +211,4 @@ class Runner:
             # a sub-task never outlives the turn that started it (e.g. an agent node that
             # timed out while its agent still runs)
             await subtasks.stop_children(organization_id=task.organization_id, task_id=task.id)
+        return done

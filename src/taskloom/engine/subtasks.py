@@ -6,12 +6,19 @@ continues one child conversation: the agent sees the thread's history. A resumed
 finds the child its node run started (by the node run's idempotency key) and waits for it
 rather than starting another.
 
-The parent's worker claims the child at once and runs it beside its own slots: a parent
-waiting on a child that waits for a free slot could otherwise deadlock a full worker.
+The child runs inline, in its parent's worker and slot: it is accepted already held by that
+worker (executing, leased, on its first attempt, as a claim would leave it), its attempt is
+awaited by the parent's node, and its outcome comes back without a re-read, a claim or a
+wake-up. It is still a task of its own while it runs: the worker's heartbeat renews its
+lease, a stop reaches it alone, and a crash leaves it to the sweep like any other. A parent
+that resumes finds its child back in the queue and claims it the same way, or waits for it
+where it runs; so does a parent whose child paused (it goes on in whichever worker claims it
+after the decision).
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -31,7 +38,6 @@ from taskloom.store.records import TaskRecord, TaskStatus
 _CHILD_IDS = uuid.UUID("6f1c1a52-3d0e-4a53-9a57-3d8f7d3c2b10")
 PARENT_KEY = "parent_node_run"  # in the child's request: the node run that started its turn
 _WAIT_SLICE_S = 60.0
-_RECHECK_OWN_CHILD_S = 2.0
 
 
 def child_id(parent_id: str, node_id: str) -> str:
@@ -59,7 +65,11 @@ class SubTasks:
         extra: dict[str, Any],
     ) -> SubTaskResult:
         org, target = ctx.organization_id, child_id(ctx.task_id, ctx.node_id)
-        mine = await self._turn_of(org, target, ctx.idempotency_key)
+        worker = self._notifier.worker_of(ctx.task_id)
+        before = await self._started_by(org, target, ctx.idempotency_key)
+        mine = before.turn if before is not None else None
+        running: asyncio.Task[TaskRecord | None] | None = None
+        started: TaskRecord | None = None  # the child as its turn started, held here
         if mine is None:
             request = {
                 **extra,
@@ -78,22 +88,40 @@ class SubTasks:
                         request=request,
                         task_id=target,
                         parent_id=ctx.task_id,
+                        held=worker.lease() if worker is not None else None,
                     )
                 )
             except (errors.NotFound, errors.Conflict) as exc:
                 raise errors.NodeFailed(f"agent {agent_id}: {exc}") from exc
             mine = accepted.turn
             await ctx.emit("sub_task_created", task_json(accepted.task))
-        here = await self._notifier.run_here(target)
-        child = await self._settled(org, target, mine, here=here)
+            if accepted.held and worker is not None:
+                started = accepted.task
+                running = worker.run_held(started)
+        elif worker is not None and before is not None and before.status == TaskStatus.PENDING:
+            # a resumed parent whose child went back to the queue with it (else the child is
+            # done, or runs elsewhere: it is waited for)
+            running = await worker.run_now(target)
+        child = await _outcome(running, mine) if running is not None else None
+        if child is None:
+            started = None  # its turn ended elsewhere, or not yet: read it from the store
+            child = await self._settled(org, target, mine)
         await ctx.emit("sub_task_finished", task_json(child))
-        async with self._db.read() as conn:
-            prompt, completion, unreported = await node_run_store.turn_tokens(
-                conn, task_id=target, turn=mine
+        if started is not None:
+            # run here from its start: its turn's tokens are what its counts grew by
+            usage = Usage(
+                prompt_tokens=child.prompt_tokens - started.prompt_tokens,
+                completion_tokens=child.completion_tokens - started.completion_tokens,
+                unreported_calls=child.unreported_calls - started.unreported_calls,
             )
-        usage = Usage(
-            prompt_tokens=prompt, completion_tokens=completion, unreported_calls=unreported
-        )
+        else:
+            async with self._db.read() as conn:
+                prompt, completion, unreported = await node_run_store.turn_tokens(
+                    conn, task_id=target, turn=mine
+                )
+            usage = Usage(
+                prompt_tokens=prompt, completion_tokens=completion, unreported_calls=unreported
+            )
         if child.status == TaskStatus.COMPLETED:
             return SubTaskResult(result=child.result, usage=usage)
         failure = errors.NodeFailed(
@@ -112,27 +140,41 @@ class SubTasks:
             if not status.is_terminal:
                 await self._tasks.stop(organization_id=organization_id, task_id=child)
 
-    async def _turn_of(self, org: str, task_id: str, key: str) -> int | None:
-        """The child's turn this node run started before (a resumed parent), if any."""
+    async def _started_by(self, org: str, task_id: str, key: str) -> TaskRecord | None:
+        """The child, when its current turn is the one this node run started before (a
+        resumed parent)."""
         try:
             child = await self._tasks.get(organization_id=org, task_id=task_id)
         except errors.NotFound:
             return None
-        return child.turn if child.request.get(PARENT_KEY) == key else None
+        return child if child.request.get(PARENT_KEY) == key else None
 
-    async def _settled(self, org: str, task_id: str, turn: int, *, here: bool) -> TaskRecord:
-        """Wait for the child's turn to end. Run by this process, every change of it wakes
-        the wait at once: the re-reads for a missed hint can be rare."""
+    async def _settled(self, org: str, task_id: str, turn: int) -> TaskRecord:
+        """Wait for the child's turn to end where it runs (through its pauses)."""
         while True:
             child = await self._tasks.wait_settled(
                 organization_id=org,
                 task_id=task_id,
                 timeout_s=_WAIT_SLICE_S,
                 turn=turn,
-                recheck_s=_RECHECK_OWN_CHILD_S if here else None,
+                through_pause=True,
             )
             if child.status.is_terminal and child.turn >= turn:
                 return child
+
+
+async def _outcome(running: asyncio.Task[TaskRecord | None], turn: int) -> TaskRecord | None:
+    """The child's turn as its inline attempt ended it; None when that attempt did not end it
+    (it paused, was interrupted, lost its lease). A cancelled parent leaves the attempt
+    running (`asyncio.wait` does not cancel what it waits for): the child's own stop, or the
+    parent's finish, stops it, as it would a child running anywhere else."""
+    await asyncio.wait([running])
+    if running.cancelled():
+        return None
+    child = running.result()
+    if child is None or not child.status.is_terminal or child.turn != turn:
+        return None
+    return child
 
 
 def _inherited(request: dict[str, Any] | Any) -> dict[str, Any]:

@@ -66,12 +66,12 @@ class TaskService:
         task_id: str,
         timeout_s: float,
         turn: int | None = None,
-        recheck_s: float | None = None,
+        through_pause: bool = False,
     ) -> TaskRecord:
         """The task once it is terminal or paused (at `turn` or later, when given), or as it
-        stands when `timeout_s` runs out. `recheck_s` may stretch the re-reads that cover a
-        missed hint, for a caller that knows every change of the task is announced here."""
-        recheck_s = recheck_s or self._recheck_s
+        stands when `timeout_s` runs out. With `through_pause`, a pause does not end the wait
+        (a parent waiting on its sub-task's outcome)."""
+        recheck_s = self._recheck_s
         deadline = self._clock.monotonic() + timeout_s
         while True:
             with self._notifier.watch(task_id) as watch:
@@ -80,7 +80,9 @@ class TaskService:
                 if turn is not None and task.turn > turn:
                     # a queued turn started in the very transaction that ended ours
                     return await self._as_of_turn(task, turn)
-                settled = task.status.is_terminal or task.status == TaskStatus.PAUSED
+                settled = task.status.is_terminal or (
+                    task.status == TaskStatus.PAUSED and not through_pause
+                )
                 if turn is not None and task.turn < turn:
                     settled = False  # still an earlier turn
                 if settled or remaining <= 0:

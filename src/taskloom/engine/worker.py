@@ -14,6 +14,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from taskloom import errors
 from taskloom.clock import Clock, SystemClock
@@ -24,7 +25,7 @@ from taskloom.engine.runner import Runner
 from taskloom.engine.supervisor import Supervisor
 from taskloom.store import queue
 from taskloom.store.database import Database
-from taskloom.store.records import TaskRecord
+from taskloom.store.records import Lease, TaskRecord
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,9 @@ class Worker:
         self._notifier = notifier
         self._config = config
         self._lease = timedelta(seconds=config.lease_s)
-        self._running: dict[str, tuple[asyncio.Task[None], int]] = {}
+        self._running: dict[str, tuple[asyncio.Task[Any], int]] = {}
+        # sub-tasks run inside their parent's slot (it waits on them): not counted as slots
+        self._beside: set[str] = set()
         self._stopping = asyncio.Event()
         self._closed = asyncio.Event()
         self._slot_freed = asyncio.Event()
@@ -90,9 +93,22 @@ class Worker:
         running[0].cancel()
         return True
 
-    async def run_now(self, task_id: str) -> bool:
-        """Claim this pending task and start it at once, beside the claim loop's slots (a
-        parent's sub-task). False when it is not pending: another worker has it, or it is
+    def runs(self, task_id: str) -> bool:
+        return task_id in self._running
+
+    def lease(self) -> Lease:
+        """A new lease of this worker's, for a task accepted already held (a sub-task)."""
+        return Lease(self.id, self._clock.now() + self._lease)
+
+    def run_held(self, task: TaskRecord) -> asyncio.Task[TaskRecord | None]:
+        """Run an attempt this worker holds already (a sub-task accepted under its `lease()`)
+        inside its parent's slot; the parent awaits it. Its lease is renewed, and a stop
+        reaches it, like any other running here."""
+        return self._start(task, beside=True)
+
+    async def run_now(self, task_id: str) -> asyncio.Task[TaskRecord | None] | None:
+        """Claim this pending task and start it at once, inside its parent's slot (a sub-task
+        whose parent resumed). None when it is not pending: another worker has it, or it is
         done."""
         now = self._clock.now()
         async with self._db.write() as conn:
@@ -100,15 +116,16 @@ class Worker:
                 conn, task_ids=[task_id], worker_id=self.id, now=now, lease_for=self._lease
             )
             await lifecycle.publish_tasks(conn, claimed, lifecycle.TASK_UPDATED, now=now)
-        for task in claimed:
-            self._start(task)
-        return bool(claimed)
+        if not claimed:
+            return None
+        self._notifier.task_changed(task_id)
+        return self._start(claimed[0], beside=True)
 
     # -- the claim loop --------------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
         while True:
-            free = self._config.concurrency - len(self._running)
+            free = self._config.concurrency - (len(self._running) - len(self._beside))
             if free <= 0:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
@@ -138,10 +155,11 @@ class Worker:
             )
             await lifecycle.publish_tasks(conn, claimed, lifecycle.TASK_UPDATED, now=now)
         for task in claimed:
+            self._notifier.task_changed(task.id)
             self._start(task)
         return len(claimed)
 
-    def _start(self, task: TaskRecord) -> None:
+    def _start(self, task: TaskRecord, *, beside: bool = False) -> asyncio.Task[TaskRecord | None]:
         logger.debug(
             "task claimed",
             extra={
@@ -151,13 +169,16 @@ class Worker:
                 "worker_id": self.id,
             },
         )
-        self._notifier.task_changed(task.id)
         running = asyncio.create_task(self._execute(task), name=f"task:{task.id}")
         self._running[task.id] = (running, task.attempt)
+        if beside:
+            self._beside.add(task.id)
+        return running
 
-    async def _execute(self, task: TaskRecord) -> None:
+    async def _execute(self, task: TaskRecord) -> TaskRecord | None:
+        """The attempt, to how it left the task (None: it did not end it, see Runner.run)."""
         try:
-            await self._runner.run(task)
+            return await self._runner.run(task)
         except asyncio.CancelledError:
             logger.info(
                 "task interrupted",
@@ -170,8 +191,10 @@ class Worker:
             logger.exception(
                 "task crashed the runner", extra={"event": "runner_crashed", "task_id": task.id}
             )
+            return None
         finally:
             self._running.pop(task.id, None)
+            self._beside.discard(task.id)
             self._slot_freed.set()
 
     async def idle(self) -> None:

@@ -48,6 +48,15 @@ class NodeRunStatus(StrEnum):
     FAILED = "failed"  # recorded for the trace; never reused
 
 
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A worker's hold on a task it runs: the task is `executing`, fenced on its attempt, and
+    goes back to the queue when `expires_at` passes without a renewal."""
+
+    owner: str  # the worker's id
+    expires_at: datetime
+
+
 class _Record:
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> Self:

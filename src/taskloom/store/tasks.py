@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from taskloom import errors
 from taskloom.store.database import Connection, Database, HotStatement
-from taskloom.store.records import TERMINAL_STATUSES, Executor, TaskRecord, TaskStatus
+from taskloom.store.records import TERMINAL_STATUSES, Executor, Lease, TaskRecord, TaskStatus
 from taskloom.store.tables import node_runs, task_events, task_turns, tasks
 
 t = tasks
@@ -64,8 +64,11 @@ async def create_task(
     now: datetime,
     parent_id: str | None = None,
     executor: Executor = Executor.ENGINE,
+    held: Lease | None = None,
 ) -> TaskRecord:
-    """Accept a task: one insert puts it in the store and in the queue."""
+    """Accept a task: one insert puts it in the store and in the queue. A `held` task is
+    inserted as its worker's claim would leave it (executing, leased, attempt 1, started): the
+    worker runs it at once, and its `task_created` and `task_updated` events are both due."""
     values: dict[str, Any] = {
         "id": task_id,
         "organization_id": organization_id,
@@ -98,6 +101,15 @@ async def create_task(
         "paused_at": None,
         "hitl_request": None,
     }
+    if held is not None:
+        values |= {
+            "status": TaskStatus.EXECUTING,
+            "attempt": 1,
+            "event_seq": 2,  # and its task_updated
+            "lease_owner": held.owner,
+            "lease_expires_at": held.expires_at,
+            "started_at": now,
+        }
     await conn.run(_INSERT, values)
     return TaskRecord.from_row(values)
 
@@ -165,8 +177,20 @@ async def start_turn(
     input: dict[str, Any],
     request: dict[str, Any],
     now: datetime,
+    held: Lease | None = None,
 ) -> TaskRecord | None:
-    """Re-enter the queue with the next turn's input; None when the task is not finished."""
+    """Re-enter the queue with the next turn's input; None when the task is not finished.
+    A `held` turn starts as its worker's claim would leave it (see `create_task`)."""
+    claim: dict[str, Any] = {}
+    if held is not None:
+        claim = {
+            "status": TaskStatus.EXECUTING,
+            "attempt": t.c.attempt + 1,
+            "lease_owner": held.owner,
+            "lease_expires_at": held.expires_at,
+            "started_at": now,
+            "event_seq": t.c.event_seq + 2,  # its task_created and task_updated
+        }
     row = (
         (
             await conn.execute(
@@ -197,6 +221,7 @@ async def start_turn(
                     event_seq=t.c.event_seq + 1,  # its event: see lifecycle.publish_task
                     updated_at=now,
                 )
+                .values(claim)
                 .returning(*t.c)
             )
         )
