@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from taskloom.config import Settings
-from tests.conftest import DeployWorkflow, test_settings
+from tests.conftest import DeployWorkflow
+from tests.conftest import test_settings as make_settings
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def overrides() -> dict[str, Any]:
 
 @pytest.fixture
 def settings(database_url: str, overrides: dict[str, Any]) -> Settings:
-    return test_settings(database_url, **overrides)
+    return make_settings(database_url, **overrides)
 
 
 def code_node(node_id: str, expression: str, **extra: Any) -> dict[str, Any]:

@@ -37,6 +37,8 @@ _MEANING = {
     409: "conflicts with the current state (e.g. a task's turn still running)",
     413: "request body larger than the server's `max_body_bytes`",
     429: "a limit on how often it may run was reached: retry after `Retry-After` seconds",
+    502: "the API a tool calls refused the call or was not reached (its status and answer "
+    "beside `detail`)",
     503: "the store is unavailable for now: retry after `Retry-After` seconds",
 }
 

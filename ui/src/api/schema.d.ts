@@ -4911,12 +4911,14 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
-            /** @description the API refused or was not reached */
+            /** @description the API a tool calls refused the call or was not reached (its status and answer beside `detail`) */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
             };
             /** @description the store is unavailable for now: retry after `Retry-After` seconds */
             503: {
@@ -6609,12 +6611,14 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
-            /** @description the API refused or was not reached */
+            /** @description the API a tool calls refused the call or was not reached (its status and answer beside `detail`) */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
             };
             /** @description the store is unavailable for now: retry after `Retry-After` seconds */
             503: {
@@ -13565,12 +13569,14 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
-            /** @description the API refused or was not reached */
+            /** @description the API a tool calls refused the call or was not reached (its status and answer beside `detail`) */
             502: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
             };
             /** @description the store is unavailable for now: retry after `Retry-After` seconds */
             503: {

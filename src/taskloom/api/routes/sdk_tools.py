@@ -17,7 +17,7 @@ from fastapi import APIRouter, Body, Header
 from taskloom import errors
 from taskloom.api.deps import Caller, State
 from taskloom.api.guard import StrictJsonRoute
-from taskloom.api.responses import COMMON_ERRORS, JSONBody
+from taskloom.api.responses import COMMON_ERRORS, JSONBody, error_replies
 from taskloom.api.routes.sdk import UNDER_ORGANIZATION
 from taskloom.api.routes.toolkits import ToolCall, call_operation, operation_of, toolkit_record
 from taskloom.toolkits.definition import arguments_schema, split_asset_id
@@ -46,7 +46,7 @@ async def get_tool(tool_id: str, caller: Caller, state: State) -> JSONBody:
     )
 
 
-@_sdk.post("/{tool_id}", responses={502: {"description": "the API refused or was not reached"}})
+@_sdk.post("/{tool_id}", responses=error_replies(502))
 async def invoke_tool(
     tool_id: str,
     body: Annotated[ToolCall, Body()],
