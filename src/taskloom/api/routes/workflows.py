@@ -80,6 +80,16 @@ async def create_workflow(
     return JSONBody(workflow_json(workflow, base_url=_base_url(request)), status_code=201)
 
 
+def _validated(data: dict[str, Any]) -> WorkflowSpec:
+    """A stored draft with a client's changes, checked as a whole."""
+    try:
+        return WorkflowSpec.model_validate(data)
+    except ValidationError as exc:  # e.g. an explicit null for a field that needs a value
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from exc
+
+
 @router.get("")
 async def list_workflows(request: Request, caller: Caller, state: State, pages: Pages) -> JSONBody:
     async with state.db.read() as conn:
@@ -134,12 +144,7 @@ async def update_workflow(
         current = await workflow_store.get_workflow(
             conn, organization_id=caller.organization_id, workflow_id=workflow_id
         )
-        try:
-            spec = WorkflowSpec.model_validate({**current.draft, **changes})
-        except ValidationError as exc:  # e.g. an explicit null for a field that needs a value
-            raise RequestValidationError(
-                [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
-            ) from exc
+        spec = _validated({**current.draft, **changes})
         draft = _draft(spec, state)
         await _check(conn, state, caller, workflow_id, draft, deploying=False)
         workflow = await workflow_store.update_draft(
@@ -296,12 +301,7 @@ async def _edit_nodes(
             conn, organization_id=caller.organization_id, workflow_id=workflow_id
         )
         nodes = edit(copy.deepcopy(current.draft.get("orchestration_nodes", [])))
-        try:
-            spec = WorkflowSpec.model_validate({**current.draft, "orchestration_nodes": nodes})
-        except ValidationError as exc:
-            raise RequestValidationError(
-                [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
-            ) from exc
+        spec = _validated({**current.draft, "orchestration_nodes": nodes})
         draft = _draft(spec, state)
         await _check(conn, state, caller, workflow_id, draft, deploying=False)
         workflow = await workflow_store.update_draft(
