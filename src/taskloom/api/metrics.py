@@ -8,7 +8,8 @@ its own: no metric lives in a module global.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TypeVar
 
 from fastapi import FastAPI
 from fastapi.responses import Response
@@ -26,9 +27,33 @@ from taskloom.llm.call_metrics import CallFigures, CallMetrics, LatencyHistogram
 from taskloom.sandbox.pool import SandboxPool
 from taskloom.store.metrics import Histogram, StoreMetrics, read_store_metrics
 
+# one label's value, or several in the family's label order
+Labels = TypeVar("Labels", bound=str | tuple[str, ...])
+Family = TypeVar("Family", CounterMetricFamily, GaugeMetricFamily)
+
 
 def histogram_samples(h: Histogram | LatencyHistogram) -> list[tuple[str, float]]:
     return [*((str(bound), float(n)) for bound, n in h.buckets), ("+Inf", float(h.count))]
+
+
+def _labels(key: str | tuple[str, ...]) -> list[str]:
+    return [key] if isinstance(key, str) else list(key)
+
+
+def filled(family: Family, values: Mapping[Labels, int | float]) -> Family:
+    """`family` with one sample per labelled value, in a stable order."""
+    for key, value in sorted(values.items()):
+        family.add_metric(_labels(key), value)
+    return family
+
+
+def filled_histograms(
+    family: HistogramMetricFamily, values: Mapping[Labels, Histogram | LatencyHistogram]
+) -> HistogramMetricFamily:
+    """`family` with one histogram per labelled value, in a stable order."""
+    for key, h in sorted(values.items()):
+        family.add_metric(_labels(key), histogram_samples(h), h.total)
+    return family
 
 
 class ModelCalls(Collector):
@@ -39,38 +64,38 @@ class ModelCalls(Collector):
 
     def collect(self) -> Iterator[Metric]:
         f = self.figures
-        calls = CounterMetricFamily(
-            "taskloom_llm_calls",
-            "Model calls this process made (retries included in one), by outcome.",
-            labels=["provider", "model", "outcome"],
+        yield filled(
+            CounterMetricFamily(
+                "taskloom_llm_calls",
+                "Model calls this process made (retries included in one), by outcome.",
+                labels=["provider", "model", "outcome"],
+            ),
+            f.calls,
         )
-        for labels, n in sorted(f.calls.items()):
-            calls.add_metric(list(labels), n)
-        yield calls
-        latency = HistogramMetricFamily(
-            "taskloom_llm_call_duration_seconds",
-            "How long this process's model calls took, retries and streaming included.",
-            labels=["provider", "model"],
+        yield filled_histograms(
+            HistogramMetricFamily(
+                "taskloom_llm_call_duration_seconds",
+                "How long this process's model calls took, retries and streaming included.",
+                labels=["provider", "model"],
+            ),
+            f.latency,
         )
-        for (provider, model), h in sorted(f.latency.items()):
-            latency.add_metric([provider, model], histogram_samples(h), h.total)
-        yield latency
-        tokens = CounterMetricFamily(
-            "taskloom_llm_call_tokens",
-            "Tokens this process's model calls used, as the providers reported them.",
-            labels=["provider", "model", "kind"],
+        yield filled(
+            CounterMetricFamily(
+                "taskloom_llm_call_tokens",
+                "Tokens this process's model calls used, as the providers reported them.",
+                labels=["provider", "model", "kind"],
+            ),
+            f.tokens,
         )
-        for labels, n in sorted(f.tokens.items()):
-            tokens.add_metric(list(labels), n)
-        yield tokens
-        unreported = CounterMetricFamily(
-            "taskloom_llm_calls_without_usage",
-            "Answered model calls whose provider reported no token usage (not in the tokens).",
-            labels=["provider", "model"],
+        yield filled(
+            CounterMetricFamily(
+                "taskloom_llm_calls_without_usage",
+                "Answered model calls whose provider reported no token usage (not in the tokens).",
+                labels=["provider", "model"],
+            ),
+            f.unreported,
         )
-        for (provider, model), n in sorted(f.unreported.items()):
-            unreported.add_metric([provider, model], n)
-        yield unreported
 
 
 class Snapshot(Collector):
@@ -81,21 +106,21 @@ class Snapshot(Collector):
 
     def collect(self) -> Iterator[Metric]:
         s = self.store
-        tasks = GaugeMetricFamily(
-            "taskloom_tasks", "Tasks by their current status.", labels=["status"]
+        yield filled(
+            GaugeMetricFamily(
+                "taskloom_tasks", "Tasks by their current status.", labels=["status"]
+            ),
+            s.tasks_by_status,
         )
-        for status, n in sorted(s.tasks_by_status.items()):
-            tasks.add_metric([status], n)
-        yield tasks
         yield CounterMetricFamily(
             "taskloom_turns_accepted", "Turns accepted (each invoke is one).", s.turns_accepted
         )
-        finished = CounterMetricFamily(
-            "taskloom_turns_finished", "Turns that ended, by final status.", labels=["status"]
+        yield filled(
+            CounterMetricFamily(
+                "taskloom_turns_finished", "Turns that ended, by final status.", labels=["status"]
+            ),
+            s.turns_finished_by_status,
         )
-        for status, n in sorted(s.turns_finished_by_status.items()):
-            finished.add_metric([status], n)
-        yield finished
         yield GaugeMetricFamily(
             "taskloom_queue_depth", "Tasks waiting for a worker (pending).", s.queue_depth
         )
@@ -104,43 +129,46 @@ class Snapshot(Collector):
             "How long the longest-waiting pending task has waited.",
             s.oldest_pending_s,
         )
-        claim = HistogramMetricFamily(
-            "taskloom_claim_latency_seconds", "From a turn's acceptance to a worker starting it."
+        yield filled_histograms(
+            HistogramMetricFamily(
+                "taskloom_claim_latency_seconds",
+                "From a turn's acceptance to a worker starting it.",
+                labels=[],
+            ),
+            {(): s.claim_latency},
         )
-        claim.add_metric([], histogram_samples(s.claim_latency), s.claim_latency.total)
-        yield claim
-        nodes = HistogramMetricFamily(
-            "taskloom_node_run_duration_seconds",
-            "Node runs by node type and outcome.",
-            labels=["node_type", "status"],
+        yield filled_histograms(
+            HistogramMetricFamily(
+                "taskloom_node_run_duration_seconds",
+                "Node runs by node type and outcome.",
+                labels=["node_type", "status"],
+            ),
+            s.node_durations,
         )
-        for (node_type, status), h in sorted(s.node_durations.items()):
-            nodes.add_metric([node_type, status], histogram_samples(h), h.total)
-        yield nodes
-        tokens = CounterMetricFamily(
-            "taskloom_llm_tokens",
-            "Model tokens used by node runs, by node type, as the providers reported them.",
-            labels=["node_type", "kind"],
+        yield filled(
+            CounterMetricFamily(
+                "taskloom_llm_tokens",
+                "Model tokens used by node runs, by node type, as the providers reported them.",
+                labels=["node_type", "kind"],
+            ),
+            s.node_tokens,
         )
-        for (node_type, kind), n in sorted(s.node_tokens.items()):
-            tokens.add_metric([node_type, kind], n)
-        yield tokens
-        unreported = CounterMetricFamily(
-            "taskloom_llm_node_calls_without_usage",
-            "Model calls of node runs whose provider reported no usage (not in the tokens).",
-            labels=["node_type"],
+        yield filled(
+            CounterMetricFamily(
+                "taskloom_llm_node_calls_without_usage",
+                "Model calls of node runs whose provider reported no usage (not in the tokens).",
+                labels=["node_type"],
+            ),
+            s.node_unreported_calls,
         )
-        for node_type, n in sorted(s.node_unreported_calls.items()):
-            unreported.add_metric([node_type], n)
-        yield unreported
-        deliveries = GaugeMetricFamily(
-            "taskloom_webhook_deliveries",
-            "Outbound webhook deliveries by state.",
-            labels=["status"],
+        yield filled(
+            GaugeMetricFamily(
+                "taskloom_webhook_deliveries",
+                "Outbound webhook deliveries by state.",
+                labels=["status"],
+            ),
+            s.deliveries_by_status,
         )
-        for status, n in sorted(s.deliveries_by_status.items()):
-            deliveries.add_metric([status], n)
-        yield deliveries
 
 
 class SandboxUsage(Collector):
