@@ -113,6 +113,19 @@ FIGURES = [
     ),
     Row("waits_w1a_paused.p50_ms", "waits: w1a p50 while they wait (ms)"),
     Row("waits_w1a_paused.p99_ms", "waits: w1a p99 while they wait (ms)"),
+    Row("store100k.rows_tasks", "store100k: tasks in the store beside the workload"),
+    Row("w1a_100k.p50_ms", "store100k: w1a p50 beside them (ms)"),
+    Row("w1a_100k.p99_ms", "store100k: w1a p99 beside them (ms)"),
+    Row("w1d_100k.rps", "store100k: w1d GET task req/s beside them"),
+    Row("w1d_raw_100k.rps", "store100k: w1d req/s beside them, raw client"),
+    Row("ratio.w1a_p50_100k_vs_empty", "store100k: w1a p50 ÷ empty store", _both("<=", 1.1)),
+    Row("ratio.w1a_p99_100k_vs_empty", "store100k: w1a p99 ÷ empty store"),
+    Row("ratio.w1d_rps_100k_vs_empty", "store100k: w1d req/s ÷ empty store", _both(">=", 0.9)),
+    Row(
+        "ratio.w1d_raw_rps_100k_vs_empty",
+        "store100k: w1d raw req/s ÷ empty store",
+        _both(">=", 0.9),
+    ),
 ]
 
 BASELINES = [
@@ -172,6 +185,9 @@ WORKLOADS = [
     "waits_w1a_paused",
     "waits_approve_1",
     "waits_approve",
+    "w1a_100k",
+    "w1d_100k",
+    "w1d_raw_100k",
 ]
 CPU_COLUMNS = [
     ("cpu_server_pct", "server CPU"),

@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 
 import baseline
+import filler
 import graphs
 import probes
 import reads
@@ -48,7 +49,8 @@ from workloads import Outcome, Sizes, Target
 RESULTS = Path(__file__).resolve().parent / "results"
 DRIVER_CORE = 1
 WARM_UP = {"w1": 10, "w3": 3, "streams": 3}
-PARTS = ("baselines", "w1", "w3", "streams", "waits", "w2")  # what --only can pick; all by default
+# what --only can pick; all by default. store100k goes last: it leaves 100,000 tasks behind
+PARTS = ("baselines", "w1", "w3", "streams", "waits", "store100k", "w2")
 HARD_TIMEOUT_MARGIN_S = 60.0  # beyond a workload's own deadline, before it is cancelled
 LANES = 32  # the most concurrent clients any workload uses
 SHARED_CONNECTIONS = 64
@@ -224,13 +226,14 @@ async def _deploy(
     sizes: Sizes,
     parts: tuple[str, ...],
 ) -> tuple[Target, dict[str, str]]:
-    """Deploy the graphs the selected parts use ("" for the others); W1 for w1 and waits.
+    """Deploy the graphs the selected parts use ("" for the others); W1 for w1, waits and
+    store100k.
     Returns the target and the other graphs' ids by part ("streams", "waits")."""
 
     async def deploy(wanted_by: set[str], definition: dict[str, Any]) -> str:
         return await graphs.deploy(lanes[0], definition) if wanted_by & set(parts) else ""
 
-    w1 = await deploy({"w1", "waits"}, graphs.w1_definition())
+    w1 = await deploy({"w1", "waits", "store100k"}, graphs.w1_definition())
     w3 = await deploy({"w3"}, graphs.w3_definition())
     others = {
         "streams": await deploy({"streams"}, graphs.stream_definition()),
@@ -256,6 +259,7 @@ async def _measure_all(
         await measure("health", lambda: reads.health(target))
         await measure("health_raw", lambda: reads.health_raw(target))
         await _store_loops(record, backend, store, sizes)
+    finished: list[str] = []
     if "w1" in parts:
         first = await measure("w1a", lambda: workloads.w1a(target))
         bulk = await measure("w1b", lambda: workloads.w1b(target))
@@ -276,6 +280,8 @@ async def _measure_all(
         )
     if "waits" in parts:
         await _waits(record, target, pid, deployed["waits"])
+    if "store100k" in parts:
+        await _store100k(record, store, target, pid, finished)
     record.metrics["mem.end_mib"] = probes.peak_rss_mib(pid)
     record.metrics["mem.sandbox_rss_end_mib"] = probes.sandbox_rss_mib(pid)
     _add_ratios(record.metrics, backend)
@@ -332,6 +338,36 @@ async def _waits(record: RunRecord, target: Target, pid: int, workflow_id: str) 
         metrics[f"ratio.waits_w1a_{figure.removesuffix('_ms')}_vs_idle"] = ratio(
             metrics.get(f"waits_w1a_paused.{figure}", math.nan),
             metrics.get(f"waits_w1a_idle.{figure}", math.nan),
+        )
+
+
+async def _store100k(
+    record: RunRecord, store: server.Store, target: Target, pid: int, finished: list[str]
+) -> None:
+    """w1a, w1d and w1d_raw beside `store_fill` finished tasks (filler.py), each divided by
+    the same figure on the near-empty store: the w1 part's, or measured here when w1 did not
+    run. w1d polls the same tasks both times."""
+    measure = _Measurer(record, target, pid)
+    if not finished:
+        first = await measure("w1a", lambda: workloads.w1a(target))
+        finished = first.finished_ids if first is not None else []
+        await measure("w1d", lambda: reads.w1d(target, finished))
+        await measure("w1d_raw", lambda: reads.w1d_raw(target, finished))
+    if not finished:
+        record.failures.append("store100k: no finished W1 task to copy")
+        return
+    count = target.sizes.store_fill
+    filled = await filler.fill(store.url, finished[0], count)
+    progress(f"    store100k: {count:,} tasks copied in {filled['seconds']:.1f} s")
+    record.metrics.update({f"store100k.{k}": v for k, v in filled.items()})
+    await measure("w1a_100k", lambda: workloads.w1a(target))
+    await measure("w1d_100k", lambda: reads.w1d(target, finished))
+    await measure("w1d_raw_100k", lambda: reads.w1d_raw(target, finished))
+    metrics = record.metrics
+    for name, figure in (("w1a", "p50_ms"), ("w1a", "p99_ms"), ("w1d", "rps"), ("w1d_raw", "rps")):
+        metrics[f"ratio.{name}_{figure.removesuffix('_ms')}_100k_vs_empty"] = ratio(
+            metrics.get(f"{name}_100k.{figure}", math.nan),
+            metrics.get(f"{name}.{figure}", math.nan),
         )
 
 

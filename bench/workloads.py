@@ -41,6 +41,7 @@ class Sizes:
     waits: int = 10_000  # tasks paused at a wait node at once (waits.py)
     waits_w1a: int = 100  # w1a invokes, without and with them waiting
     waits_deadline_s: float = 900.0  # per waits step (pausing and approving 10,000 take long)
+    store_fill: int = 100_000  # finished tasks copied into the store (filler.py)
     # per workload: work not started or not terminal by then is counted as "unfinished"
     deadline_s: float = 120.0
 
@@ -61,6 +62,7 @@ class Sizes:
             waits=300,
             waits_w1a=20,
             waits_deadline_s=60.0,
+            store_fill=5_000,
             deadline_s=45.0,
         )
 
