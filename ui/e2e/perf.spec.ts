@@ -2,7 +2,8 @@ import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
-import { expect, type Page, test } from "@playwright/test";
+import { expect, test } from "@playwright/test";
+import { api, signIn } from "./helpers";
 
 // The issue's figures, measured in headless Chromium against the real server. The bounds
 // asserted are looser than the targets (this machine's cores are shared); the measured values
@@ -10,26 +11,6 @@ import { expect, type Page, test } from "@playwright/test";
 const ROOT = resolve(import.meta.dirname, "../..");
 const DIST = join(ROOT, "src/taskloom/ui_dist");
 const figures: Record<string, number> = {};
-
-async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
-  const response = await fetch(`${process.env.TASKLOOM_E2E_BASE}${path}`, {
-    method: init.method ?? "GET",
-    headers: {
-      "x-api-key": process.env.TASKLOOM_E2E_KEY ?? "",
-      "content-type": "application/json",
-    },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-  return (await response.json()) as T;
-}
-
-async function signIn(page: Page) {
-  await page.goto("/");
-  await page.getByLabel("API key").fill(process.env.TASKLOOM_E2E_KEY ?? "");
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("organization")).toBeVisible();
-}
 
 test.afterAll(() => {
   console.log("UI figures:", JSON.stringify(figures));

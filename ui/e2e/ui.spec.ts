@@ -1,40 +1,7 @@
-import { expect, type Page, test } from "@playwright/test";
+import { expect, test } from "@playwright/test";
+import { code, createWorkflow, key, signIn } from "./helpers";
 
 const SHOTS = "screenshots";
-
-function key(): string {
-  const value = process.env.TASKLOOM_E2E_KEY;
-  if (!value) throw new Error("no API key: the global setup did not run");
-  return value;
-}
-
-async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
-  const response = await fetch(`${process.env.TASKLOOM_E2E_BASE}${path}`, {
-    method: init.method ?? "GET",
-    headers: { "x-api-key": key(), "content-type": "application/json" },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-  return (await response.json()) as T;
-}
-
-const code = (body: string) => ({ code: `def main(input):\n    ${body}\n` });
-
-async function createWorkflow(name: string, nodes: unknown[], deploy = true): Promise<string> {
-  const workflow = await api<{ id: string }>("/v1/workflows", {
-    method: "POST",
-    body: { name, orchestration_nodes: nodes },
-  });
-  if (deploy) await api(`/v1/workflows/${workflow.id}`, { method: "PUT" });
-  return workflow.id;
-}
-
-async function signIn(page: Page, path = "/") {
-  await page.goto(path);
-  await page.getByLabel("API key").fill(key());
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByTestId("organization")).toBeVisible();
-}
 
 test("a wrong key is refused with a message, and the key is never in localStorage", async ({
   page,
