@@ -72,6 +72,21 @@ def sandbox_rss_mib(pid: int) -> float:
     return total / 1024.0
 
 
+def tree_pss_mib(pid: int) -> float:
+    """Proportional set size of the server and its descendants: each shared page (the Python
+    binary and libraries every interpreter maps) counted once, split among its users."""
+    total = 0
+    for member in [pid, *descendants(pid)]:
+        try:
+            for line in (_PROC / str(member) / "smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+                    break
+        except (OSError, ValueError):
+            continue
+    return total / 1024.0
+
+
 def runqueue_wait_s(pid: int) -> float:
     """Seconds the threads of pid spent runnable but waiting for a CPU (schedstat field 2).
 

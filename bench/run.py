@@ -264,6 +264,9 @@ async def _measure_all(
         first = await measure("w1a", lambda: workloads.w1a(target))
         bulk = await measure("w1b", lambda: workloads.w1b(target))
         record.metrics["mem.after_w1b_mib"] = probes.peak_rss_mib(pid)
+        # the memory target includes the sandbox interpreters
+        record.metrics["mem.after_w1b_tree_mib"] = probes.rss_mib(pid) + probes.sandbox_rss_mib(pid)
+        record.metrics["mem.after_w1b_tree_pss_mib"] = probes.tree_pss_mib(pid)
         await measure("w1c", lambda: workloads.w1c(target))
         finished = [i for out in (first, bulk) if out is not None for i in out.finished_ids]
         await measure("w1d", lambda: reads.w1d(target, finished))
