@@ -230,3 +230,36 @@ def test_what_it_does_not_know_goes_the_sdk_way(
 ) -> None:
     _, lean = pair
     assert not lean.accepts(history, ModelRequestParameters(), settings)
+
+
+async def test_streamed_calls_reuse_one_connection(fake_llm: FakeLLM) -> None:
+    """A stream read to its end leaves its connection to the next call: each new connection
+    resolves the name once, so one lookup means one connection for all the calls."""
+    from taskloom.config import EgressConfig
+    from taskloom.llm.egress import EgressPolicy
+    from taskloom.llm.outbound import Outbound
+    from tests.llm.test_outbound import Resolver, port_of
+
+    resolver = Resolver({"models.test": ["127.0.0.1"]})
+    policy = EgressPolicy.from_config(EgressConfig(allowed_networks=("127.0.0.0/8",)))
+    base = f"http://models.test:{port_of(fake_llm.url)}/v1"
+    endpoint = Endpoint(api="openai", provider="openai", base_url=base, model="m", api_key=KEY)
+    http = Outbound(policy, resolve=resolver).client()
+    client = open_client(endpoint, http)
+    model = model_for(endpoint, client)
+    assert isinstance(model, OpenAIChatModel)
+    lean = OpenAIChat(http, base_url=base, api_key=KEY, sdk_model=model)
+    history: list[ModelMessage] = [ModelRequest(parts=[UserPromptPart("hello")])]
+    fragments: list[str] = []
+
+    async def collect(fragment: str) -> None:
+        fragments.append(fragment)
+
+    try:
+        for _ in range(3):
+            fake_llm.script(Reply.say("hi there"))
+            await lean.request(history, ModelRequestParameters(), SETTINGS, on_text=collect)
+    finally:
+        await client.close()
+    assert "".join(fragments) == "hi there" * 3
+    assert resolver.asked == ["models.test"]

@@ -197,12 +197,16 @@ class OpenAIChat:
         last: dict[str, Any] = {}
         usage: Any = None
         finish: str | None = None
+        done = False
+        # read to the end even after [DONE]: a response closed before its last byte takes its
+        # connection down with it, and the next call would dial a new one
         async for line in response.aiter_lines():
-            if not line.startswith("data:"):
+            if done or not line.startswith("data:"):
                 continue
             payload = line[5:].strip()
             if payload == "[DONE]":
-                break
+                done = True
+                continue
             chunk = json.loads(payload)
             error = chunk.get("error")
             if error is not None:
