@@ -40,7 +40,7 @@ SETTINGS: ModelSettings = {
     "max_retries": 0,
 }
 # headers only the SDK sends (its own identification), left out of the comparison
-SDK_ONLY = ("user-agent", "x-stainless-", "content-length", "accept-encoding")
+SDK_ONLY = ("user-agent", "x-stainless-", "content-length", "accept-encoding", "connection")
 
 
 @pytest.fixture
