@@ -28,7 +28,14 @@ if TYPE_CHECKING:
 # The provider SDKs and pydantic-ai take seconds to import and ~80 MiB of memory. A process
 # imports them when a node first asks for a model, in a thread, so that the import stalls
 # no other task on the event loop and a server that runs no LLM node never pays for them.
-_HEAVY_MODULES = ("taskloom.llm.chat", "taskloom.llm.providers", "taskloom.llm.loop")
+# pydantic-ai's models load genai-prices' price table when built (~35 ms, then ~0.5 s of the
+# event loop on a busy server, as py-spy showed): it is imported with them, off the loop.
+_HEAVY_MODULES = (
+    "taskloom.llm.chat",
+    "taskloom.llm.providers",
+    "taskloom.llm.loop",
+    "genai_prices.data",
+)
 
 # SDK clients per endpoint, taken in turn. An HTTP connection pool looks at every connection
 # it holds (and probes each idle one's socket) whenever a request starts or ends, so one pool
