@@ -277,3 +277,22 @@ async def test_tls_refuses_a_certificate_for_another_name(tls_server: TlsServer)
         with pytest.raises(httpx2.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
             await client.get(f"https://other.test:{tls_server.url_port}/")
     assert tls_server.request_heads == []
+
+
+async def test_clients_of_one_opener_share_its_ssl_context_and_each_still_verifies(
+    tls_server: TlsServer,
+) -> None:
+    """The context is built once per opener (loading the CA bundle is the costly part); the
+    host-name check is per connection, so sharing it lets no wrong certificate through."""
+    import httpx2
+
+    resolver = Resolver({"secure.test": ["127.0.0.1"], "other.test": ["127.0.0.1"]})
+    policy = EgressPolicy.from_config(EgressConfig(allowed_networks=("127.0.0.0/8",)))
+    outbound = Outbound(policy, resolve=resolver, verify=tls_server.ca)
+    assert outbound.ssl_context() is outbound.ssl_context()
+    async with outbound.client() as first, outbound.client() as second:
+        assert (await first.get(f"https://secure.test:{tls_server.url_port}/")).text == "ok"
+        with pytest.raises(httpx2.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            await second.get(f"https://other.test:{tls_server.url_port}/")
+        assert (await second.get(f"https://secure.test:{tls_server.url_port}/")).text == "ok"
+    assert tls_server.server_names == ["secure.test", "other.test", "secure.test"]

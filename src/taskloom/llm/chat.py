@@ -49,6 +49,7 @@ from taskloom.llm.errors import (
     redact,
 )
 from taskloom.llm.observe import CallObserver, ModelCall
+from taskloom.llm.openai_chat import OpenAIChat
 from taskloom.llm.retry import RetryPolicy, Sleep
 
 logger = logging.getLogger(__name__)
@@ -158,8 +159,10 @@ class ProviderModel:
         sleep: Sleep = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
         observer: CallObserver | None = None,
+        lean: OpenAIChat | None = None,
     ) -> None:
         self._model = model
+        self._lean = lean  # plain OpenAI-compatible requests skip the SDK (openai_chat.py)
         self._provider = provider
         self._model_name = model_name
         self._name = f"{provider}:{model_name}"
@@ -206,24 +209,41 @@ class ProviderModel:
         settings = self._attempt_settings(idempotency_key, timeout_s)
         streamed = False
 
-        async def attempt() -> ModelResponse:
+        async def sink(fragment: str) -> None:
             nonlocal streamed
-            if on_text is None:
-                return await model_request(
+            streamed = True
+            assert on_text is not None  # a sink is only handed on with on_text
+            await on_text(fragment)
+
+        text_sink = None if on_text is None else sink
+        lean = self._lean
+        attempt: Callable[[], Awaitable[ModelResponse]]
+        if lean is not None and lean.accepts(history, parameters, settings):
+
+            async def attempt() -> ModelResponse:
+                return await lean.request(history, parameters, settings, on_text=text_sink)
+
+        else:
+
+            async def attempt() -> ModelResponse:
+                if text_sink is None:
+                    return await model_request(
+                        self._model,
+                        history,
+                        model_settings=settings,
+                        model_request_parameters=parameters,
+                    )
+                async with model_request_stream(
                     self._model,
                     history,
                     model_settings=settings,
                     model_request_parameters=parameters,
-                )
-            async with model_request_stream(
-                self._model, history, model_settings=settings, model_request_parameters=parameters
-            ) as stream:
-                async for event in stream:
-                    fragment = text_fragment(event)
-                    if fragment:
-                        streamed = True
-                        await on_text(fragment)
-                return stream.get()
+                ) as stream:
+                    async for event in stream:
+                        fragment = text_fragment(event)
+                        if fragment:
+                            await text_sink(fragment)
+                    return stream.get()
 
         observer = self._observer
         if observer is None:

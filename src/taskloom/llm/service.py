@@ -16,17 +16,26 @@ from taskloom.llm.observe import CallObserver
 from taskloom.llm.retry import RetryPolicy, Sleep
 
 if TYPE_CHECKING:
+    import httpx2
     from pydantic_ai.models import Model
     from pydantic_ai.settings import ModelSettings
 
     from taskloom.llm.chat import ProviderModel
+    from taskloom.llm.openai_chat import OpenAIChat
     from taskloom.llm.outbound import Outbound, Resolve
     from taskloom.llm.providers import Client
 
 # The provider SDKs and pydantic-ai take seconds to import and ~80 MiB of memory. A process
 # imports them when a node first asks for a model, in a thread, so that the import stalls
 # no other task on the event loop and a server that runs no LLM node never pays for them.
-_HEAVY_MODULES = ("taskloom.llm.chat", "taskloom.llm.providers", "taskloom.llm.loop")
+# pydantic-ai's models load genai-prices' price table when built (~35 ms, then ~0.5 s of the
+# event loop on a busy server, as py-spy showed): it is imported with them, off the loop.
+_HEAVY_MODULES = (
+    "taskloom.llm.chat",
+    "taskloom.llm.providers",
+    "taskloom.llm.loop",
+    "genai_prices.data",
+)
 
 # SDK clients per endpoint, taken in turn. An HTTP connection pool looks at every connection
 # it holds (and probes each idle one's socket) whenever a request starts or ends, so one pool
@@ -77,9 +86,11 @@ class LLMService:
             max_backoff_s=config.max_backoff_s,
         )
         self._clients: dict[ClientKey, list[Client]] = {}
+        self._https: dict[ClientKey, list[httpx2.AsyncClient]] = {}  # each SDK client's own
         self._turn = 0  # which of an endpoint's clients the next model gets
-        # pydantic-ai models hold no per-call state: one per client and model name
-        self._models: dict[tuple[ClientKey, int, str, str], Model] = {}
+        # pydantic-ai models hold no per-call state: one per client and model name, with the
+        # lean client for plain OpenAI-compatible requests beside it (None for Anthropic)
+        self._models: dict[tuple[ClientKey, int, str, str], tuple[Model, OpenAIChat | None]] = {}
         self._closed = False
         self._warming: asyncio.Task[None] | None = None
 
@@ -100,6 +111,7 @@ class LLMService:
         if self._warming is not None:
             await self._warming  # a thread cannot be cancelled; it ends within seconds
         clients, self._clients = list(self._clients.values()), {}
+        self._https = {}
         self._models = {}
         for shard in clients:
             for client in shard:
@@ -133,8 +145,10 @@ class LLMService:
             settings["thinking"] = choice.reasoning_effort
         if choice.max_tokens is not None:
             settings["max_tokens"] = choice.max_tokens
+        model, lean = self._model_for(endpoint)
         return ProviderModel(
-            self._model_for(endpoint),
+            model,
+            lean=lean,
             provider=endpoint.provider,
             model_name=endpoint.model,
             observer=self._observer,
@@ -159,10 +173,11 @@ class LLMService:
             self._outbound = Outbound(policy, resolve=self._resolve or system_resolve)
         return self._outbound
 
-    def _model_for(self, endpoint: Endpoint) -> Model:
+    def _model_for(self, endpoint: Endpoint) -> tuple[Model, OpenAIChat | None]:
         import httpx2
 
-        from taskloom.llm.providers import model_for, open_client
+        from taskloom.llm.openai_chat import OpenAIChat
+        from taskloom.llm.providers import NO_KEY, model_for, open_client
 
         # A named key gets clients of its own, kept like the others: sent per request as a
         # header instead, it would show in the SDKs' debug logs of request options. Clients
@@ -173,6 +188,7 @@ class LLMService:
         clients = self._clients.get(key)
         if clients is None:
             clients = self._clients[key] = []
+            self._https[key] = []
         self._turn = (self._turn + 1) % _CLIENTS_PER_ENDPOINT
         shard = self._turn
         if shard >= len(clients):  # opened as they are first needed
@@ -184,8 +200,21 @@ class LLMService:
                 follow_redirects=True,
             )
             clients.append(open_client(endpoint, http))
+            self._https[key].append(http)
         model_key = (key, shard, endpoint.provider, endpoint.model)
-        model = self._models.get(model_key)
-        if model is None:
-            model = self._models[model_key] = model_for(endpoint, clients[shard])
-        return model
+        found = self._models.get(model_key)
+        if found is None:
+            model = model_for(endpoint, clients[shard])
+            lean = None
+            if endpoint.api == "openai":
+                from pydantic_ai.models.openai import OpenAIChatModel
+
+                assert isinstance(model, OpenAIChatModel)
+                lean = OpenAIChat(
+                    self._https[key][shard],  # the SDK client's own: one pool, one close
+                    base_url=endpoint.base_url,
+                    api_key=endpoint.api_key or NO_KEY,
+                    sdk_model=model,
+                )
+            found = self._models[model_key] = (model, lean)
+        return found
