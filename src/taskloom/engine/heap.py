@@ -18,10 +18,18 @@ import gc
 # objects allocated (net) between young collections; CPython's default is 700
 YOUNG_THRESHOLD = 20_000
 
+_frozen = False
+
 
 def freeze_startup_heap() -> None:
     """Collect once, then move every object alive now out of the collector's sight (call
-    once startup is over: what is frozen is never collected, even if it becomes garbage)."""
+    once startup is over: what is frozen is never collected, even if it becomes garbage).
+    Only the first startup of a process freezes: a process that starts several apps (the
+    tests) would otherwise keep each one's objects for good."""
+    global _frozen
+    if _frozen:
+        return
+    _frozen = True
     gc.collect()
     gc.freeze()
     _, older, oldest = gc.get_threshold()
