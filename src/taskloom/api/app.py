@@ -36,6 +36,7 @@ from taskloom.api.routes.versions import router as versions_router
 from taskloom.api.views import TaskViews
 from taskloom.config import Settings
 from taskloom.engine import health as engine_health
+from taskloom.engine.heap import freeze_startup_heap
 from taskloom.engine.host import open_host
 
 
@@ -69,6 +70,7 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> FastAPI:
                 toolkits=host.toolkits,
                 llm_calls=host.llm_calls,
             )
+            freeze_startup_heap()  # startup's objects live as long as the server
             yield
 
     # /docs and /redoc are taskloom's own (api/docs_pages.py): FastAPI's load from a CDN

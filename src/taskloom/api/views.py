@@ -5,17 +5,23 @@ The task's event sequence moves with every change a client can see, so one index
 tells whether the bytes rendered last time still hold; only then are the task and its trace
 read and rendered again. The same number, with the task id, is the reply's ETag: a client
 that sends it back in `If-None-Match` gets a bodiless 304 while nothing changed.
+
+A running task's trace only grows (`node_runs_after`), so a changed task's poll reads just
+the node runs recorded since its last render and splices their rendering after the ones
+already in the cached body: a fan-out's twenty branches are read and rendered once, not at
+every poll until the task ends.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 
 from taskloom import errors
 from taskloom.api.responses import render_json
 from taskloom.engine.versions import DRAFT_KEY, DRAFT_VERSION
-from taskloom.engine.wire import task_json
+from taskloom.engine.wire import node_run_json, task_json
 from taskloom.store import node_runs as node_run_store
 from taskloom.store import tasks as task_store
 from taskloom.store import workflows as workflow_store
@@ -28,6 +34,20 @@ from taskloom.workflows.graph import starts_sub_tasks
 class TaskView:
     body: bytes
     etag: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Trace:
+    """Where a cached body's trace stands: the task it belongs to (an id can be reused once
+    its task is deleted: the creation time tells them apart), its last node run's number, and
+    where its rendered runs start in the body (they end just before its closing `]}`)."""
+
+    created_at: datetime
+    last_id: int
+    start: int
+
+
+_TRACE_KEY = b',"node_runs":['
 
 
 def etag_of(task_id: str, version: int) -> bytes:
@@ -49,7 +69,7 @@ class TaskViews:
     def __init__(self, db: Database, *, size: int = 2048) -> None:
         self._db = db
         self._size = size
-        self._rendered: OrderedDict[str, tuple[str, int, TaskView]] = OrderedDict()
+        self._rendered: OrderedDict[str, tuple[str, int, TaskView, _Trace | None]] = OrderedDict()
         # deployed versions are immutable: whether one starts sub-tasks is known for good
         self._delegating: dict[tuple[str, int], bool] = {}
 
@@ -85,15 +105,26 @@ class TaskViews:
         """The task read and rendered afresh (raises NotFound), and kept for the next poll."""
         # most tasks are known to start no sub-task: their task row and trace are read with
         # prebuilt statements on the driver's connection (each poll of a changed task does)
+        cached = self._rendered.get(task_id)
+        known = cached[3] if cached is not None and cached[0] == organization_id else None
         async with self._db.hot_read() as conn:
             task = await task_store.get_task(conn, organization_id=organization_id, task_id=task_id)
             leaf = self._known_leaf(task)
             if leaf:
-                trace = await node_run_store.list_node_runs(conn, task_id=task.id)
+                if known is not None and known.created_at != task.created_at:
+                    known = None  # another task under a reused id
+                last_id, runs = await node_run_store.node_runs_after(
+                    conn, task_id=task.id, after_id=known.last_id if known else 0
+                )
+        trace: _Trace | None = None
         if leaf:
-            view = TaskView(
-                render_json(task_json(task, trace, [])), etag_of(task.id, task.event_seq)
-            )
+            head = render_json(task_json(task))[:-1] + _TRACE_KEY
+            rendered = b",".join(render_json(node_run_json(run)) for run in runs)
+            if known is not None and cached is not None:
+                before = cached[2].body[known.start : -2]
+                rendered = b",".join(part for part in (before, rendered) if part)
+            trace = _Trace(task.created_at, last_id, len(head))
+            view = TaskView(head + rendered + b"]}", etag_of(task.id, task.event_seq))
         else:
             async with self._db.read() as conn:
                 task = await task_store.get_task(
@@ -102,7 +133,7 @@ class TaskViews:
                 view = await self._render(conn, task)
         # keyed by what was read with the task, not by the first lookup: a change in between
         # is then simply a miss next time
-        self._rendered[task_id] = (organization_id, task.event_seq, view)
+        self._rendered[task_id] = (organization_id, task.event_seq, view, trace)
         self._rendered.move_to_end(task_id)
         if len(self._rendered) > self._size:
             self._rendered.popitem(last=False)

@@ -35,6 +35,7 @@ from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlalchemy.sql.base import Executable
 
 from taskloom import errors
+from taskloom.store.wal import BACKSTOP_PAGES, WalCheckpointer
 
 logger = logging.getLogger(__name__)
 
@@ -232,6 +233,7 @@ class Database:
             self._group: _CommitGroup | None = None
             self._commits: set[asyncio.Future[None]] = set()
             self._sqlite_hot: PoolProxiedConnection | None = None
+            self.wal = WalCheckpointer(self._sqlite.raw_connection)
         else:
             self._pg = create_async_engine(
                 self._driver_url,
@@ -299,6 +301,7 @@ class Database:
                         group.done.set_exception(exc)
                     else:
                         group.done.set_result(None)
+                        self.wal.committed()
         await group.done
 
     def _writer(self) -> tuple[sa.Connection, sqlite3.Connection]:
@@ -310,6 +313,8 @@ class Database:
                 isolation_level="AUTOCOMMIT"
             )
             self._sqlite_writer.exec_driver_sql("PRAGMA busy_timeout=0")
+            # its log is checkpointed in a thread (store/wal.py): this is a backstop only
+            self._sqlite_writer.exec_driver_sql(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         raw = cast(sqlite3.Connection, self._sqlite_writer.connection.dbapi_connection)
         return self._sqlite_writer, raw
 
@@ -442,6 +447,7 @@ class Database:
     async def close(self) -> None:
         if self.is_sqlite:
             await asyncio.gather(*self._commits, return_exceptions=True)
+            await self.wal.close()
             if self._sqlite_writer is not None:
                 self._sqlite_writer.close()
             if self._sqlite_hot is not None:

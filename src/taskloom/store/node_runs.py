@@ -13,6 +13,11 @@ from taskloom.store.tables import node_runs
 n = node_runs
 _INSERT = HotStatement.insert(n)
 _TRACE = HotStatement(sa.select(n).where(n.c.task_id == sa.bindparam("p_task_id")).order_by(n.c.id))
+_TRACE_AFTER = HotStatement(
+    sa.select(n)
+    .where(n.c.task_id == sa.bindparam("p_task_id"), n.c.id > sa.bindparam("p_after"))
+    .order_by(n.c.id)
+)
 
 
 async def record_node_runs(conn: Connection, runs: list[NodeRunRecord]) -> None:
@@ -47,6 +52,21 @@ async def list_node_runs(conn: Connection, *, task_id: str) -> list[NodeRunRecor
     """Every recorded run of this task, in the order they finished: its trace."""
     rows = await conn.fetch(_TRACE, {"p_task_id": task_id})
     return [NodeRunRecord.from_row(row) for row in rows]
+
+
+async def node_runs_after(
+    conn: Connection, *, task_id: str, after_id: int
+) -> tuple[int, list[NodeRunRecord]]:
+    """The task's runs recorded after the run numbered `after_id` (0: all of them), in the
+    order they finished, and the number of the last one (`after_id` when there is none).
+
+    A task's runs are numbered in the order their transactions committed: each insert comes
+    after the fenced update of the task's row in the same transaction (`nodes_finished`),
+    whose lock makes them take turns. So what was read up to a number stays the whole trace
+    up to it, and a trace can be read once and then extended."""
+    rows = await conn.fetch(_TRACE_AFTER, {"p_task_id": task_id, "p_after": after_id})
+    last = rows[-1]["id"] if rows else after_id
+    return last, [NodeRunRecord.from_row(row) for row in rows]
 
 
 async def completed_outputs(

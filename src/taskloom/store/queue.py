@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from taskloom.store.database import Connection
+from taskloom.store.database import Connection, HotStatement
 from taskloom.store.records import Executor, TaskRecord, TaskStatus
 from taskloom.store.tables import tasks
 
@@ -37,12 +37,15 @@ _PICK = {skip: _pick(skip_locked=skip) for skip in (False, True)}
 _CLAIMED_AT = sa.bindparam("p_now", type_=t.c.started_at.type)
 
 
-def _claim(executor: Executor) -> sa.Update:
-    """Lease the picked tasks (`p_ids`) that are still pending to `p_worker`."""
+def _claim(executor: Executor, picked: sa.ColumnElement[bool] | None = None) -> sa.Update:
+    """Lease the picked tasks (`p_ids`, or those `picked` says) that are still pending to
+    `p_worker`."""
+    if picked is None:
+        picked = t.c.id.in_(sa.bindparam("p_ids", expanding=True))
     return (
         sa.update(t)
         .where(
-            t.c.id.in_(sa.bindparam("p_ids", expanding=True)),
+            picked,
             t.c.status == TaskStatus.PENDING,
             t.c.executor == executor,
         )
@@ -69,6 +72,11 @@ def _claim(executor: Executor) -> sa.Update:
 
 _CLAIM = _claim(Executor.ENGINE)
 _CLAIM_FOR_SDK = _claim(Executor.SDK)
+# SQLite: pick and lease in one prebuilt statement. Its writers are serialised, so the
+# semi-join PostgreSQL may misplan (above) has nothing to race with; and a claim runs each
+# time a slot frees, where two SQLAlchemy executions with an expanding `IN` cost more than
+# the statements themselves.
+_CLAIM_OLDEST = HotStatement(_claim(Executor.ENGINE, t.c.id.in_(_PICK[False].scalar_subquery())))
 
 
 async def claim_tasks(
@@ -81,6 +89,12 @@ async def claim_tasks(
     skip_locked: bool,
 ) -> list[TaskRecord]:
     """Lease up to `limit` pending tasks, oldest first, to this worker."""
+    if not skip_locked:
+        claimed = await conn.fetch(
+            _CLAIM_OLDEST,
+            {"p_limit": limit, "p_worker": worker_id, "p_expires": now + lease_for, "p_now": now},
+        )
+        return sorted((TaskRecord.from_row(r) for r in claimed), key=lambda r: r.created_at)
     ids = list((await conn.execute(_PICK[skip_locked], {"p_limit": limit})).scalars())
     if not ids:
         return []

@@ -12,14 +12,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from taskloom import errors
-from taskloom.store.database import Connection
+from taskloom.store.database import Connection, HotStatement
 from taskloom.store.records import WorkflowRecord, WorkflowStatus
 from taskloom.store.tables import tasks, workflow_versions, workflows
 
 w = workflows
 v = workflow_versions
-_GET = sa.select(w).where(
-    w.c.id == sa.bindparam("p_id"), w.c.organization_id == sa.bindparam("p_org")
+# every invoke reads its target: a prebuilt statement on the driver's connection
+_GET = HotStatement(
+    sa.select(w).where(w.c.id == sa.bindparam("p_id"), w.c.organization_id == sa.bindparam("p_org"))
 )
 WORKFLOW = "workflow"
 AGENT = "agent"
@@ -59,10 +60,10 @@ async def get_workflow(
     conn: Connection, *, organization_id: str, workflow_id: str, kind: str | None = WORKFLOW
 ) -> WorkflowRecord:
     params = {"p_id": workflow_id, "p_org": organization_id}
-    row = (await conn.execute(_GET, params)).mappings().one_or_none()
-    if row is None or (kind is not None and row["kind"] != kind):
+    rows = await conn.fetch(_GET, params)
+    if not rows or (kind is not None and rows[0]["kind"] != kind):
         raise errors.NotFound(f"{_noun(kind)} {workflow_id} not found")
-    return WorkflowRecord.from_row(row)
+    return WorkflowRecord.from_row(rows[0])
 
 
 async def list_workflows(
