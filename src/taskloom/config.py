@@ -41,6 +41,9 @@ class SandboxConfig:
     # how long runs of a batch wait on one another: a new code's runs for its first run's
     # answer (is it quick?), answered runs for the next answer (to go on together)
     batch_wait_ms: float = 50.0
+    # an org's quick batches in flight at once, each in an interpreter of its own; quick runs
+    # arriving meanwhile wait for one (`batch_wait_ms` at most) to go as the next batch
+    batch_lanes: int = 2
     memory_limit_mb: int = 512
     cpu_limit_s: int = 30  # per interpreter lifetime (RLIMIT_CPU)
     output_limit_bytes: int = 1_048_576
@@ -247,6 +250,10 @@ class Settings(BaseSettings):
     # first one's answer (does it run quick?), answered runs for the next answer (so that
     # the branches they belong to go on together and share a checkpoint transaction)
     sandbox_batch_wait_ms: float = Field(default=50.0, ge=0, le=10_000)
+    # an org's batches of quick runs in flight at once, each in an interpreter of its own:
+    # quick runs arriving meanwhile wait (`sandbox_batch_wait_ms` at most) for one to come
+    # back and go as the next batch, rather than start more interpreters (~15 MiB each)
+    sandbox_batch_lanes: int = Field(default=2, ge=1, le=64)
 
     max_body_bytes: int = 4_194_304  # request bodies past it get 413
     # past ~250 levels validating and storing a body runs out of recursion (a 500)
@@ -395,6 +402,7 @@ class Settings(BaseSettings):
             batch_size=self.sandbox_batch_size,
             batch_run_ms=self.sandbox_batch_run_ms,
             batch_wait_ms=self.sandbox_batch_wait_ms,
+            batch_lanes=self.sandbox_batch_lanes,
         )
 
     def links(self) -> LinkConfig:

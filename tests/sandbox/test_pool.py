@@ -502,3 +502,45 @@ async def test_cancelling_a_batched_run_kills_the_interpreter_and_serves_the_res
     # the interpreter serving the batch was killed; 'b' ran in another one
     assert first == warm
     assert await runs[2] not in (warm, None)
+
+
+async def next_turn() -> None:
+    """Let the event loop run the callbacks already scheduled (one turn), then go on."""
+    loop = asyncio.get_running_loop()
+    turn = loop.create_future()
+    loop.call_soon(turn.set_result, None)
+    await turn
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_quick_runs_arriving_one_by_one_share_the_orgs_lanes(mode: str) -> None:
+    # a batch in flight holds its lane; the runs arriving meanwhile go as the next batch on
+    # a lane that came back, rather than each taking a spare or a new interpreter
+    async with started(mode, batch_run_ms=QUICK_MS, batch_lanes=2, batch_wait_ms=60_000) as pool:
+        code = WHO + "import time\ndef main(input):\n    time.sleep(0.005)\n    return who()\n"
+        await run(pool, code)  # now known to be quick
+        runs = []
+        for i in range(30):
+            runs.append(asyncio.create_task(run(pool, code, i)))
+            await next_turn()  # each run arrives on a turn of its own
+        assert len(set(await asyncio.gather(*runs))) <= 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_lane_stuck_on_a_slow_run_holds_the_next_batch_back_no_longer_than_the_wait(
+    mode: str,
+) -> None:
+    async with started(mode, batch_run_ms=QUICK_MS, batch_lanes=1, batch_wait_ms=50.0) as pool:
+        code = (
+            WHO + "def main(input):\n    while input == 'hang':\n        pass\n    return who()\n"
+        )
+        warm = await run(pool, code, "warm")
+        hang = asyncio.create_task(run(pool, code, "hang", timeout_s=60.0))
+        while not pool._lanes:  # the hang's batch is sent
+            await next_turn()
+        # the only lane is busy until the hang's timeout: this run goes on another interpreter
+        assert await run(pool, code, "next") != warm
+        assert not hang.done()
+        hang.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await hang

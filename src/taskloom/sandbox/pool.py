@@ -99,6 +99,13 @@ class SandboxPool:
         # interpreter, says whether it is quick; a code never seen runs alone first.
         self._run_ms: OrderedDict[str, float] = OrderedDict()
         self._gathering: dict[str, list[_Queued]] = {}
+        # An org's quick batches in flight (each holds an interpreter), and the pending send of
+        # what it gathered meanwhile. Quick runs that find `batch_lanes` batches in flight
+        # wait (up to `batch_wait_ms`) to go as the next batch rather than take one more
+        # interpreter: on a server of one or two cores more interpreters of quick code only
+        # cost memory (~15 MiB each) and starts.
+        self._lanes: dict[str, int] = {}
+        self._sends: dict[str, asyncio.Handle] = {}
         self._probes: dict[tuple[str, str], asyncio.Future[object]] = {}  # new code's first runs
 
     async def __aenter__(self) -> SandboxPool:
@@ -227,16 +234,24 @@ class SandboxPool:
         return asyncio.get_running_loop().create_future()
 
     async def _gather(self, org: str, queued: _Queued) -> object:
-        """Join this turn's batch for the org; it is sent once the turn is over."""
-        gathering = self._gathering.get(org)
-        if gathering is None:
-            gathering = self._gathering[org] = []
-            asyncio.get_running_loop().call_soon(self._send_gathered, org)
-        gathering.append(queued)
+        """Join the org's next batch: sent once this turn is over if one of its lanes is
+        free, else when a lane comes back or `batch_wait_ms` has passed."""
+        self._gathering.setdefault(org, []).append(queued)
+        if org not in self._sends:
+            loop = asyncio.get_running_loop()
+            if self._lanes.get(org, 0) < self._config.batch_lanes:
+                self._sends[org] = loop.call_soon(self._send_gathered, org)
+            else:
+                # bounded: a lane stuck on a run gone slow must not hold the others back
+                wait_s = self._config.batch_wait_ms / 1000
+                self._sends[org] = loop.call_later(wait_s, self._send_gathered, org)
         # a cancelled caller cancels its future: the batch's server kills the interpreter
         return await queued.future
 
     def _send_gathered(self, org: str) -> None:
+        send = self._sends.pop(org, None)
+        if send is not None:
+            send.cancel()  # when a lane came back first
         runs = [q for q in self._gathering.pop(org, []) if not q.future.done()]
         if self._closed:
             for queued in runs:
@@ -244,25 +259,40 @@ class SandboxPool:
             return
         size = self._config.batch_size
         for start in range(0, len(runs), size):
-            self._spawn(self._serve(org, runs[start : start + size]))
+            self._lanes[org] = self._lanes.get(org, 0) + 1
+            self._spawn(self._lane(org, runs[start : start + size]))
 
-    async def _serve(self, org: str, runs: list[_Queued]) -> None:
+    async def _lane(self, org: str, runs: list[_Queued]) -> None:
+        """Serve a batch, then send what the org gathered meanwhile (and what the batch
+        could not serve, first) on this lane."""
+        try:
+            rest = await self._serve(org, runs)
+        finally:
+            self._lanes[org] -= 1
+            if not self._lanes[org]:
+                del self._lanes[org]
+        if rest:
+            self._gathering[org] = [*rest, *self._gathering.get(org, [])]
+        if self._gathering.get(org):
+            self._send_gathered(org)
+
+    async def _serve(self, org: str, runs: list[_Queued]) -> list[_Queued]:
         """Run a batch in one interpreter, one round trip: the child answers run by run.
 
         A run that times out, kills its interpreter, asks for it to be retired or is
         cancelled costs the interpreter, as a lone run would; the runs after it had no part
-        in that and are sent again, to another one.
+        in that are returned, to be sent again, to another one.
         """
         try:
             interp = await self._acquire(org)
         except Exception as exc:
             for queued in runs:
                 _settle(queued.future, exc)
-            return
+            return []
         runs = [q for q in runs if not q.future.done()]
         if not runs:
             self._release(interp, healthy=True)
-            return
+            return []
         first = self._next_id + 1
         self._next_id += len(runs)
         frame = encode_frame(
@@ -335,11 +365,7 @@ class SandboxPool:
             for queued in runs:
                 queued.future.remove_done_callback(cancelled)
             self._release(interp, healthy=healthy)
-        rest = [q for q in runs[answered:] if not q.future.done()]
-        if rest and not self._closed:
-            self._spawn(self._serve(org, rest))
-        for queued in rest if self._closed else ():
-            _settle(queued.future, SandboxUnavailable("sandbox pool is shutting down"))
+        return [q for q in runs[answered:] if not q.future.done()]
 
     # -- slots -----------------------------------------------------------------------------
 
@@ -583,6 +609,8 @@ class SandboxPool:
             waiter = self._waiters.popleft()
             if not waiter.future.done():
                 waiter.future.set_exception(SandboxUnavailable("sandbox pool is shutting down"))
+        for org in list(self._gathering):
+            self._send_gathered(org)  # closed: settles what waited for a lane
         for interp in list(self._live):
             self._retire(interp)
         self._spares.clear()
