@@ -412,6 +412,24 @@ async def test_idle_org_interpreters_are_retired_and_the_spares_stay() -> None:
         assert await run(pool, UPPER, "again") == "AGAIN"
 
 
+async def test_idle_org_interpreters_past_the_kept_few_are_retired_sooner() -> None:
+    async with started(
+        "subprocess", pool_size=1, idle_s=60.0, idle_keep=2, idle_surplus_s=5.0
+    ) as pool:
+        gate = "import time\ndef main(input):\n    time.sleep(input)\n    return input\n"
+        assert await asyncio.gather(*(run(pool, gate, 0.2) for _ in range(5))) == [0.2] * 5
+        idle = len(pool._idle_lru)
+        assert idle >= 4
+        newest = list(pool._idle_lru)[-2:]
+        now = time.monotonic()
+        assert pool.retire_idle(now=now) == 0
+        assert pool.retire_idle(now=now + 6.0) == idle - 2, "the surplus goes after 5 s"
+        assert list(pool._idle_lru) == newest, "the most recently used stay"
+        assert pool.retire_idle(now=now + 30.0) == 0
+        assert pool.retire_idle(now=now + 61.0) == 2
+        assert await run(pool, UPPER, "again") == "AGAIN"
+
+
 # -- batches ---------------------------------------------------------------------------------
 
 # which interpreter ran it: a token kept in builtins, which outlive a run (pids do not tell

@@ -436,11 +436,16 @@ class SandboxPool:
 
     def retire_idle(self, *, now: float | None = None) -> int:
         """Retire the org interpreters idle for `idle_s` or longer at `now` (the clock's
-        monotonic time); how many."""
+        monotonic time), and those past the `idle_keep` most recently used idle for
+        `idle_surplus_s`; how many."""
         now = self._clock.monotonic() if now is None else now
-        stale = []
+        surplus = len(self._idle_lru) - self._config.idle_keep
+        stale: list[Interpreter] = []
         for interp, since in self._idle_lru.items():  # oldest first
-            if now - since < self._config.idle_s:
+            limit = self._config.idle_s
+            if len(stale) < surplus:
+                limit = min(limit, self._config.idle_surplus_s)
+            if now - since < limit:
                 break
             stale.append(interp)
         for interp in stale:
@@ -449,7 +454,7 @@ class SandboxPool:
 
     async def _scale_down(self) -> None:
         while not self._closed:
-            await self._clock.sleep(self._config.idle_s / 2)
+            await self._clock.sleep(min(self._config.idle_s, self._config.idle_surplus_s) / 2)
             self.retire_idle()
 
     def _dispatch(self) -> None:
