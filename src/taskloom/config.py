@@ -46,7 +46,8 @@ class SandboxConfig:
     # answer (is it quick?), answered runs for the next answer (to go on together)
     batch_wait_ms: float = 50.0
     # an org's quick batches in flight at once, each in an interpreter of its own; quick runs
-    # arriving meanwhile wait for one (`batch_wait_ms` at most) to go as the next batch
+    # arriving meanwhile wait for one to go as the next batch (one more lane opens when
+    # they all answered nothing for `batch_wait_ms`)
     batch_lanes: int = 2
     memory_limit_mb: int = 512
     cpu_limit_s: int = 30  # per interpreter lifetime (RLIMIT_CPU)
@@ -259,8 +260,9 @@ class Settings(BaseSettings):
     # the branches they belong to go on together and share a checkpoint transaction)
     sandbox_batch_wait_ms: float = Field(default=50.0, ge=0, le=10_000)
     # an org's batches of quick runs in flight at once, each in an interpreter of its own:
-    # quick runs arriving meanwhile wait (`sandbox_batch_wait_ms` at most) for one to come
-    # back and go as the next batch, rather than start more interpreters (~15 MiB each)
+    # quick runs arriving meanwhile wait for one to come back and go as the next batch,
+    # rather than start more interpreters (~15 MiB each); one more opens when the lanes
+    # answered nothing for `sandbox_batch_wait_ms` (stuck on runs gone slow)
     sandbox_batch_lanes: int = Field(default=2, ge=1, le=64)
 
     max_body_bytes: int = 4_194_304  # request bodies past it get 413

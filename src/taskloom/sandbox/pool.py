@@ -99,12 +99,13 @@ class SandboxPool:
         # interpreter, says whether it is quick; a code never seen runs alone first.
         self._run_ms: OrderedDict[str, float] = OrderedDict()
         self._gathering: dict[str, list[_Queued]] = {}
-        # An org's quick batches in flight (each holds an interpreter), and the pending send of
-        # what it gathered meanwhile. Quick runs that find `batch_lanes` batches in flight
-        # wait (up to `batch_wait_ms`) to go as the next batch rather than take one more
-        # interpreter: on a server of one or two cores more interpreters of quick code only
-        # cost memory (~15 MiB each) and starts.
+        # An org's quick batches in flight (each holds an interpreter), the answers they got
+        # so far, and the pending send of what the org gathered meanwhile. Quick runs that
+        # find `batch_lanes` batches in flight wait to go as the next batch rather than take
+        # one more interpreter: on a server of one or two cores more interpreters of quick
+        # code only cost memory (~15 MiB each) and starts.
         self._lanes: dict[str, int] = {}
+        self._lane_answers: dict[str, int] = {}
         self._sends: dict[str, asyncio.Handle] = {}
         self._probes: dict[tuple[str, str], asyncio.Future[object]] = {}  # new code's first runs
 
@@ -242,11 +243,29 @@ class SandboxPool:
             if self._lanes.get(org, 0) < self._config.batch_lanes:
                 self._sends[org] = loop.call_soon(self._send_gathered, org)
             else:
-                # bounded: a lane stuck on a run gone slow must not hold the others back
-                wait_s = self._config.batch_wait_ms / 1000
-                self._sends[org] = loop.call_later(wait_s, self._send_gathered, org)
+                self._wait_for_lane(org)
         # a cancelled caller cancels its future: the batch's server kills the interpreter
         return await queued.future
+
+    def _wait_for_lane(self, org: str) -> None:
+        """Send what the org gathered once a lane comes back, or on one more lane if its
+        lanes answered nothing for `batch_wait_ms`: stuck on runs gone slow, they must not
+        hold the others back. Lanes that answer keep the runs waiting, however slowly they
+        come back (a busy server's loop is slow to read answers; more interpreters would
+        not make it faster)."""
+        answers = self._lane_answers.get(org, 0)
+
+        def check() -> None:
+            del self._sends[org]
+            if self._lanes.get(org, 0) < self._config.batch_lanes:
+                self._send_gathered(org)
+            elif self._lane_answers.get(org, 0) != answers:
+                self._wait_for_lane(org)
+            else:
+                self._send_gathered(org)
+
+        wait_s = self._config.batch_wait_ms / 1000
+        self._sends[org] = asyncio.get_running_loop().call_later(wait_s, check)
 
     def _send_gathered(self, org: str) -> None:
         send = self._sends.pop(org, None)
@@ -271,6 +290,7 @@ class SandboxPool:
             self._lanes[org] -= 1
             if not self._lanes[org]:
                 del self._lanes[org]
+                self._lane_answers.pop(org, None)
         if rest:
             self._gathering[org] = [*rest, *self._gathering.get(org, [])]
         if self._gathering.get(org):
@@ -345,6 +365,7 @@ class SandboxPool:
                 if not isinstance(reply, dict) or reply.get("id") != first + answered:
                     raise CodeError("sandbox protocol error: unexpected reply")
                 answered += 1
+                self._lane_answers[org] = self._lane_answers.get(org, 0) + 1
                 interp.runs += 1
                 self._learn(queued.code, reply.get("ms"))
                 if reply.get("ok") is True:
