@@ -545,6 +545,18 @@ async def test_quick_runs_arriving_one_by_one_share_the_orgs_lanes(mode: str) ->
 
 
 @pytest.mark.parametrize("mode", MODES)
+async def test_more_quick_runs_than_the_lanes_batch_wait_for_a_lane(mode: str) -> None:
+    # a fan-out wider than batch_size x batch_lanes: the batches past the lanes' go on a
+    # lane that came back, rather than each on an interpreter of its own
+    async with started(mode, batch_run_ms=QUICK_MS, batch_size=4, batch_lanes=2) as pool:
+        code = WHO + "def main(input):\n    return [input, who()]\n"
+        await run(pool, code, 0)
+        results = await asyncio.gather(*(run(pool, code, i) for i in range(40)))
+        assert [r[0] for r in results] == list(range(40))  # type: ignore[index]
+        assert len({r[1] for r in results}) <= 2  # type: ignore[index]
+
+
+@pytest.mark.parametrize("mode", MODES)
 async def test_a_lane_stuck_on_a_slow_run_holds_the_next_batch_back_no_longer_than_the_wait(
     mode: str,
 ) -> None:

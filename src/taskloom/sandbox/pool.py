@@ -106,6 +106,7 @@ class SandboxPool:
         # code only cost memory (~15 MiB each) and starts.
         self._lanes: dict[str, int] = {}
         self._lane_answers: dict[str, int] = {}
+        self._lanes_starting: dict[str, int] = {}  # lanes still getting their interpreter
         self._sends: dict[str, asyncio.Handle] = {}
         self._probes: dict[tuple[str, str], asyncio.Future[object]] = {}  # new code's first runs
 
@@ -259,7 +260,8 @@ class SandboxPool:
             del self._sends[org]
             if self._lanes.get(org, 0) < self._config.batch_lanes:
                 self._send_gathered(org)
-            elif self._lane_answers.get(org, 0) != answers:
+            elif self._lane_answers.get(org, 0) != answers or self._lanes_starting.get(org):
+                # answering, or waiting for an interpreter (one more lane would wait too)
                 self._wait_for_lane(org)
             else:
                 self._send_gathered(org)
@@ -276,10 +278,16 @@ class SandboxPool:
             for queued in runs:
                 _settle(queued.future, SandboxUnavailable("sandbox pool is shutting down"))
             return
+        # as many batches as there are free lanes (one when called as lanes came back or
+        # stuck); what they leave waits for the next lane, as runs that arrive later do
         size = self._config.batch_size
-        for start in range(0, len(runs), size):
+        free = max(1, self._config.batch_lanes - self._lanes.get(org, 0))
+        for start in range(0, min(len(runs), free * size), size):
             self._lanes[org] = self._lanes.get(org, 0) + 1
             self._spawn(self._lane(org, runs[start : start + size]))
+        if len(runs) > free * size:
+            self._gathering[org] = runs[free * size :]
+            self._wait_for_lane(org)
 
     async def _lane(self, org: str, runs: list[_Queued]) -> None:
         """Serve a batch, then send what the org gathered meanwhile (and what the batch
@@ -303,12 +311,17 @@ class SandboxPool:
         cancelled costs the interpreter, as a lone run would; the runs after it had no part
         in that are returned, to be sent again, to another one.
         """
+        self._lanes_starting[org] = self._lanes_starting.get(org, 0) + 1
         try:
             interp = await self._acquire(org)
         except Exception as exc:
             for queued in runs:
                 _settle(queued.future, exc)
             return []
+        finally:
+            self._lanes_starting[org] -= 1
+            if not self._lanes_starting[org]:
+                del self._lanes_starting[org]
         runs = [q for q in runs if not q.future.done()]
         if not runs:
             self._release(interp, healthy=True)
