@@ -476,6 +476,18 @@ async def test_slow_code_is_never_batched(batching: SandboxPool) -> None:
     assert len(set(pids)) == 3
 
 
+async def test_one_slow_run_does_not_unbatch_quick_code_three_do(batching: SandboxPool) -> None:
+    # one run slowed down (a busy machine, one odd input) must not send the next runs of a
+    # quick code to an interpreter each; a code slow for its last three runs is slow
+    code = WHO + "import time\ndef main(input):\n    time.sleep(input)\n    return who()\n"
+    await run(batching, code, 0)
+    await run(batching, code, 0.3)
+    assert len(set(await asyncio.gather(*(run(batching, code, 0) for _ in range(6))))) == 1
+    for _ in range(3):
+        await run(batching, code, 0.3)
+    assert len(set(await asyncio.gather(*(run(batching, code, 0.3) for _ in range(3))))) == 3
+
+
 async def test_a_failing_run_in_a_batch_fails_alone(batching: SandboxPool) -> None:
     code = "def main(input):\n    return 10 // input\n"
     assert await run(batching, code, 5) == 2

@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 # how many codes' last run times are kept (to tell which runs may share a round trip)
 _RUN_TIMES_KEPT: Final = 1024
+# a code is quick when the quickest of its last few runs was: one run slowed down by a busy
+# machine (other processes on the core) does not send the next runs to interpreters of
+# their own; code that turned slow for good is seen as such after this many runs
+_RUNS_JUDGED: Final = 3
 
 
 class _Start:
@@ -97,7 +101,7 @@ class SandboxPool:
         # org (a parallel node's branches) share an interpreter and one round trip, rather
         # than taking one interpreter each. What each code's last run took, in the
         # interpreter, says whether it is quick; a code never seen runs alone first.
-        self._run_ms: OrderedDict[str, float] = OrderedDict()
+        self._run_ms: OrderedDict[str, tuple[float, ...]] = OrderedDict()
         self._gathering: dict[str, list[_Queued]] = {}
         # An org's quick batches in flight (each holds an interpreter), the answers they got
         # so far, and the pending send of what the org gathered meanwhile. Quick runs that
@@ -221,13 +225,15 @@ class SandboxPool:
     def _quick(self, code: str) -> bool:
         took = self._run_ms.get(code)
         return (
-            took is not None and took <= self._config.batch_run_ms and self._config.batch_size > 1
+            took is not None
+            and min(took) <= self._config.batch_run_ms
+            and self._config.batch_size > 1
         )
 
     def _learn(self, code: str, took: object) -> None:
         if not isinstance(took, int | float):
             return
-        self._run_ms[code] = float(took)
+        self._run_ms[code] = (*self._run_ms.get(code, ())[1 - _RUNS_JUDGED :], float(took))
         self._run_ms.move_to_end(code)
         if len(self._run_ms) > _RUN_TIMES_KEPT:
             self._run_ms.popitem(last=False)
