@@ -99,7 +99,7 @@ class SandboxPool:
         self._scaler: asyncio.Task[None] | None = None  # retires idle interpreters
         # Batches: runs of code known to be quick that arrive in one turn of the loop for one
         # org (a parallel node's branches) share an interpreter and one round trip, rather
-        # than taking one interpreter each. What each code's last run took, in the
+        # than taking one interpreter each. What each code's last runs took, in the
         # interpreter, says whether it is quick; a code never seen runs alone first.
         self._run_ms: OrderedDict[str, tuple[float, ...]] = OrderedDict()
         self._gathering: dict[str, list[_Queued]] = {}
@@ -243,7 +243,7 @@ class SandboxPool:
 
     async def _gather(self, org: str, queued: _Queued) -> object:
         """Join the org's next batch: sent once this turn is over if one of its lanes is
-        free, else when a lane comes back or `batch_wait_ms` has passed."""
+        free, else when a lane comes back (see `_wait_for_lane`)."""
         self._gathering.setdefault(org, []).append(queued)
         if org not in self._sends:
             loop = asyncio.get_running_loop()
