@@ -32,6 +32,10 @@ class SandboxConfig:
     # an org's interpreter idle this long is retired (~15 MiB each): a burst's interpreters
     # do not stay resident; the `pool_size` spares do
     idle_s: float = 30.0
+    # past the `idle_keep` most recently used, idle org interpreters go sooner: a burst's
+    # surplus is memory nobody may use again, the few kept serve the next runs warm
+    idle_keep: int = 2
+    idle_surplus_s: float = 5.0
     max_runs_per_interpreter: int = 2000  # recycle after this many runs
     # runs of one org that arrive together (a parallel node's branches) share one interpreter
     # and one round trip, this many at most, when their code's last run took at most
@@ -41,6 +45,10 @@ class SandboxConfig:
     # how long runs of a batch wait on one another: a new code's runs for its first run's
     # answer (is it quick?), answered runs for the next answer (to go on together)
     batch_wait_ms: float = 50.0
+    # an org's quick batches in flight at once, each in an interpreter of its own; quick runs
+    # arriving meanwhile wait for one to go as the next batch (one more lane opens when
+    # they all answered nothing for `batch_wait_ms`)
+    batch_lanes: int = 2
     memory_limit_mb: int = 512
     cpu_limit_s: int = 30  # per interpreter lifetime (RLIMIT_CPU)
     output_limit_bytes: int = 1_048_576
@@ -235,6 +243,10 @@ class Settings(BaseSettings):
     sandbox_pool_size: int = 4
     # an interpreter started for a burst and idle this long is retired (the warm ones stay)
     sandbox_idle_s: float = Field(default=30.0, gt=0)
+    # idle org interpreters past this many (the most recently used stay) are retired after
+    # `sandbox_idle_surplus_s`, not `sandbox_idle_s`: a burst's surplus is ~15 MiB each
+    sandbox_idle_keep: int = Field(default=2, ge=0)
+    sandbox_idle_surplus_s: float = Field(default=5.0, gt=0)
     sandbox_memory_limit_mb: int = 512  # address space of one code interpreter
     sandbox_output_limit_bytes: int = 1_048_576  # largest result a code node may return
     # quick code runs of one org that arrive together (a parallel node's branches) share one
@@ -247,6 +259,11 @@ class Settings(BaseSettings):
     # first one's answer (does it run quick?), answered runs for the next answer (so that
     # the branches they belong to go on together and share a checkpoint transaction)
     sandbox_batch_wait_ms: float = Field(default=50.0, ge=0, le=10_000)
+    # an org's batches of quick runs in flight at once, each in an interpreter of its own:
+    # quick runs arriving meanwhile wait for one to come back and go as the next batch,
+    # rather than start more interpreters (~15 MiB each); one more opens when the lanes
+    # answered nothing for `sandbox_batch_wait_ms` (stuck on runs gone slow)
+    sandbox_batch_lanes: int = Field(default=2, ge=1, le=64)
 
     max_body_bytes: int = 4_194_304  # request bodies past it get 413
     # past ~250 levels validating and storing a body runs out of recursion (a 500)
@@ -390,11 +407,14 @@ class Settings(BaseSettings):
             process_limit=self.sandbox_process_limit,
             pool_size=self.sandbox_pool_size,
             idle_s=self.sandbox_idle_s,
+            idle_keep=self.sandbox_idle_keep,
+            idle_surplus_s=self.sandbox_idle_surplus_s,
             memory_limit_mb=self.sandbox_memory_limit_mb,
             output_limit_bytes=self.sandbox_output_limit_bytes,
             batch_size=self.sandbox_batch_size,
             batch_run_ms=self.sandbox_batch_run_ms,
             batch_wait_ms=self.sandbox_batch_wait_ms,
+            batch_lanes=self.sandbox_batch_lanes,
         )
 
     def links(self) -> LinkConfig:

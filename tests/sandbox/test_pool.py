@@ -412,6 +412,24 @@ async def test_idle_org_interpreters_are_retired_and_the_spares_stay() -> None:
         assert await run(pool, UPPER, "again") == "AGAIN"
 
 
+async def test_idle_org_interpreters_past_the_kept_few_are_retired_sooner() -> None:
+    async with started(
+        "subprocess", pool_size=1, idle_s=60.0, idle_keep=2, idle_surplus_s=5.0
+    ) as pool:
+        gate = "import time\ndef main(input):\n    time.sleep(input)\n    return input\n"
+        assert await asyncio.gather(*(run(pool, gate, 0.2) for _ in range(5))) == [0.2] * 5
+        idle = len(pool._idle_lru)
+        assert idle >= 4
+        newest = list(pool._idle_lru)[-2:]
+        now = time.monotonic()
+        assert pool.retire_idle(now=now) == 0
+        assert pool.retire_idle(now=now + 6.0) == idle - 2, "the surplus goes after 5 s"
+        assert list(pool._idle_lru) == newest, "the most recently used stay"
+        assert pool.retire_idle(now=now + 30.0) == 0
+        assert pool.retire_idle(now=now + 61.0) == 2
+        assert await run(pool, UPPER, "again") == "AGAIN"
+
+
 # -- batches ---------------------------------------------------------------------------------
 
 # which interpreter ran it: a token kept in builtins, which outlive a run (pids do not tell
@@ -458,6 +476,18 @@ async def test_slow_code_is_never_batched(batching: SandboxPool) -> None:
     assert len(set(pids)) == 3
 
 
+async def test_one_slow_run_does_not_unbatch_quick_code_three_do(batching: SandboxPool) -> None:
+    # one run slowed down (a busy machine, one odd input) must not send the next runs of a
+    # quick code to an interpreter each; a code slow for its last three runs is slow
+    code = WHO + "import time\ndef main(input):\n    time.sleep(input)\n    return who()\n"
+    await run(batching, code, 0)
+    await run(batching, code, 0.3)
+    assert len(set(await asyncio.gather(*(run(batching, code, 0) for _ in range(6))))) == 1
+    for _ in range(3):
+        await run(batching, code, 0.3)
+    assert len(set(await asyncio.gather(*(run(batching, code, 0.3) for _ in range(3))))) == 3
+
+
 async def test_a_failing_run_in_a_batch_fails_alone(batching: SandboxPool) -> None:
     code = "def main(input):\n    return 10 // input\n"
     assert await run(batching, code, 5) == 2
@@ -502,3 +532,57 @@ async def test_cancelling_a_batched_run_kills_the_interpreter_and_serves_the_res
     # the interpreter serving the batch was killed; 'b' ran in another one
     assert first == warm
     assert await runs[2] not in (warm, None)
+
+
+async def next_turn() -> None:
+    """Let the event loop run the callbacks already scheduled (one turn), then go on."""
+    loop = asyncio.get_running_loop()
+    turn = loop.create_future()
+    loop.call_soon(turn.set_result, None)
+    await turn
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_quick_runs_arriving_one_by_one_share_the_orgs_lanes(mode: str) -> None:
+    # a batch in flight holds its lane; the runs arriving meanwhile go as the next batch on
+    # a lane that came back, rather than each taking a spare or a new interpreter
+    async with started(mode, batch_run_ms=QUICK_MS, batch_lanes=2, batch_wait_ms=60_000) as pool:
+        code = WHO + "import time\ndef main(input):\n    time.sleep(0.005)\n    return who()\n"
+        await run(pool, code)  # now known to be quick
+        runs = []
+        for i in range(30):
+            runs.append(asyncio.create_task(run(pool, code, i)))
+            await next_turn()  # each run arrives on a turn of its own
+        assert len(set(await asyncio.gather(*runs))) <= 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_more_quick_runs_than_the_lanes_batch_wait_for_a_lane(mode: str) -> None:
+    # a fan-out wider than batch_size x batch_lanes: the batches past the lanes' go on a
+    # lane that came back, rather than each on an interpreter of its own
+    async with started(mode, batch_run_ms=QUICK_MS, batch_size=4, batch_lanes=2) as pool:
+        code = WHO + "def main(input):\n    return [input, who()]\n"
+        await run(pool, code, 0)
+        results = await asyncio.gather(*(run(pool, code, i) for i in range(40)))
+        assert [r[0] for r in results] == list(range(40))  # type: ignore[index]
+        assert len({r[1] for r in results}) <= 2  # type: ignore[index]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_lane_stuck_on_a_slow_run_holds_the_next_batch_back_no_longer_than_the_wait(
+    mode: str,
+) -> None:
+    async with started(mode, batch_run_ms=QUICK_MS, batch_lanes=1, batch_wait_ms=50.0) as pool:
+        code = (
+            WHO + "def main(input):\n    while input == 'hang':\n        pass\n    return who()\n"
+        )
+        warm = await run(pool, code, "warm")
+        hang = asyncio.create_task(run(pool, code, "hang", timeout_s=60.0))
+        while not pool._lanes:  # the hang's batch is sent
+            await next_turn()
+        # the only lane is busy until the hang's timeout: this run goes on another interpreter
+        assert await run(pool, code, "next") != warm
+        assert not hang.done()
+        hang.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await hang

@@ -20,8 +20,13 @@ import resource
 import struct
 import sys
 import time
-from types import CodeType
-from typing import Any
+
+# `typing` and `types` are not imported at run time: ~0.7 MiB resident in every interpreter,
+# for annotations only (checkers treat any name TYPE_CHECKING as true)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import CodeType
+    from typing import Any
 
 _HEADER = struct.Struct(">I")
 _CODE_CACHE_MAX = 256

@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 # how many codes' last run times are kept (to tell which runs may share a round trip)
 _RUN_TIMES_KEPT: Final = 1024
+# a code is quick when the quickest of its last few runs was: one run slowed down by a busy
+# machine (other processes on the core) does not send the next runs to interpreters of
+# their own; code that turned slow for good is seen as such after this many runs
+_RUNS_JUDGED: Final = 3
 
 
 class _Start:
@@ -95,10 +99,19 @@ class SandboxPool:
         self._scaler: asyncio.Task[None] | None = None  # retires idle interpreters
         # Batches: runs of code known to be quick that arrive in one turn of the loop for one
         # org (a parallel node's branches) share an interpreter and one round trip, rather
-        # than taking one interpreter each. What each code's last run took, in the
+        # than taking one interpreter each. What each code's last runs took, in the
         # interpreter, says whether it is quick; a code never seen runs alone first.
-        self._run_ms: OrderedDict[str, float] = OrderedDict()
+        self._run_ms: OrderedDict[str, tuple[float, ...]] = OrderedDict()
         self._gathering: dict[str, list[_Queued]] = {}
+        # An org's quick batches in flight (each holds an interpreter), the answers they got
+        # so far, and the pending send of what the org gathered meanwhile. Quick runs that
+        # find `batch_lanes` batches in flight wait to go as the next batch rather than take
+        # one more interpreter: on a server of one or two cores more interpreters of quick
+        # code only cost memory (~15 MiB each) and starts.
+        self._lanes: dict[str, int] = {}
+        self._lane_answers: dict[str, int] = {}
+        self._lanes_starting: dict[str, int] = {}  # lanes still getting their interpreter
+        self._sends: dict[str, asyncio.Handle] = {}
         self._probes: dict[tuple[str, str], asyncio.Future[object]] = {}  # new code's first runs
 
     async def __aenter__(self) -> SandboxPool:
@@ -212,13 +225,15 @@ class SandboxPool:
     def _quick(self, code: str) -> bool:
         took = self._run_ms.get(code)
         return (
-            took is not None and took <= self._config.batch_run_ms and self._config.batch_size > 1
+            took is not None
+            and min(took) <= self._config.batch_run_ms
+            and self._config.batch_size > 1
         )
 
     def _learn(self, code: str, took: object) -> None:
         if not isinstance(took, int | float):
             return
-        self._run_ms[code] = float(took)
+        self._run_ms[code] = (*self._run_ms.get(code, ())[1 - _RUNS_JUDGED :], float(took))
         self._run_ms.move_to_end(code)
         if len(self._run_ms) > _RUN_TIMES_KEPT:
             self._run_ms.popitem(last=False)
@@ -227,42 +242,96 @@ class SandboxPool:
         return asyncio.get_running_loop().create_future()
 
     async def _gather(self, org: str, queued: _Queued) -> object:
-        """Join this turn's batch for the org; it is sent once the turn is over."""
-        gathering = self._gathering.get(org)
-        if gathering is None:
-            gathering = self._gathering[org] = []
-            asyncio.get_running_loop().call_soon(self._send_gathered, org)
-        gathering.append(queued)
+        """Join the org's next batch: sent once this turn is over if one of its lanes is
+        free, else when a lane comes back (see `_wait_for_lane`)."""
+        self._gathering.setdefault(org, []).append(queued)
+        if org not in self._sends:
+            loop = asyncio.get_running_loop()
+            if self._lanes.get(org, 0) < self._config.batch_lanes:
+                self._sends[org] = loop.call_soon(self._send_gathered, org)
+            else:
+                self._wait_for_lane(org)
         # a cancelled caller cancels its future: the batch's server kills the interpreter
         return await queued.future
 
+    def _wait_for_lane(self, org: str) -> None:
+        """Send what the org gathered once a lane comes back, or on one more lane if its
+        lanes answered nothing for `batch_wait_ms`: stuck on runs gone slow, they must not
+        hold the others back. Lanes that answer keep the runs waiting, however slowly they
+        come back (a busy server's loop is slow to read answers; more interpreters would
+        not make it faster)."""
+        answers = self._lane_answers.get(org, 0)
+
+        def check() -> None:
+            del self._sends[org]
+            if self._lanes.get(org, 0) < self._config.batch_lanes:
+                self._send_gathered(org)
+            elif self._lane_answers.get(org, 0) != answers or self._lanes_starting.get(org):
+                # answering, or waiting for an interpreter (one more lane would wait too)
+                self._wait_for_lane(org)
+            else:
+                self._send_gathered(org)
+
+        wait_s = self._config.batch_wait_ms / 1000
+        self._sends[org] = asyncio.get_running_loop().call_later(wait_s, check)
+
     def _send_gathered(self, org: str) -> None:
+        send = self._sends.pop(org, None)
+        if send is not None:
+            send.cancel()  # when a lane came back first
         runs = [q for q in self._gathering.pop(org, []) if not q.future.done()]
         if self._closed:
             for queued in runs:
                 _settle(queued.future, SandboxUnavailable("sandbox pool is shutting down"))
             return
+        # as many batches as there are free lanes (one when called as lanes came back or
+        # stuck); what they leave waits for the next lane, as runs that arrive later do
         size = self._config.batch_size
-        for start in range(0, len(runs), size):
-            self._spawn(self._serve(org, runs[start : start + size]))
+        free = max(1, self._config.batch_lanes - self._lanes.get(org, 0))
+        for start in range(0, min(len(runs), free * size), size):
+            self._lanes[org] = self._lanes.get(org, 0) + 1
+            self._spawn(self._lane(org, runs[start : start + size]))
+        if len(runs) > free * size:
+            self._gathering[org] = runs[free * size :]
+            self._wait_for_lane(org)
 
-    async def _serve(self, org: str, runs: list[_Queued]) -> None:
+    async def _lane(self, org: str, runs: list[_Queued]) -> None:
+        """Serve a batch, then send what the org gathered meanwhile (and what the batch
+        could not serve, first) on this lane."""
+        try:
+            rest = await self._serve(org, runs)
+        finally:
+            self._lanes[org] -= 1
+            if not self._lanes[org]:
+                del self._lanes[org]
+                self._lane_answers.pop(org, None)
+        if rest:
+            self._gathering[org] = [*rest, *self._gathering.get(org, [])]
+        if self._gathering.get(org):
+            self._send_gathered(org)
+
+    async def _serve(self, org: str, runs: list[_Queued]) -> list[_Queued]:
         """Run a batch in one interpreter, one round trip: the child answers run by run.
 
         A run that times out, kills its interpreter, asks for it to be retired or is
         cancelled costs the interpreter, as a lone run would; the runs after it had no part
-        in that and are sent again, to another one.
+        in that are returned, to be sent again, to another one.
         """
+        self._lanes_starting[org] = self._lanes_starting.get(org, 0) + 1
         try:
             interp = await self._acquire(org)
         except Exception as exc:
             for queued in runs:
                 _settle(queued.future, exc)
-            return
+            return []
+        finally:
+            self._lanes_starting[org] -= 1
+            if not self._lanes_starting[org]:
+                del self._lanes_starting[org]
         runs = [q for q in runs if not q.future.done()]
         if not runs:
             self._release(interp, healthy=True)
-            return
+            return []
         first = self._next_id + 1
         self._next_id += len(runs)
         frame = encode_frame(
@@ -315,6 +384,7 @@ class SandboxPool:
                 if not isinstance(reply, dict) or reply.get("id") != first + answered:
                     raise CodeError("sandbox protocol error: unexpected reply")
                 answered += 1
+                self._lane_answers[org] = self._lane_answers.get(org, 0) + 1
                 interp.runs += 1
                 self._learn(queued.code, reply.get("ms"))
                 if reply.get("ok") is True:
@@ -335,11 +405,7 @@ class SandboxPool:
             for queued in runs:
                 queued.future.remove_done_callback(cancelled)
             self._release(interp, healthy=healthy)
-        rest = [q for q in runs[answered:] if not q.future.done()]
-        if rest and not self._closed:
-            self._spawn(self._serve(org, rest))
-        for queued in rest if self._closed else ():
-            _settle(queued.future, SandboxUnavailable("sandbox pool is shutting down"))
+        return [q for q in runs[answered:] if not q.future.done()]
 
     # -- slots -----------------------------------------------------------------------------
 
@@ -410,11 +476,16 @@ class SandboxPool:
 
     def retire_idle(self, *, now: float | None = None) -> int:
         """Retire the org interpreters idle for `idle_s` or longer at `now` (the clock's
-        monotonic time); how many."""
+        monotonic time), and those past the `idle_keep` most recently used idle for
+        `idle_surplus_s`; how many."""
         now = self._clock.monotonic() if now is None else now
-        stale = []
+        surplus = len(self._idle_lru) - self._config.idle_keep
+        stale: list[Interpreter] = []
         for interp, since in self._idle_lru.items():  # oldest first
-            if now - since < self._config.idle_s:
+            limit = self._config.idle_s
+            if len(stale) < surplus:
+                limit = min(limit, self._config.idle_surplus_s)
+            if now - since < limit:
                 break
             stale.append(interp)
         for interp in stale:
@@ -423,7 +494,7 @@ class SandboxPool:
 
     async def _scale_down(self) -> None:
         while not self._closed:
-            await self._clock.sleep(self._config.idle_s / 2)
+            await self._clock.sleep(min(self._config.idle_s, self._config.idle_surplus_s) / 2)
             self.retire_idle()
 
     def _dispatch(self) -> None:
@@ -583,6 +654,8 @@ class SandboxPool:
             waiter = self._waiters.popleft()
             if not waiter.future.done():
                 waiter.future.set_exception(SandboxUnavailable("sandbox pool is shutting down"))
+        for org in list(self._gathering):
+            self._send_gathered(org)  # closed: settles what waited for a lane
         for interp in list(self._live):
             self._retire(interp)
         self._spares.clear()
