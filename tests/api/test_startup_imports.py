@@ -1,5 +1,7 @@
 """A server's start imports nothing it may never use: each module below is resident memory
-(alembic with Mako and Pygments ~11 MiB; the OpenTelemetry SDK) that most servers never need.
+(alembic with Mako and Pygments ~11 MiB; the OpenTelemetry SDK; numpy ~13 MiB, which the
+sqlite_vec package imports; SQLAlchemy's asyncio layer and ORM ~7 MiB, for PostgreSQL only)
+that most servers never need.
 Checked in a fresh interpreter, since this test process has imported them all long ago."""
 
 from __future__ import annotations
@@ -11,8 +13,14 @@ import textwrap
 
 import pytest
 
-# what a server started on a migrated database, tracing off, must not have imported
-NOT_AT_STARTUP = ("alembic", "opentelemetry.sdk")
+# what a server started on a migrated SQLite database, tracing off, must not have imported
+NOT_AT_STARTUP = (
+    "alembic",
+    "opentelemetry.sdk",
+    "numpy",
+    "sqlalchemy.ext.asyncio",
+    "sqlalchemy.orm",
+)
 
 
 @pytest.fixture(scope="module")

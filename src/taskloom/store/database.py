@@ -15,6 +15,7 @@ PostgreSQL runs on asyncpg through SQLAlchemy's async engine; row locks
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import logging
 import sqlite3  # the types only: the driver is sqlean (same API)
@@ -22,20 +23,22 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import asyncpg
 import sqlalchemy as sa
 import sqlean
-import sqlite_vec
 from sqlalchemy import event
 from sqlalchemy.engine import CursorResult, Dialect, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlalchemy.sql.base import Executable
 
 from taskloom import errors
 from taskloom.store.wal import BACKSTOP_PAGES, WalCheckpointer
+
+if TYPE_CHECKING:
+    # SQLAlchemy's asyncio layer (and the ORM it pulls in, ~7 MiB) only for PostgreSQL
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 logger = logging.getLogger(__name__)
 
@@ -235,6 +238,8 @@ class Database:
             self._sqlite_hot: PoolProxiedConnection | None = None
             self.wal = WalCheckpointer(self._sqlite.raw_connection)
         else:
+            from sqlalchemy.ext.asyncio import create_async_engine
+
             self._pg = create_async_engine(
                 self._driver_url,
                 pool_size=pool_size,
@@ -712,9 +717,21 @@ def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: object) -> 
     cursor.close()
     dbapi_connection.enable_load_extension(True)
     try:
-        sqlite_vec.load(dbapi_connection)
+        dbapi_connection.load_extension(_SQLITE_VEC)
     finally:
         dbapi_connection.enable_load_extension(False)
+
+
+def _sqlite_vec_path() -> str:
+    """The sqlite-vec extension bundled in the `sqlite_vec` package, found without importing
+    the package: its `__init__` imports numpy (~13 MiB) for helpers taskloom does not use."""
+    spec = importlib.util.find_spec("sqlite_vec")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the sqlite-vec package is not installed")
+    return str(Path(spec.origin).with_name("vec0"))
+
+
+_SQLITE_VEC = _sqlite_vec_path()
 
 
 def _asyncpg_dsn(driver_url: str) -> str:
