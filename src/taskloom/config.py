@@ -246,14 +246,14 @@ class Settings(BaseSettings):
     # idle org interpreters past this many (the most recently used stay) are retired after
     # `sandbox_idle_surplus_s`, not `sandbox_idle_s`: a burst's surplus is ~15 MiB each
     sandbox_idle_keep: int = Field(default=2, ge=0)
-    sandbox_idle_surplus_s: float = Field(default=5.0, gt=0)
+    sandbox_idle_surplus_s: float = Field(default=5.0, gt=0)  # see sandbox_idle_keep
     sandbox_memory_limit_mb: int = 512  # address space of one code interpreter
     sandbox_output_limit_bytes: int = 1_048_576  # largest result a code node may return
     # quick code runs of one org that arrive together (a parallel node's branches) share one
     # interpreter and one round trip, at most this many (1: never batched)
     sandbox_batch_size: int = Field(default=64, ge=1, le=1000)
-    # a code run is quick when the code's last run took at most this long; slower code keeps
-    # an interpreter per run, so that its runs go side by side
+    # a code run is quick when the quickest of the code's last three runs took at most this
+    # long; slower code keeps an interpreter per run, so that its runs go side by side
     sandbox_batch_run_ms: float = Field(default=2.0, ge=0)
     # how long runs of a batch wait on one another: runs of a code not seen before for the
     # first one's answer (does it run quick?), answered runs for the next answer (so that
