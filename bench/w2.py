@@ -52,6 +52,7 @@ FAKE_CORE = 1  # the driver's core: never the server's
 W2_TASKS = 500
 W2_CLIENTS = 32  # httpx clients for the invokes (and the floor), 16 connections each
 W2_CONNECTIONS_PER_CLIENT = math.ceil(W2_TASKS / W2_CLIENTS)
+KEEPALIVE_EXPIRY_S = 2.0  # as run.py's lanes: below the server's keep-alive timeout
 POLLERS = 32  # as w1b
 WARM_UP = 3  # sync invokes of the agent and of the workflow before anything is timed
 PG_STATS_FLUSH_S = 1.2  # PostgreSQL 15 backends flush their counters at most once a second
@@ -133,6 +134,10 @@ async def wide_clients(
     limits = httpx.Limits(
         max_connections=W2_CONNECTIONS_PER_CLIENT,
         max_keepalive_connections=W2_CONNECTIONS_PER_CLIENT,
+        # below uvicorn's 5 s keep-alive timeout: w2_direct's invokes come ~5 s after w2's
+        # left these connections idle, and met the server closing them (ReadError, with no
+        # request seen by the server) once w2 at concurrency 512 got down to ~4-5 s
+        keepalive_expiry=KEEPALIVE_EXPIRY_S,
     )
     async with contextlib.AsyncExitStack() as stack:
         clients = [
