@@ -12,7 +12,6 @@ from taskloom.store.tables import node_runs
 
 n = node_runs
 _INSERT = HotStatement.insert(n)
-_TRACE = HotStatement(sa.select(n).where(n.c.task_id == sa.bindparam("p_task_id")).order_by(n.c.id))
 _TRACE_AFTER = HotStatement(
     sa.select(n)
     .where(n.c.task_id == sa.bindparam("p_task_id"), n.c.id > sa.bindparam("p_after"))
@@ -50,8 +49,8 @@ def _values(run: NodeRunRecord) -> dict[str, Any]:
 
 async def list_node_runs(conn: Connection, *, task_id: str) -> list[NodeRunRecord]:
     """Every recorded run of this task, in the order they finished: its trace."""
-    rows = await conn.fetch(_TRACE, {"p_task_id": task_id})
-    return [NodeRunRecord.from_row(row) for row in rows]
+    _, runs = await node_runs_after(conn, task_id=task_id, after_id=0)
+    return runs
 
 
 async def node_runs_after(

@@ -4,8 +4,9 @@ Every lease names its attempt, which fences the writes of a worker that lost it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -89,17 +90,15 @@ async def claim_tasks(
     skip_locked: bool,
 ) -> list[TaskRecord]:
     """Lease up to `limit` pending tasks, oldest first, to this worker."""
-    if not skip_locked:
-        claimed = await conn.fetch(
-            _CLAIM_OLDEST,
-            {"p_limit": limit, "p_worker": worker_id, "p_expires": now + lease_for, "p_now": now},
-        )
-        return sorted((TaskRecord.from_row(r) for r in claimed), key=lambda r: r.created_at)
-    ids = list((await conn.execute(_PICK[skip_locked], {"p_limit": limit})).scalars())
-    if not ids:
-        return []
-    params = {"p_ids": ids, "p_worker": worker_id, "p_expires": now + lease_for, "p_now": now}
-    rows = (await conn.execute(_CLAIM, params)).mappings().all()
+    lease = {"p_worker": worker_id, "p_expires": now + lease_for, "p_now": now}
+    rows: Sequence[Mapping[Any, Any]]
+    if not skip_locked:  # SQLite
+        rows = await conn.fetch(_CLAIM_OLDEST, {"p_limit": limit, **lease})
+    else:
+        ids = list((await conn.execute(_PICK[True], {"p_limit": limit})).scalars())
+        if not ids:
+            return []
+        rows = (await conn.execute(_CLAIM, {"p_ids": ids, **lease})).mappings().all()
     return sorted((TaskRecord.from_row(r) for r in rows), key=lambda r: r.created_at)
 
 
